@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+DEMO_DIR ?= demo-workspace
+
+.PHONY: install test lint typecheck unit demo docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+## The test command: lint, types, tests. .ci/run runs exactly this.
+test: lint typecheck unit
+
+## The demo: a workspace with the built-in framework, and its framework document.
+demo: $(STAMP)
+	$(BIN)/kraft init $(DEMO_DIR)
+	$(BIN)/kraft --workspace $(DEMO_DIR) framework validate
+	$(BIN)/kraft --workspace $(DEMO_DIR) framework render --format html -o $(DEMO_DIR)/reports/framework.html
+	$(BIN)/kraft --workspace $(DEMO_DIR) framework render --format md --detailed -o $(DEMO_DIR)/reports/framework.md
+	@echo "Open $(DEMO_DIR)/reports/framework.html in a browser (Markdown: $(DEMO_DIR)/reports/framework.md)."
+
+## Regenerate the docs that are generated from code.
+docs: $(STAMP)
+	$(BIN)/python -m kraft.framework.format_doc > docs/framework-format.md
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

@@ -1,0 +1,3 @@
+from kraft.cli import main
+
+main()

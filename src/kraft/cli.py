@@ -1,0 +1,275 @@
+"""The `kraft` command line. Errors are one sentence and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+from typer.core import TyperGroup
+
+from kraft import __version__
+from kraft.errors import KraftError
+from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
+from kraft.framework.model import Framework
+from kraft.framework.smart import Severity, errors, validate
+from kraft.framework.starter import starter_framework
+from kraft.reports.framework_document import DocumentFormat, render_framework_document
+from kraft.reports.values import format_value
+from kraft.workspace import (
+    NoWorkspaceError,
+    Settings,
+    Workspace,
+    find_workspace,
+    init_workspace,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class KraftGroup(TyperGroup):
+    """Turns every KraftError, and any unexpected error, into a line on stderr and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KraftError as exc:
+            err.print(f"[bold red]Error:[/] {exc.message}", markup=True)
+            for line in exc.details:
+                err.print(f"  {line}", markup=False)
+            raise SystemExit(1) from None
+        except (typer.Exit, typer.Abort, typer.TyperException, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("KRAFT_DEBUG"):
+                raise
+            err.print(
+                f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}. "
+                "This is a bug in kraft; re-run with KRAFT_DEBUG=1 for the details and report it.",
+                markup=True,
+            )
+            raise SystemExit(2) from None
+
+
+app = typer.Typer(
+    cls=KraftGroup,
+    help="kraft: KRA/KPI performance management computed from an insurer's own data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+framework_app = typer.Typer(
+    help="Show, validate, render and start frameworks.", no_args_is_help=True
+)
+app.add_typer(framework_app, name="framework")
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace folder (default: $KRAFT_WORKSPACE, else the nearest folder upwards "
+        "holding kraft.toml).",
+        file_okay=False,
+    ),
+]
+FrameworkOption = Annotated[
+    str | None,
+    typer.Option(
+        "--framework",
+        "-f",
+        help="A built-in framework name or a YAML file (default: the workspace's, else "
+        f"{DEFAULT_FRAMEWORK}).",
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"kraft {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    workspace: WorkspaceOption = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    ctx.obj = workspace
+
+
+def _workspace(ctx: typer.Context, local: Path | None = None) -> Workspace:
+    return find_workspace(local or ctx.obj)
+
+
+def _framework(ctx: typer.Context, reference: str | None, local: Path | None = None) -> Framework:
+    """The named framework, else the workspace's, else the built-in default outside a workspace."""
+    if reference:
+        return resolve_framework(reference, Path.cwd())
+    try:
+        workspace = _workspace(ctx, local)
+    except NoWorkspaceError:
+        return resolve_framework(DEFAULT_FRAMEWORK)
+    return resolve_framework(workspace.settings.framework, workspace.root)
+
+
+def _write_or_print(text: str, output: Path | None, what: str) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise KraftError(f"Cannot write {output}: {exc.strerror}; choose another path.") from None
+    out.print(f"Wrote {what} to {output}")
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder of the new workspace.")] = Path("."),
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy database URL (default: a DuckDB file in the workspace)."),
+    ] = None,
+    framework: Annotated[
+        str, typer.Option(help="Built-in framework name or YAML path.")
+    ] = DEFAULT_FRAMEWORK,
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency code.")] = "INR",
+    fiscal_year_start_month: Annotated[
+        int,
+        typer.Option(min=1, max=12, help="1 = January; 4 = April (FY2026 = Apr 2025 to Mar 2026)."),
+    ] = 1,
+) -> None:
+    """Create a workspace: kraft.toml with the database URL and settings."""
+    values: dict[str, Any] = {
+        "framework": framework,
+        "currency": currency.upper(),
+        "fiscal_year_start_month": fiscal_year_start_month,
+    }
+    if database_url:
+        values["database_url"] = database_url
+    try:
+        settings = Settings.model_validate(values)
+    except Exception as exc:
+        raise KraftError(f"Invalid setting: {exc}") from None
+    resolve_framework(settings.framework, directory)
+    workspace, created = init_workspace(directory, settings)
+    if created:
+        out.print(f"Created a kraft workspace in {workspace.root} ({workspace.config_path.name}).")
+    else:
+        out.print(f"{workspace.root} is already a kraft workspace; nothing changed.")
+
+
+@framework_app.command("show")
+def framework_show(ctx: typer.Context, framework: FrameworkOption = None) -> None:
+    """Print the framework as a tree: KRAs with weights, KPIs with unit, grain and target."""
+    fw = _framework(ctx, framework)
+    tree = Tree(f"[bold]{fw.document_title}[/]  [dim]{fw.id} v{fw.version}, {fw.currency}[/]")
+    for kra in fw.kras:
+        scope = " · team leaders only" if kra.applies_to.value == "team_leaders" else ""
+        branch = tree.add(f"[bold]{kra.number}. {kra.title}[/]  [cyan]{kra.weight} %[/]{scope}")
+        for kpi in kra.kpis:
+            arrow = {"higher_is_better": "↑", "lower_is_better": "↓"}.get(
+                kpi.direction.value if kpi.direction else "", "?"
+            )
+            target = format_value(kpi.target, kpi.unit, fw.currency)
+            threshold = format_value(kpi.threshold, kpi.unit, fw.currency)
+            grain = kpi.grain.value if kpi.grain else "no grain"
+            branch.add(
+                f"{kpi.name}\n[dim]{kpi.id} · {kpi.kind.value} · {arrow} · {grain} · "
+                f"target {target} (threshold {threshold})[/]"
+            )
+    if fw.example:
+        example = tree.add(f"[bold]Example: {fw.example.title}[/]")
+        for i, ex_kpi in enumerate(fw.example.kpis, 1):
+            example.add(f"KPI {i}: {ex_kpi.name}  [dim]{ex_kpi.id}[/]")
+    out.print(tree)
+
+
+@framework_app.command("validate")
+def framework_validate(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None,
+        typer.Argument(help="Framework YAML or built-in name (default: the workspace's)."),
+    ] = None,
+) -> None:
+    """Check every KPI against the SMART rules and the framework's structure; exit 1 on errors."""
+    fw = _framework(ctx, file)
+    findings = validate(fw)
+    if findings:
+        table = Table(title=f"{fw.id}: SMART and structure findings", show_lines=False)
+        for column in ("Severity", "Rule", "KPI / KRA", "Problem", "How to fix"):
+            table.add_column(column, overflow="fold")
+        for finding in findings:
+            colour = "red" if finding.severity is Severity.error else "yellow"
+            table.add_row(
+                f"[{colour}]{finding.severity.value}[/]",
+                finding.rule.value,
+                finding.where,
+                finding.problem,
+                finding.fix,
+            )
+        out.print(table)
+    n_errors = len(errors(findings))
+    n_warnings = len(findings) - n_errors
+    kpi_count = len(fw.kpis())
+    if n_errors:
+        out.print(
+            f"[red]{fw.id}: {n_errors} error(s), {n_warnings} warning(s) in {kpi_count} KPIs.[/]"
+        )
+        raise typer.Exit(1)
+    out.print(
+        f"[green]{fw.id}: {kpi_count} KPIs in {len(fw.kras)} KRAs pass every SMART and "
+        f"structure rule[/]" + (f" ({n_warnings} warning(s))." if n_warnings else ".")
+    )
+
+
+@framework_app.command("render")
+def framework_render(
+    ctx: typer.Context,
+    framework: FrameworkOption = None,
+    fmt: Annotated[
+        DocumentFormat, typer.Option("--format", help="md or html (one self-contained page).")
+    ] = DocumentFormat.md,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+    detailed: Annotated[
+        bool, typer.Option("--detailed", help="Append a SMART table per KRA.")
+    ] = False,
+) -> None:
+    """Write the framework document in the seed's structured format."""
+    fw = _framework(ctx, framework)
+    text = render_framework_document(fw, fmt, detailed=detailed)
+    _write_or_print(text, output, f"the {fw.id} framework document ({fmt.value})")
+
+
+@framework_app.command("new")
+def framework_new(
+    role: Annotated[str, typer.Option(help="The role, e.g. 'Claims Manager'.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="YAML file to write.")],
+    kras: Annotated[int, typer.Option(help="Number of KRAs.")] = 3,
+    kpis: Annotated[int, typer.Option(help="KPIs per KRA.")] = 4,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a starter framework whose placeholders fail validation until a person fills them."""
+    if output.exists() and not force:
+        raise KraftError(f"{output} already exists; choose another path or pass --force.")
+    _write_or_print(starter_framework(role, kras, kpis), output, f"a starter framework for {role}")
+    out.print(f"Fill in every TODO, then run: kraft framework validate {output}")
+
+
+def main() -> None:
+    app()

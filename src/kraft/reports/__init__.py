@@ -1,0 +1,1 @@
+"""Documents people read: the framework document, scorecards and management reports."""

@@ -1,0 +1,53 @@
+"""A KPI value or target as a person reads it, by the KPI's unit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from kraft.formatting import money, plain
+from kraft.framework.model import Direction, Grain, Unit
+
+UNIT_LABELS = {
+    Unit.percent: "%",
+    Unit.count: "count",
+    Unit.count_per_month: "count per month",
+    Unit.currency: "currency",
+    Unit.days: "days",
+    Unit.score_0_100: "score 0–100",
+    Unit.points: "percentage points",
+}
+DIRECTION_LABELS = {
+    Direction.higher_is_better: "higher is better",
+    Direction.lower_is_better: "lower is better",
+}
+GRAIN_LABELS = {Grain.month: "monthly", Grain.quarter: "quarterly", Grain.year: "yearly"}
+
+
+def format_value(value: Decimal | None, unit: Unit | None, currency: str) -> str:
+    if value is None:
+        return "—"
+    match unit:
+        case Unit.percent:
+            return f"{plain(value)} %"
+        case Unit.currency:
+            return money(value, currency)
+        case Unit.days:
+            return f"{plain(value)} days"
+        case Unit.points:
+            return f"{plain(value)} pp"
+        case Unit.count_per_month:
+            return f"{plain(value)} a month"
+        case _:
+            return plain(value)
+
+
+def unit_label(unit: Unit | None) -> str:
+    return UNIT_LABELS[unit] if unit else "—"
+
+
+def direction_label(direction: Direction | None) -> str:
+    return DIRECTION_LABELS[direction] if direction else "—"
+
+
+def grain_label(grain: Grain | None) -> str:
+    return GRAIN_LABELS[grain] if grain else "—"
