@@ -208,7 +208,11 @@ def framework_validate(
     """Check every KPI against the SMART rules and the framework's structure; exit 1 on errors."""
     fw = _framework(ctx, file)
     findings = validate(fw)
-    if findings:
+    if findings and not out.is_terminal:
+        for f in findings:
+            fields = (f.severity.value, f.rule.value, f.where, f.problem, f.fix)
+            sys.stdout.write("\t".join(fields) + "\n")
+    elif findings:
         table = Table(title=f"{fw.id}: SMART and structure findings", show_lines=False)
         for column in ("Severity", "Rule", "KPI / KRA", "Problem", "How to fix"):
             table.add_column(column, overflow="fold")

@@ -106,17 +106,19 @@ class KPI(_Strict):
     definition: str | None = Field(
         default=None, description="the formula in words: what is counted, over what, by which date"
     )
-    kind: KpiKind = Field(description="computed | score | manual")
+    kind: KpiKind = Field(
+        description="computed: from operational rows; score: from kraft's scores; manual: entered"
+    )
     metric: str | None = Field(
         default=None, description="computed KPIs: the id of the metric in the metric catalogue"
     )
     unit: Unit | None = Field(
-        default=None, description=f"one of: {', '.join(u.value for u in Unit)}"
+        default=None, description="the unit of the value (percent: 85.0 means 85 %)"
     )
-    direction: Direction | None = Field(
-        default=None, description="higher_is_better | lower_is_better"
+    direction: Direction | None = Field(default=None, description="which way is better")
+    grain: Grain | None = Field(
+        default=None, description="review period: the shortest period on which it is scored"
     )
-    grain: Grain | None = Field(default=None, description="month | quarter | year")
     target: Decimal | None = Field(default=None, description="default target per grain period")
     threshold: Decimal | None = Field(
         default=None,
@@ -127,7 +129,7 @@ class KPI(_Strict):
         default=None, ge=0, description="weight inside the KRA; all or none given, summing to 100"
     )
     scoring: ScoringMethod = Field(default=ScoringMethod.ratio, description="scoring method")
-    bands: tuple[Band, ...] = Field(default=(), description="for scoring: bands")
+    bands: tuple[Band, ...] = Field(default=(), description="the bands, for scoring: bands")
     gate: Gate | None = Field(default=None, description="optional gate on the KRA or the rating")
     min_volume: int = Field(
         default=1, ge=0, description="smallest denominator or row count for the KPI to be scored"
@@ -142,36 +144,38 @@ class KRA(_Strict):
 
     id: Identifier
     number: int = Field(ge=1, description="position in the document, 1-based")
-    title: str = Field(min_length=1)
+    title: str = Field(min_length=1, description="the KRA's heading, e.g. Relationship Building")
     statement: str | None = Field(default=None, description="the 'KRA:' sentence")
     short_description: str | None = Field(default=None, description="the 'Short Description:'")
     weight: Decimal = Field(ge=0, description="percent of the overall score; KRAs sum to 100")
-    applies_to: AppliesTo = Field(default=AppliesTo.all, description="all | team_leaders")
-    kpis: tuple[KPI, ...] = Field(min_length=1)
+    applies_to: AppliesTo = Field(
+        default=AppliesTo.all, description="team_leaders: only RMs who lead a team are scored on it"
+    )
+    kpis: tuple[KPI, ...] = Field(min_length=1, description="the KRA's KPIs, in document order")
 
 
 class ExampleKPI(_Strict):
     """A KPI of the worked example, measured by the initiative analysis (before/after, DiD)."""
 
     id: Identifier
-    name: str = Field(min_length=1)
-    definition: str | None = None
-    unit: Unit | None = None
-    direction: Direction | None = None
+    name: str = Field(min_length=1, description="display name (the seed's wording)")
+    definition: str | None = Field(default=None, description="how it is measured, in words")
+    unit: Unit | None = Field(default=None, description="the unit of the value")
+    direction: Direction | None = Field(default=None, description="which way is better")
 
 
 class Example(_Strict):
     """The seed's 'Real-Time Example of KRA & KPI': an initiative with its own KPIs."""
 
-    title: str = Field(min_length=1)
+    title: str = Field(min_length=1, description="the initiative's name")
     statement: str = Field(min_length=1, description="the example's 'KRA:' sentence")
-    kpis: tuple[ExampleKPI, ...] = Field(min_length=1)
+    kpis: tuple[ExampleKPI, ...] = Field(min_length=1, description="listed as KPI 1, KPI 2, ...")
     conclusion: str | None = Field(default=None, description="the closing sentence")
 
 
 class RatingBand(_Strict):
-    rating: int = Field(ge=1, le=9)
-    label: str = Field(min_length=1)
+    rating: int = Field(ge=1, le=9, description="the rating number, highest first")
+    label: str = Field(min_length=1, description="e.g. Outstanding")
     min_score: Decimal = Field(
         description="lowest rounded overall score with this rating; the lowest band takes any score"
     )
@@ -194,13 +198,15 @@ class Framework(_Strict):
         min_length=1, description="the role; the document's title is '<role> KRA/KPI'"
     )
     title: str = Field(min_length=1, description="display name in lists and pages")
-    version: str = Field(default="1", min_length=1)
-    description: str | None = None
+    version: str = Field(default="1", min_length=1, description="bumped on every change")
+    description: str | None = Field(default=None, description="a paragraph for people")
     currency: str = Field(default="INR", pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
-    kras: tuple[KRA, ...] = Field(min_length=1)
-    example: Example | None = None
-    takeaways: tuple[str, ...] = ()
-    rating_bands: tuple[RatingBand, ...] = DEFAULT_RATING_BANDS
+    kras: tuple[KRA, ...] = Field(min_length=1, description="the KRAs, in document order")
+    example: Example | None = Field(default=None, description="the worked example, if any")
+    takeaways: tuple[str, ...] = Field(default=(), description="the 'Key Takeaways' bullets")
+    rating_bands: tuple[RatingBand, ...] = Field(
+        default=DEFAULT_RATING_BANDS, description="overall score → rating, highest first"
+    )
 
     @property
     def document_title(self) -> str:
