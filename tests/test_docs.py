@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import REPO
-
 from kraft.framework import format_doc
 
 

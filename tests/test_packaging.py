@@ -8,15 +8,18 @@ import venv
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO
+
+
+PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
 
 
 @pytest.mark.slow
 def test_wheel_installs_and_renders_in_a_fresh_venv(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
-        + ["-w", str(dist), str(REPO)],
+        [*PIP_WHEEL, "-w", str(dist), str(REPO)],
         check=True,
     )
     wheel = next(dist.glob("kraft-*.whl"))

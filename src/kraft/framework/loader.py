@@ -7,7 +7,7 @@ every path, so that a pydantic error location can be turned back into a line in 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from importlib import resources
 from pathlib import Path
@@ -78,11 +78,24 @@ def parse_framework(text: str, *, source: str) -> Framework:
     try:
         return Framework.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(err, data, lines) for err in exc.errors()]
+        problems = [_describe(err, data, lines) for err in _root_causes(exc.errors())]
         count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
         raise KraftError(
             f"{source} is not a valid framework ({count}):", details=problems
         ) from None
+
+
+def _root_causes(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop a tuple's 'too short' error that only echoes a failing item inside it."""
+    locs = [tuple(e["loc"]) for e in errors]
+
+    def echoes(error: ErrorDetails) -> bool:
+        loc = tuple(error["loc"])
+        return error["type"] == "too_short" and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in locs
+        )
+
+    return [e for e in errors if not echoes(e)]
 
 
 def _compose(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
@@ -130,6 +143,11 @@ def _build(
             _build(item, (*path, index), lines, constructor, source)
             for index, item in enumerate(node.value)
         ]
+    if node.tag == "tag:yaml.org,2002:float":
+        try:
+            return Decimal(node.value.replace("_", ""))  # exact: 33.333333333333333334
+        except InvalidOperation:
+            pass  # .inf, .nan: let the model refuse them
     return constructor.construct_object(node, deep=True)
 
 

@@ -62,7 +62,7 @@ COUNTED_NOUNS = frozenset(
     metric metrics
     """.split()
 )
-PLACEHOLDER = re.compile(r"\bTODO\b|\bTBD\b|\bFIXME\b|<[^<>]*>|\?\?\?", re.IGNORECASE)
+PLACEHOLDER = re.compile(r"\bTODO\b|\bTBD\b|\bFIXME\b|<[A-Za-z][^<>]*>|\?\?\?", re.IGNORECASE)
 
 
 def is_placeholder(text: str | None) -> bool:
