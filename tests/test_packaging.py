@@ -11,7 +11,6 @@ import pytest
 
 from conftest import REPO
 
-
 PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
 
 
