@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from kraft.periods import Grain
+
 Identifier = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64),
@@ -43,18 +45,6 @@ class Unit(Enum):
 class Direction(StrEnum):
     higher_is_better = "higher_is_better"
     lower_is_better = "lower_is_better"
-
-
-class Grain(StrEnum):
-    """The review frequency: the shortest period on which the KPI is scored."""
-
-    month = "month"
-    quarter = "quarter"
-    year = "year"
-
-    @property
-    def months(self) -> int:
-        return {"month": 1, "quarter": 3, "year": 12}[self.value]
 
 
 class ScoringMethod(StrEnum):

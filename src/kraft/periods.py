@@ -1,0 +1,139 @@
+"""Months, quarters and years as inclusive date ranges, with DATA.md's labels.
+
+With a January fiscal start: `2026-03`, `2026-Q1`, `2026`. With any other start month, quarters
+and years are fiscal and named by the calendar year in which the fiscal year ends: with April,
+`FY2026` is April 2025 to March 2026 and `FY2026-Q1` is April to June 2025. Months are always
+`YYYY-MM`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+
+class Grain(StrEnum):
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+    @property
+    def months(self) -> int:
+        return {"month": 1, "quarter": 3, "year": 12}[self.value]
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    start: date
+    end: date
+    grain: Grain
+    label: str
+
+    @property
+    def months(self) -> int:
+        return self.grain.months
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    def within(self, other: Period) -> bool:
+        return other.start <= self.start and self.end <= other.end
+
+
+def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + delta
+    return index // 12, index % 12 + 1
+
+
+def _month_end(year: int, month: int) -> date:
+    ny, nm = _add_months(year, month, 1)
+    return date(ny, nm, 1) - timedelta(days=1)
+
+
+def _span(year: int, month: int, months: int) -> tuple[date, date]:
+    ey, em = _add_months(year, month, months - 1)
+    return date(year, month, 1), _month_end(ey, em)
+
+
+class Calendar:
+    """Periods for one fiscal_year_start_month (1–12)."""
+
+    def __init__(self, fiscal_year_start_month: int = 1) -> None:
+        if not 1 <= fiscal_year_start_month <= 12:
+            raise ValueError("fiscal_year_start_month must be 1 to 12")
+        self.start_month = fiscal_year_start_month
+
+    @property
+    def fiscal(self) -> bool:
+        return self.start_month != 1
+
+    def _fiscal_year_of(self, day: date) -> int:
+        """The year that names the fiscal year holding `day` (the calendar year it ends in)."""
+        if not self.fiscal:
+            return day.year
+        return day.year + 1 if day.month >= self.start_month else day.year
+
+    def _fiscal_year_start(self, fiscal_year: int) -> tuple[int, int]:
+        if not self.fiscal:
+            return fiscal_year, 1
+        return fiscal_year - 1, self.start_month
+
+    def month(self, day: date) -> Period:
+        start, end = _span(day.year, day.month, 1)
+        return Period(start, end, Grain.month, f"{day.year:04d}-{day.month:02d}")
+
+    def quarter(self, day: date) -> Period:
+        fy = self._fiscal_year_of(day)
+        y, m = self._fiscal_year_start(fy)
+        offset = (day.year * 12 + day.month - 1) - (y * 12 + m - 1)
+        q = offset // 3 + 1
+        qy, qm = _add_months(y, m, (q - 1) * 3)
+        start, end = _span(qy, qm, 3)
+        prefix = "FY" if self.fiscal else ""
+        return Period(start, end, Grain.quarter, f"{prefix}{fy:04d}-Q{q}")
+
+    def year(self, day: date) -> Period:
+        fy = self._fiscal_year_of(day)
+        y, m = self._fiscal_year_start(fy)
+        start, end = _span(y, m, 12)
+        return Period(start, end, Grain.year, f"FY{fy:04d}" if self.fiscal else f"{fy:04d}")
+
+    def period(self, grain: Grain, day: date) -> Period:
+        return {Grain.month: self.month, Grain.quarter: self.quarter, Grain.year: self.year}[grain](
+            day
+        )
+
+    def periods(self, grain: Grain, first: date, last: date) -> Iterator[Period]:
+        """Every period of the grain that overlaps [first, last], in order."""
+        current = self.period(grain, first)
+        while current.start <= last:
+            yield current
+            current = self.period(grain, current.end + timedelta(days=1))
+
+    def previous(self, period: Period) -> Period:
+        return self.period(period.grain, period.start - timedelta(days=1))
+
+    def parse(self, label: str) -> Period:
+        """The period a label names; ValueError naming the expected forms otherwise."""
+        text = label.strip()
+        if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
+            year, month = int(m[1]), int(m[2])
+            if 1 <= month <= 12:
+                return self.month(date(year, month, 1))
+        prefix = "FY" if self.fiscal else ""
+        if m := re.fullmatch(rf"{prefix}(\d{{4}})-Q([1-4])", text):
+            y, mo = self._fiscal_year_start(int(m[1]))
+            qy, qm = _add_months(y, mo, (int(m[2]) - 1) * 3)
+            return self.quarter(date(qy, qm, 1))
+        if m := re.fullmatch(rf"{prefix}(\d{{4}})", text):
+            y, mo = self._fiscal_year_start(int(m[1]))
+            return self.year(date(y, mo, 1))
+        raise ValueError(f"{label!r} is not a period label (expected {self.label_forms()})")
+
+    def label_forms(self) -> str:
+        if self.fiscal:
+            return "YYYY-MM, FYYYYY-Qn or FYYYYY, e.g. 2026-03, FY2026-Q1, FY2026"
+        return "YYYY-MM, YYYY-Qn or YYYY, e.g. 2026-03, 2026-Q1, 2026"

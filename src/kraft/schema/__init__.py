@@ -1,0 +1,1 @@
+"""The import contract (DATA.md) as data."""

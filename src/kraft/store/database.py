@@ -1,0 +1,102 @@
+"""One database URL: a DuckDB file in the workspace by default, or PostgreSQL for a team."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from kraft.errors import KraftError
+
+SUPPORTED = ("duckdb", "postgresql")
+
+
+def resolve_url(url: str, base_dir: Path) -> str:
+    """A DuckDB file path is taken relative to the workspace; other URLs are kept as given."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise KraftError(
+            f"database_url {url!r} is not a database URL; use duckdb:///kraft.duckdb or "
+            "postgresql+psycopg://user@host/db."
+        ) from None
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise KraftError(
+            f"database_url {url!r} names an unsupported database; kraft runs on DuckDB "
+            "(duckdb:///file.duckdb) and PostgreSQL (postgresql+psycopg://...)."
+        )
+    if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.is_absolute():
+            parsed = parsed.set(database=str((base_dir / path).resolve()))
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """Owns the engine for the workspace's one database URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = sa.create_engine(url, future=True)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise KraftError(f"Cannot use database_url {url!r}: {exc}.") from None
+        self.dialect = self.engine.dialect.name
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.dialect == "duckdb"
+
+    @property
+    def display_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: everything inside commits together or not at all."""
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self._connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            conn = self.engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise KraftError(_connect_error(self, exc)) from None
+        except Exception as exc:
+            if "lock" in str(exc).lower():
+                raise KraftError(_lock_error(self, exc)) from None
+            raise
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _connect_error(db: Database, exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "lock" in first.lower():
+        return _lock_error(db, exc)
+    return f"Cannot connect to {db.display_url} ({first}); check that the database is running."
+
+
+def _lock_error(db: Database, exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0]
+    return (
+        f"The database file {db.engine.url.database} is in use by another process ({first}); "
+        "stop that process (or, while `kraft serve` runs, do this through its API) and try again."
+    )

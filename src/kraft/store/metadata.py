@@ -1,0 +1,76 @@
+"""SQLAlchemy tables: the operational tables derived from the schema module, and kraft's own.
+
+This is the model the migrations must produce (a test compares them). On DuckDB, keys and
+references are enforced by the import validation, not by constraints (DuckDB cannot alter a table
+that has them); the migrations add primary keys and deferrable foreign keys on PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kraft.schema.tables import TABLES, Column, ColumnType
+
+DECIMAL = sa.Numeric(24, 6)  # up to 10^18 with 6 decimal places; exact on both databases
+DECIMAL_PLACES = 6
+
+SQL_TYPES: dict[ColumnType, sa.types.TypeEngine[object]] = {
+    ColumnType.id: sa.String(),
+    ColumnType.text: sa.String(),
+    ColumnType.enum: sa.String(),
+    ColumnType.period: sa.String(),
+    ColumnType.date: sa.Date(),
+    ColumnType.month: sa.Date(),
+    ColumnType.bool: sa.Boolean(),
+    ColumnType.decimal: DECIMAL,
+    ColumnType.int: sa.Integer(),
+}
+
+metadata = sa.MetaData()
+
+
+def _column(column: Column, key: tuple[str, ...]) -> sa.Column[object]:
+    return sa.Column(column.name, SQL_TYPES[column.type], nullable=not column.required)
+
+
+operational: dict[str, sa.Table] = {
+    t.name: sa.Table(t.name, metadata, *(_column(c, t.key) for c in t.columns)) for t in TABLES
+}
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=False), nullable=False),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("action", sa.String(), nullable=False),
+    sa.Column("object_type", sa.String(), nullable=False),
+    sa.Column("object_id", sa.String(), nullable=True),
+    sa.Column("old_value", sa.Text(), nullable=True),
+    sa.Column("new_value", sa.Text(), nullable=True),
+    sa.Column("prev_hash", sa.String(), nullable=False),
+    sa.Column("hash", sa.String(), nullable=False),
+)
+
+# The chain's head, written with every entry, so that deleting the newest entries is detected.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer(), nullable=False),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("hash", sa.String(), nullable=False),
+)
+
+import_runs = sa.Table(
+    "import_runs",
+    metadata,
+    sa.Column("import_id", sa.Integer(), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=False), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=False), nullable=False),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("mode", sa.String(), nullable=False),
+    sa.Column("as_of", sa.Date(), nullable=True),
+    sa.Column("as_of_source", sa.String(), nullable=False),
+    sa.Column("files", sa.Text(), nullable=False),
+    sa.Column("summary", sa.Text(), nullable=False),
+)
