@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kraft.formatting import money, plain
-from kraft.framework.model import Direction, Grain, Unit
+from kraft.framework.model import Direction, Unit
+from kraft.periods import Grain
 
 UNIT_LABELS = {
     Unit.percent: "%",

@@ -7,6 +7,8 @@ that has them); the migrations add primary keys and deferrable foreign keys on P
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from kraft.schema.tables import TABLES, Column, ColumnType
@@ -14,7 +16,7 @@ from kraft.schema.tables import TABLES, Column, ColumnType
 DECIMAL = sa.Numeric(24, 6)  # up to 10^18 with 6 decimal places; exact on both databases
 DECIMAL_PLACES = 6
 
-SQL_TYPES: dict[ColumnType, sa.types.TypeEngine[object]] = {
+SQL_TYPES: dict[ColumnType, sa.types.TypeEngine[Any]] = {
     ColumnType.id: sa.String(),
     ColumnType.text: sa.String(),
     ColumnType.enum: sa.String(),
@@ -29,12 +31,12 @@ SQL_TYPES: dict[ColumnType, sa.types.TypeEngine[object]] = {
 metadata = sa.MetaData()
 
 
-def _column(column: Column, key: tuple[str, ...]) -> sa.Column[object]:
+def _column(column: Column) -> sa.Column[Any]:
     return sa.Column(column.name, SQL_TYPES[column.type], nullable=not column.required)
 
 
 operational: dict[str, sa.Table] = {
-    t.name: sa.Table(t.name, metadata, *(_column(c, t.key) for c in t.columns)) for t in TABLES
+    t.name: sa.Table(t.name, metadata, *(_column(c) for c in t.columns)) for t in TABLES
 }
 
 audit_log = sa.Table(
