@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import getpass
+import json
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,12 +19,20 @@ from typer.core import TyperGroup
 
 from kraft import __version__
 from kraft.errors import KraftError
+from kraft.formatting import neutralise
 from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
-from kraft.framework.model import Framework
+from kraft.framework.model import Framework, KpiKind
 from kraft.framework.smart import Severity, errors, validate
 from kraft.framework.starter import starter_framework
+from kraft.ingest.importer import ImportRejectedError, ImportResult, Mode, run_import
+from kraft.ingest.sources import read_sources
+from kraft.ingest.status import status as data_status
+from kraft.ingest.validate import Problem
+from kraft.periods import Calendar
 from kraft.reports.framework_document import DocumentFormat, render_framework_document
 from kraft.reports.values import format_value
+from kraft.store import audit, migrate
+from kraft.store.database import Database, workspace_database
 from kraft.workspace import (
     NoWorkspaceError,
     Settings,
@@ -64,10 +76,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+db_app = typer.Typer(help="Create and migrate the workspace database.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify the append-only audit log.", no_args_is_help=True)
 framework_app = typer.Typer(
     help="Show, validate, render and start frameworks.", no_args_is_help=True
 )
 app.add_typer(framework_app, name="framework")
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 
 WorkspaceOption = Annotated[
     Path | None,
@@ -168,7 +184,9 @@ def init(
     if created:
         out.print(f"Created a kraft workspace in {workspace.root} ({workspace.config_path.name}).")
     else:
-        out.print(f"{workspace.root} is already a kraft workspace; nothing changed.")
+        out.print(f"{workspace.root} is already a kraft workspace; its settings are unchanged.")
+    db = _open_database(workspace, migrate_to_head=True)
+    out.print(f"Database: {db.display_url} (schema revision {migrate.head_revision()}).")
 
 
 @framework_app.command("show")
@@ -277,3 +295,232 @@ def framework_new(
 
 def main() -> None:
     app()
+
+
+def _open_database(workspace: Workspace, *, migrate_to_head: bool = False) -> Database:
+    """The workspace database; refuses one whose schema is behind (run `kraft db upgrade`)."""
+    db = workspace_database(workspace.root, workspace.settings.database_url)
+    if migrate_to_head:
+        migrate.upgrade(db)
+        return db
+    current, head = migrate.current_revision(db), migrate.head_revision()
+    if current != head:
+        raise KraftError(
+            f"The database {db.display_url} is at schema revision {current or 'none'}, and this "
+            f"kraft needs {head}; run `kraft db upgrade`."
+        )
+    return db
+
+
+def _calendar(workspace: Workspace) -> Calendar:
+    return Calendar(workspace.settings.fiscal_year_start_month)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    workspace = _workspace(ctx)
+    db = workspace_database(workspace.root, workspace.settings.database_url)
+    before = migrate.current_revision(db)
+    migrate.upgrade(db, revision)
+    after = migrate.current_revision(db)
+    out.print(f"{db.display_url}: schema revision {before or 'none'} → {after}.")
+
+
+@db_app.command("downgrade")
+def db_downgrade(ctx: typer.Context, revision: str = typer.Argument(...)) -> None:
+    """Undo migrations down to REVISION ('base' removes every table: data is lost)."""
+    workspace = _workspace(ctx)
+    db = workspace_database(workspace.root, workspace.settings.database_url)
+    migrate.downgrade(db, revision)
+    out.print(f"{db.display_url}: schema revision now {migrate.current_revision(db) or 'none'}.")
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise KraftError(f"{option} {value!r} is not a date; write it as YYYY-MM-DD.") from None
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files (.csv, .parquet, .xlsx) or folders.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The date the export was taken (default: latest event date)."),
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="upsert (default): add and update by key; replace: hold exactly the file."
+        ),
+    ] = "upsert",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and count changes; write nothing.")
+    ] = False,
+    errors_out: Annotated[
+        Path | None, typer.Option("--errors-out", help="Write every problem to this CSV file.")
+    ] = None,
+) -> None:
+    """Import operational data: validated as a whole, written all or nothing."""
+    workspace = _workspace(ctx)
+    try:
+        import_mode = Mode(mode)
+    except ValueError:
+        raise KraftError(f"--mode {mode!r} is not upsert or replace.") from None
+    as_of_date = _parse_date(as_of, "--as-of")
+    db = _open_database(workspace)
+    framework = resolve_framework(workspace.settings.framework, workspace.root)
+    manual = [kpi.id for _, kpi in framework.kpis() if kpi.kind is KpiKind.manual]
+    with err.status("Reading files…"):
+        raws = read_sources(paths)
+    for raw_table in raws:
+        if raw_table.unknown_columns:
+            err.print(
+                f"[yellow]Warning:[/] {raw_table.source}: ignored column(s) not in the contract: "
+                f"{', '.join(raw_table.unknown_columns)}."
+            )
+    try:
+        with err.status(f"Validating {sum(r.rows for r in raws):,} rows…"):
+            result = run_import(
+                db,
+                raws,
+                mode=import_mode,
+                as_of=as_of_date,
+                dry_run=dry_run,
+                actor=_actor(),
+                calendar=_calendar(workspace),
+                manual_kpis=manual,
+            )
+    except ImportRejectedError as exc:
+        if errors_out is not None:
+            _write_problems(errors_out, exc.problems)
+            exc.details.append(f"All {exc.total} problem(s) are in {errors_out}.")
+        raise
+    _print_import(result)
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _write_problems(path: Path, problems: list[Problem]) -> None:
+    try:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "row", "column", "value", "problem"])
+            for p in problems:
+                writer.writerow(
+                    [p.source, p.row or "", p.column or "", neutralise(p.value), p.message]
+                )
+    except OSError as exc:
+        raise KraftError(f"Cannot write {path}: {exc.strerror}.") from None
+
+
+def _print_import(result: ImportResult) -> None:
+    table = Table(title="Dry run: nothing was written" if result.dry_run else "Imported")
+    for column in ("table", "inserted", "updated", "unchanged", "removed"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for name, change in result.changes.items():
+        counts = change.as_dict()
+        table.add_row(
+            name, *(f"{counts[k]:,}" for k in ("inserted", "updated", "unchanged", "removed"))
+        )
+    out.print(table)
+    for warning in result.warnings:
+        err.print(f"[yellow]Warning:[/] {warning}.")
+    if not result.dry_run:
+        out.print(
+            f"Import {result.import_id} committed; data as of {result.as_of or 'unknown'} "
+            f"({result.as_of_source})."
+        )
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """What the workspace holds: tables, data as-of date, periods and the last import."""
+    if fmt not in ("text", "json"):
+        raise KraftError(f"--format {fmt!r} is not text or json.")
+    workspace = _workspace(ctx)
+    db = _open_database(workspace)
+    with db.connect() as conn:
+        facts = data_status(conn, _calendar(workspace))
+    report = {
+        "workspace": str(workspace.root),
+        "database": db.display_url,
+        "framework": workspace.settings.framework,
+        **facts,
+    }
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    out.print(f"Workspace  {report['workspace']}")
+    out.print(f"Database   {report['database']}")
+    out.print(f"Framework  {report['framework']}")
+    out.print(f"As of      {report['as_of'] or '— (no data imported yet)'}")
+    periods = report["periods"]
+    if periods["first"]:
+        out.print(
+            f"Periods    {periods['first']} to {periods['last']} ({periods['months']} months)"
+        )
+    table = Table(title="Rows per table")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in report["tables"].items():
+        table.add_row(name, f"{count:,}")
+    out.print(table)
+    last = report["last_import"]
+    if last:
+        out.print(
+            f"Last import {last['import_id']} at {last['finished_at']} by {last['actor']} "
+            f"({last['mode']}, {len(last['files'])} file(s))."
+        )
+
+
+@audit_app.command("list")
+def audit_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 20,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. import.")] = None,
+) -> None:
+    """The newest audit entries."""
+    workspace = _workspace(ctx)
+    db = _open_database(workspace)
+    with db.connect() as conn:
+        rows = audit.entries(conn, limit=limit, action=action)
+    table = Table(title=f"Audit log (newest {limit})")
+    for column in ("seq", "recorded at (UTC)", "actor", "action", "object", "change"):
+        table.add_column(column, overflow="fold")
+    for entry in rows:
+        change = entry.new_value or ""
+        table.add_row(
+            str(entry.seq),
+            entry.recorded_at.isoformat(timespec="seconds"),
+            entry.actor,
+            entry.action,
+            f"{entry.object_type} {entry.object_id or ''}".strip(),
+            change if len(change) <= 160 else change[:157] + "…",
+        )
+    out.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Recompute the hash chain: exit 1 if any entry was edited or deleted."""
+    workspace = _workspace(ctx)
+    db = _open_database(workspace)
+    with db.connect() as conn:
+        problems = audit.verify(conn)
+        count = len(audit.entries(conn))
+    if problems:
+        for problem in problems:
+            err.print(f"[red]Audit log broken:[/] {problem}.")
+        raise typer.Exit(1)
+    out.print(f"The audit log is intact: {count} entries, each linked to the one before.")

@@ -35,3 +35,13 @@ def plain(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in {"-0", ""} else text
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str | None) -> str:
+    """A cell for CSV or Excel that a spreadsheet will not run as a formula."""
+    if cell is None:
+        return ""
+    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell

@@ -100,3 +100,8 @@ def _lock_error(db: Database, exc: Exception) -> str:
         f"The database file {db.engine.url.database} is in use by another process ({first}); "
         "stop that process (or, while `kraft serve` runs, do this through its API) and try again."
     )
+
+
+def workspace_database(root: Path, url: str) -> Database:
+    """The database of a workspace, its relative DuckDB path taken from the workspace folder."""
+    return Database(resolve_url(url, root))

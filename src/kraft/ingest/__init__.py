@@ -1,0 +1,1 @@
+"""Import operational data: read files, validate set-wise, write all or nothing."""

@@ -1,0 +1,316 @@
+"""Find the files of an import and read each into raw text columns with their row numbers.
+
+Every value is read as text (or null for an empty cell) so that validation sees exactly what the
+file says; the row number is the one a spreadsheet shows (the header is row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kraft.errors import KraftError
+from kraft.schema.tables import TABLES_BY_NAME, ColumnType
+
+ROW = "__row"
+FILE = "__file"
+SUFFIXES = (".csv", ".parquet", ".xlsx")
+DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB per file
+MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024  # refuse zip bombs before opening a workbook
+
+
+@dataclass
+class RawTable:
+    """One table's rows from one file (or sheet): text columns plus __row and __file."""
+
+    table: str
+    source: str  # how messages name it: policies.csv, or book.xlsx sheet policies
+    data: pa.Table
+    unknown_columns: list[str] = field(default_factory=list)
+    checksum: str = ""
+    path: str = ""
+
+    @property
+    def rows(self) -> int:
+        return int(self.data.num_rows)
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """The files to import: named files, and the importable files inside named folders."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
+            if not inside:
+                raise KraftError(
+                    f"{path} holds no .csv, .parquet or .xlsx file; name the files to import."
+                )
+            found.extend(inside)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise KraftError(f"{path}: no such file or folder; check the path.")
+    return found
+
+
+def read_sources(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES) -> list[RawTable]:
+    tables: list[RawTable] = []
+    for path in discover(paths):
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise KraftError(
+                f"{path.name} is {size / 1e6:.0f} MB, over the import size cap of "
+                f"{max_bytes / 1e6:.0f} MB; split it into smaller files."
+            )
+        suffix = path.suffix.lower()
+        if suffix == ".xlsx":
+            tables.extend(read_xlsx(path))
+            continue
+        table = _table_name(path.stem, path.name)
+        if suffix == ".csv":
+            tables.append(read_csv(path, table))
+        elif suffix == ".parquet":
+            tables.append(read_parquet(path, table))
+        else:
+            raise KraftError(
+                f"{path.name}: kraft imports .csv, .parquet and .xlsx files; convert it to one "
+                "of those."
+            )
+    return tables
+
+
+def _table_name(name: str, source: str) -> str:
+    if name not in TABLES_BY_NAME:
+        known = ", ".join(TABLES_BY_NAME)
+        raise KraftError(
+            f"{source}: {name!r} is not a table of the import contract; name the file after "
+            f"one of: {known}."
+        )
+    return name
+
+
+def _checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _finish(table: str, source: str, data: pa.Table, path: Path | None, first_row: int) -> RawTable:
+    """Keep the contract's columns (as text, empty → null), add row numbers, note the rest."""
+    spec = TABLES_BY_NAME[table]
+    names = [str(n) for n in data.column_names]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise KraftError(f"{source}: the column {name!r} appears twice in the header.")
+        seen.add(name)
+    missing = [c.name for c in spec.columns if c.required and c.name not in seen]
+    if missing:
+        raise KraftError(
+            f"{source}: the required column(s) {', '.join(missing)} are missing from the "
+            "header; add them (see docs/data-contract.md)."
+        )
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for col in spec.columns:
+        if col.name in seen:
+            columns[col.name] = _as_text(data.column(col.name), col.type)
+        else:
+            columns[col.name] = pa.nulls(data.num_rows, pa.string())
+    columns[ROW] = pa.array(range(first_row, first_row + data.num_rows), pa.int64())
+    columns[FILE] = pa.array([source] * data.num_rows, pa.string())
+    unknown = [n for n in names if n not in {c.name for c in spec.columns}]
+    return RawTable(
+        table,
+        source,
+        pa.table(columns),
+        unknown,
+        _checksum(path) if path else "",
+        str(path) if path else "",
+    )
+
+
+def _as_text(column: pa.ChunkedArray, kind: ColumnType) -> pa.ChunkedArray:
+    """Text as the file says it; typed Parquet columns are rendered in the contract's formats."""
+    typ = column.type
+    if pa.types.is_timestamp(typ) and kind in (ColumnType.date, ColumnType.month):
+        column = pc.cast(column, pa.date32())
+        typ = column.type
+    if pa.types.is_date(typ) and kind is ColumnType.month:
+        return pc.strftime(pc.cast(column, pa.timestamp("s")), format="%Y-%m")
+    if pa.types.is_floating(typ):
+        column = pc.round(column, 6)
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)) or pa.types.is_large_string(
+        typ
+    ):
+        column = pc.cast(column, pa.string())
+    trimmed = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def read_csv(path: Path, table: str) -> RawTable:
+    header = _csv_header(path)
+    columns = "{" + ", ".join(f"'{_sql_text(name)}': 'VARCHAR'" for name in header) + "}"
+    query = (
+        f"SELECT * FROM read_csv('{_sql_text(str(path))}', columns={columns}, header=true, "
+        "auto_detect=false, delim=',', quote='\"', escape='\"', strict_mode=true, "
+        "encoding='utf-8', all_varchar=true)"
+    )
+    try:
+        data = duckdb.connect().sql(query).to_arrow_table()
+    except duckdb.Error as exc:
+        raise KraftError(_csv_error(path, str(exc))) from None
+    return _finish(table, path.name, data, path, first_row=2)
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            first = next(csv.reader(handle), None)
+    except UnicodeDecodeError:
+        raise KraftError(
+            f"{path.name} is not UTF-8 text; save it as CSV UTF-8 and import it again."
+        ) from None
+    except csv.Error as exc:
+        raise KraftError(f"{path.name} line 1: the header cannot be read ({exc}).") from None
+    if first is None or not any(cell.strip() for cell in first):
+        raise KraftError(f"{path.name} is empty; it needs a header row naming its columns.")
+    return [cell.strip() for cell in first]
+
+
+def _csv_error(path: Path, message: str) -> str:
+    match = _CSV_LINE.search(message)
+    where = f"{path.name} row {match[1]}" if match else path.name
+    lowered = message.lower()
+    if "unterminated quote" in lowered:
+        return (
+            f"{where}: a quoted value is never closed; check the quotes on that line "
+            '(a " inside a value is written "").'
+        )
+    if "expected number of columns" in lowered:
+        found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+        detail = f" (expected {found[1]} fields, found {found[2]})" if found else ""
+        return (
+            f"{where}: the line has the wrong number of fields{detail}; quote values that "
+            "contain commas."
+        )
+    if "unicode" in lowered or "utf-8" in lowered:
+        return f"{where}: the file is not UTF-8 text; save it as CSV UTF-8 and import it again."
+    first = message.strip().splitlines()[0]
+    return f"{where}: the CSV cannot be read ({first})."
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def read_parquet(path: Path, table: str) -> RawTable:
+    try:
+        data = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise KraftError(f"{path.name} is not a readable Parquet file ({exc}).") from None
+    return _finish(table, path.name, data, path, first_row=1)
+
+
+def read_xlsx(path: Path) -> list[RawTable]:
+    from openpyxl import load_workbook  # imported here: only xlsx imports need it
+
+    _refuse_zip_bomb(path)
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise KraftError(f"{path.name} is not a readable .xlsx workbook ({exc}).") from None
+    try:
+        names = [name for name in book.sheetnames if name in TABLES_BY_NAME]
+        if not names:
+            raise KraftError(
+                f"{path.name} has no sheet named after a table of the import contract (sheets: "
+                f"{', '.join(book.sheetnames)}); rename the sheets, e.g. policies."
+            )
+        tables = []
+        checksum = _checksum(path)
+        for name in names:
+            rows = book[name].iter_rows(values_only=True)
+            header_row = next(rows, None)
+            source = f"{path.name} sheet {name}"
+            if header_row is None or all(v is None for v in header_row):
+                raise KraftError(f"{source} is empty; it needs a header row naming its columns.")
+            header = [str(v).strip() if v is not None else "" for v in header_row]
+            width = len(header)
+            cells: list[list[str | None]] = [[] for _ in header]
+            for row in rows:
+                if row is None or all(v is None for v in row):
+                    continue
+                for i in range(width):
+                    cells[i].append(_cell_text(row[i] if i < len(row) else None))
+            data = pa.table(
+                {
+                    h or f"column {i + 1}": pa.array(cells[i], pa.string())
+                    for i, h in enumerate(header)
+                }
+            )
+            raw = _finish(name, source, data, None, first_row=2)
+            raw.checksum = checksum
+            raw.path = str(path)
+            tables.append(raw)
+        return tables
+    finally:
+        book.close()
+
+
+def _refuse_zip_bomb(path: Path) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise KraftError(
+            f"{path.name} is not a readable .xlsx workbook (not a zip file)."
+        ) from None
+    if total > MAX_XLSX_UNCOMPRESSED:
+        raise KraftError(
+            f"{path.name} unpacks to {total / 1e6:.0f} MB, over the cap of "
+            f"{MAX_XLSX_UNCOMPRESSED / 1e6:.0f} MB; export it as CSV instead."
+        )
+
+
+def _cell_text(value: object) -> str | None:
+    """A spreadsheet cell as the contract's text: dates as YYYY-MM-DD, 12.0 as 12."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.time() == time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return format(Decimal(repr(value)), "f")
+    if isinstance(value, int):
+        return str(value)
+    return str(value)
+
+
+def from_arrow(table: str, source: str, data: pa.Table) -> RawTable:
+    """Rows that did not come from a file (the demo generator), read like a Parquet file."""
+    return _finish(_table_name(table, source), source, data, None, first_row=1)

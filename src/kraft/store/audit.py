@@ -1,0 +1,173 @@
+"""The append-only audit log: every entry carries the hash of the one before it.
+
+An entry is written in the same transaction as the change it records. `verify` recomputes the
+chain: an edited entry breaks its own hash, a deleted one breaks the sequence or the next entry's
+link, and deleting the newest entries is caught by the head row written with every entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kraft.store.metadata import audit_head, audit_log
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    recorded_at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str | None
+    old_value: str | None
+    new_value: str | None
+    prev_hash: str
+    hash: str
+
+
+def _canonical(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def entry_hash(
+    seq: int,
+    recorded_at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    old_value: str | None,
+    new_value: str | None,
+    prev_hash: str,
+) -> str:
+    payload = json.dumps(
+        [
+            seq,
+            recorded_at.isoformat(timespec="microseconds"),
+            actor,
+            action,
+            object_type,
+            object_id,
+            old_value,
+            new_value,
+            prev_hash,
+        ],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def append(
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | None = None,
+    old: Any = None,
+    new: Any = None,
+) -> AuditEntry:
+    """Write one entry in the caller's transaction and move the head to it."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("LOCK TABLE audit_head IN EXCLUSIVE MODE"))
+    head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
+    seq, prev_hash = (int(head.seq) + 1, str(head.hash)) if head else (1, GENESIS)
+    recorded_at = datetime.now(UTC).replace(tzinfo=None)
+    old_value, new_value = _canonical(old), _canonical(new)
+    digest = entry_hash(
+        seq, recorded_at, actor, action, object_type, object_id, old_value, new_value, prev_hash
+    )
+    conn.execute(
+        audit_log.insert().values(
+            seq=seq,
+            recorded_at=recorded_at,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            old_value=old_value,
+            new_value=new_value,
+            prev_hash=prev_hash,
+            hash=digest,
+        )
+    )
+    conn.execute(audit_head.delete())
+    conn.execute(audit_head.insert().values(id=1, seq=seq, hash=digest))
+    return AuditEntry(
+        seq,
+        recorded_at,
+        actor,
+        action,
+        object_type,
+        object_id,
+        old_value,
+        new_value,
+        prev_hash,
+        digest,
+    )
+
+
+def entries(
+    conn: Connection, *, limit: int | None = None, action: str | None = None
+) -> list[AuditEntry]:
+    """Newest first."""
+    query = sa.select(audit_log).order_by(audit_log.c.seq.desc())
+    if action:
+        query = query.where(audit_log.c.action == action)
+    if limit:
+        query = query.limit(limit)
+    return [AuditEntry(**row._mapping) for row in conn.execute(query)]
+
+
+def verify(conn: Connection) -> list[str]:
+    """Every break in the chain, as sentences; empty when the log is intact."""
+    problems: list[str] = []
+    expected_seq, prev_hash = 1, GENESIS
+    rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.seq))
+    for row in rows:
+        entry = AuditEntry(**row._mapping)
+        if entry.seq != expected_seq:
+            problems.append(
+                f"entry {expected_seq}"
+                + (f" to {entry.seq - 1}" if entry.seq - 1 > expected_seq else "")
+                + " is missing (deleted)"
+            )
+        if entry.prev_hash != prev_hash:
+            problems.append(f"entry {entry.seq} does not link to the entry before it")
+        recomputed = entry_hash(
+            entry.seq,
+            entry.recorded_at,
+            entry.actor,
+            entry.action,
+            entry.object_type,
+            entry.object_id,
+            entry.old_value,
+            entry.new_value,
+            entry.prev_hash,
+        )
+        if recomputed != entry.hash:
+            problems.append(f"entry {entry.seq} was changed after it was written")
+        expected_seq, prev_hash = entry.seq + 1, entry.hash
+    head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
+    last_seq = expected_seq - 1
+    if head is None:
+        if last_seq:
+            problems.append("the audit head is missing")
+    elif int(head.seq) != last_seq or str(head.hash) != prev_hash:
+        if int(head.seq) > last_seq:
+            problems.append(f"entries {last_seq + 1} to {head.seq} are missing (deleted)")
+        else:
+            problems.append("the audit head does not match the last entry")
+    return problems
