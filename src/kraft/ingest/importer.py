@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from kraft.errors import KraftError
 from kraft.ingest.sources import RawTable
-from kraft.ingest.validate import Batch, Problem, find_problems, q
+from kraft.ingest.validate import Batch, Problem, find_problems, q, run
 from kraft.ingest.write import (
     TableChange,
     copy_from_postgres,
@@ -54,9 +54,7 @@ class ImportRejectedError(KraftError):
     def __init__(self, total: int, problems: list[Problem]) -> None:
         shown = min(total, 20)
         more = f" The first {shown}:" if total > shown else ""
-        super().__init__(
-            f"The import was rejected: {total} problem(s); nothing was written.{more}"
-        )
+        super().__init__(f"The import was rejected: {total} problem(s); nothing was written.{more}")
         self.total = total
         self.problems = problems
         self.details = [str(p) for p in problems[:20]]
@@ -165,7 +163,7 @@ def _drop_staging(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
     for name in tables:
         con.unregister(f"raw_{name}")
         for prefix in ("typed_", "change_"):
-            con.execute(f"DROP TABLE IF EXISTS {q(prefix + name)}")
+            run(con, f"DROP TABLE IF EXISTS {q(prefix + name)}")
 
 
 def latest_event_date(conn: Connection) -> date | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -46,6 +47,17 @@ class Problem:
             where += f", column {self.column}"
         shown = f'"{self.value}" ' if self.value is not None else ""
         return f"{where}: {shown}{self.message}"
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Execute a statement and consume its result (DuckDB keeps a pending result otherwise)."""
+    con.execute(sql).fetchall()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """The first column of the only row (fetchone would leave DuckDB's result pending)."""
+    rows = con.execute(sql).fetchall()
+    return rows[0][0] if rows else None
 
 
 def q(name: str) -> str:
@@ -380,15 +392,14 @@ def find_problems(batch: Batch) -> tuple[int, list[Problem]]:
     total = 0
     if statements:
         union = " UNION ALL ".join(f"({s})" for s in statements)
-        batch.con.execute(f"CREATE OR REPLACE TEMP TABLE import_problems AS {union}")
-        row = batch.con.execute("SELECT count(*) FROM import_problems").fetchone()
-        total = int(row[0]) if row else 0
+        run(batch.con, f"CREATE OR REPLACE TEMP TABLE import_problems AS {union}")
+        total = int(scalar(batch.con, "SELECT count(*) FROM import_problems"))
         rows = batch.con.execute(
             "SELECT source, row, col, value, message FROM import_problems "
             f"ORDER BY source, row, rank, col LIMIT {MAX_PROBLEMS}"
         ).fetchall()
         problems = [Problem(*r) for r in rows]
-        batch.con.execute("DROP TABLE import_problems")
+        run(batch.con, "DROP TABLE import_problems")
     if total == 0:
         extra = _cycle_problems(batch) + _removed_reference_problems(batch)
         return len(extra), extra

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from kraft.ingest.validate import Batch, q, raw, typed
+from kraft.ingest.validate import Batch, q, raw, run, scalar, typed
 from kraft.schema.tables import TABLES_BY_NAME, Table
 
 
@@ -48,8 +48,9 @@ def stage_typed(batch: Batch) -> None:
     for name in batch.tables:
         spec = TABLES_BY_NAME[name]
         columns = ", ".join(f"{typed(c, q(c.name))} AS {q(c.name)}" for c in spec.columns)
-        batch.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {typed_name(name)} AS SELECT {columns} FROM {raw(name)}"
+        run(
+            batch.con,
+            f"CREATE OR REPLACE TEMP TABLE {typed_name(name)} AS SELECT {columns} FROM {raw(name)}",
         )
 
 
@@ -60,12 +61,13 @@ def diff(batch: Batch) -> dict[str, TableChange]:
         spec = TABLES_BY_NAME[name]
         existing = batch.existing(name)
         differs = " OR ".join(f"t.{q(c.name)} IS DISTINCT FROM e.{q(c.name)}" for c in spec.columns)
-        batch.con.execute(
+        run(
+            batch.con,
             f"CREATE OR REPLACE TEMP TABLE {q('change_' + name)} AS "
             f"SELECT {', '.join('t.' + q(k) for k in spec.key)}, "
             f"CASE WHEN e.__present IS NULL THEN 'inserted' WHEN {differs} THEN 'updated' "
             f"ELSE 'unchanged' END AS change FROM {typed_name(name)} t "
-            f"LEFT JOIN (SELECT *, true AS __present FROM {existing}) e ON {_on_key(spec, 't', 'e')}"
+            f"LEFT JOIN (SELECT *, true AS __present FROM {existing}) e ON {_on_key(spec, 't', 'e')}",
         )
         counts = dict(
             batch.con.execute(
@@ -79,11 +81,13 @@ def diff(batch: Batch) -> dict[str, TableChange]:
             unchanged=counts.get("unchanged", 0),
         )
         if batch.replace:
-            row = batch.con.execute(
-                f"SELECT count(*) FROM {existing} e WHERE NOT EXISTS (SELECT 1 FROM "
-                f"{typed_name(name)} t WHERE {_on_key(spec, 't', 'e')})"
-            ).fetchone()
-            change.removed = int(row[0]) if row else 0
+            change.removed = int(
+                scalar(
+                    batch.con,
+                    f"SELECT count(*) FROM {existing} e WHERE NOT EXISTS (SELECT 1 FROM "
+                    f"{typed_name(name)} t WHERE {_on_key(spec, 't', 'e')})",
+                )
+            )
         changes[name] = change
     return changes
 
@@ -97,21 +101,24 @@ def write_duckdb(batch: Batch, changes: dict[str, TableChange]) -> None:
         change = changes[name]
         if batch.replace:
             if change.inserted or change.updated or change.removed:
-                batch.con.execute(f"DELETE FROM {target}")
-                batch.con.execute(
-                    f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {typed_name(name)}"
+                run(batch.con, f"DELETE FROM {target}")
+                run(
+                    batch.con,
+                    f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {typed_name(name)}",
                 )
             continue
         if change.updated:
-            batch.con.execute(
+            run(
+                batch.con,
                 f"DELETE FROM {target} e USING {q('change_' + name)} c "
-                f"WHERE c.change = 'updated' AND {_on_key(spec, 'e', 'c')}"
+                f"WHERE c.change = 'updated' AND {_on_key(spec, 'e', 'c')}",
             )
         if change.inserted or change.updated:
-            batch.con.execute(
+            run(
+                batch.con,
                 f"INSERT INTO {target} ({columns}) SELECT {', '.join('t.' + q(c.name) for c in spec.columns)} "
                 f"FROM {typed_name(name)} t JOIN {q('change_' + name)} c ON {_on_key(spec, 't', 'c')} "
-                "WHERE c.change IN ('inserted', 'updated')"
+                "WHERE c.change IN ('inserted', 'updated')",
             )
 
 
@@ -131,10 +138,11 @@ def copy_from_postgres(pg: Any, con: duckdb.DuckDBPyConnection, table: str, work
         f"{_sql_literal(c.name)}: {_sql_literal(_duck_type(c))}" for c in spec.columns
     )
     relation = q(f"db_{table}")
-    con.execute(
+    run(
+        con,
         f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM read_csv("
         f"{_sql_literal(str(path))}, columns={{{types}}}, header=false, auto_detect=false, "
-        "delim=',', quote='\"', escape='\"')"
+        "delim=',', quote='\"', escape='\"')",
     )
     path.unlink()
     return relation
@@ -175,13 +183,14 @@ def write_postgres(batch: Batch, changes: dict[str, TableChange], pg: Any) -> No
                     if change.updated:
                         keys = ", ".join(q(k) for k in spec.key)
                         key_file = workdir / f"del_{name}.csv"
-                        batch.con.execute(
+                        run(
+                            batch.con,
                             f"COPY (SELECT {keys} FROM {q('change_' + name)} WHERE change = "
-                            f"'updated') TO {_sql_literal(str(key_file))} (HEADER false)"
+                            f"'updated') TO {_sql_literal(str(key_file))} (HEADER false)",
                         )
                         cur.execute(
-                            f"CREATE TEMP TABLE kraft_delete (LIKE {q(name)} INCLUDING DEFAULTS) "
-                            "ON COMMIT DROP"
+                            f"CREATE TEMP TABLE kraft_delete ON COMMIT DROP AS "
+                            f"SELECT {keys} FROM {q(name)} WITH NO DATA"
                         )
                         _copy_file(cur, f"kraft_delete ({keys})", key_file)
                         cur.execute(
@@ -197,8 +206,9 @@ def write_postgres(batch: Batch, changes: dict[str, TableChange], pg: Any) -> No
                         f"{_on_key(spec, 't', 'c')} WHERE c.change IN ('inserted', 'updated')"
                     )
                 rows_file = workdir / f"rows_{name}.csv"
-                batch.con.execute(
-                    f"COPY ({selection}) TO {_sql_literal(str(rows_file))} (HEADER false)"
+                run(
+                    batch.con,
+                    f"COPY ({selection}) TO {_sql_literal(str(rows_file))} (HEADER false)",
                 )
                 _copy_file(cur, f"{q(name)} ({columns})", rows_file)
 
