@@ -83,7 +83,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def workspace(database_url: str, tmp_path: Path) -> Iterator[Workspace]:
+def workspace(database_url: str, tmp_path: Path) -> Workspace:
     """A workspace with a migrated database of each kind."""
     from kraft.store import migrate
     from kraft.store.database import workspace_database
@@ -92,4 +92,4 @@ def workspace(database_url: str, tmp_path: Path) -> Iterator[Workspace]:
     db = workspace_database(ws.root, ws.settings.database_url)
     migrate.upgrade(db)
     db.dispose()
-    yield ws
+    return ws
