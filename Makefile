@@ -22,6 +22,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# PostgreSQL tests run when KRAFT_TEST_POSTGRES_URL is set (.ci/run sets it to a fresh database);
+# without it they are skipped with the reason shown.
 unit: $(STAMP)
 	$(BIN)/pytest
 
@@ -39,6 +41,7 @@ demo: $(STAMP)
 ## Regenerate the docs that are generated from code.
 docs: $(STAMP)
 	$(BIN)/python -m kraft.framework.format_doc > docs/framework-format.md
+	$(BIN)/python -m kraft.schema.contract_doc > docs/data-contract.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

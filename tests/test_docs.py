@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from conftest import REPO
 from kraft.framework import format_doc
+from kraft.schema import contract_doc
+
+from conftest import REPO
 
 
 def test_framework_format_doc_is_current() -> None:
     committed = (REPO / "docs" / "framework-format.md").read_text(encoding="utf-8")
     assert committed == format_doc.render(), "run `make docs` and commit docs/framework-format.md"
+
+
+def test_data_contract_doc_is_current() -> None:
+    committed = (REPO / "docs" / "data-contract.md").read_text(encoding="utf-8")
+    assert committed == contract_doc.render(), "run `make docs` and commit docs/data-contract.md"
 
 
 def test_readme_links_the_format_doc_and_names_the_two_commands() -> None:

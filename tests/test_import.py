@@ -7,9 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from books import BASE, write_book, write_table
 from kraft.cli import app
 from kraft.workspace import Workspace
+
+from books import BASE, write_book, write_table
 
 
 def kraft(runner: CliRunner, ws: Workspace, *args: str) -> tuple[int, str]:
