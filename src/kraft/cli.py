@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 from typer.core import TyperGroup
 
@@ -41,8 +42,17 @@ from kraft.workspace import (
     init_workspace,
 )
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup is off: file names, ids and values from users may hold [brackets]. Styling is explicit.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def styled(label: str, style: str, text: str) -> Text:
+    return Text.assemble((label, style), text)
+
+
+def warn(text: str) -> None:
+    err.print(styled("Warning: ", "yellow", text))
 
 
 class KraftGroup(TyperGroup):
@@ -52,9 +62,9 @@ class KraftGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except KraftError as exc:
-            err.print(f"[bold red]Error:[/] {exc.message}", markup=True)
+            err.print(styled("Error: ", "bold red", exc.message))
             for line in exc.details:
-                err.print(f"  {line}", markup=False)
+                err.print(f"  {line}")
             raise SystemExit(1) from None
         except (typer.Exit, typer.Abort, typer.TyperException, SystemExit):
             raise
@@ -62,9 +72,12 @@ class KraftGroup(TyperGroup):
             if os.environ.get("KRAFT_DEBUG"):
                 raise
             err.print(
-                f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}. "
-                "This is a bug in kraft; re-run with KRAFT_DEBUG=1 for the details and report it.",
-                markup=True,
+                styled(
+                    "Internal error: ",
+                    "bold red",
+                    f"{type(exc).__name__}: {exc}. This is a bug in kraft; re-run with "
+                    "KRAFT_DEBUG=1 for the details and report it.",
+                )
             )
             raise SystemExit(2) from None
 
@@ -193,10 +206,18 @@ def init(
 def framework_show(ctx: typer.Context, framework: FrameworkOption = None) -> None:
     """Print the framework as a tree: KRAs with weights, KPIs with unit, grain and target."""
     fw = _framework(ctx, framework)
-    tree = Tree(f"[bold]{fw.document_title}[/]  [dim]{fw.id} v{fw.version}, {fw.currency}[/]")
+    tree = Tree(
+        Text.assemble(
+            (fw.document_title, "bold"), "  ", (f"{fw.id} v{fw.version}, {fw.currency}", "dim")
+        )
+    )
     for kra in fw.kras:
         scope = " · team leaders only" if kra.applies_to.value == "team_leaders" else ""
-        branch = tree.add(f"[bold]{kra.number}. {kra.title}[/]  [cyan]{kra.weight} %[/]{scope}")
+        branch = tree.add(
+            Text.assemble(
+                (f"{kra.number}. {kra.title}", "bold"), "  ", (f"{kra.weight} %", "cyan"), scope
+            )
+        )
         for kpi in kra.kpis:
             arrow = {"higher_is_better": "↑", "lower_is_better": "↓"}.get(
                 kpi.direction.value if kpi.direction else "", "?"
@@ -204,14 +225,15 @@ def framework_show(ctx: typer.Context, framework: FrameworkOption = None) -> Non
             target = format_value(kpi.target, kpi.unit, fw.currency)
             threshold = format_value(kpi.threshold, kpi.unit, fw.currency)
             grain = kpi.grain.value if kpi.grain else "no grain"
-            branch.add(
-                f"{kpi.name}\n[dim]{kpi.id} · {kpi.kind.value} · {arrow} · {grain} · "
-                f"target {target} (threshold {threshold})[/]"
+            detail = (
+                f"{kpi.id} · {kpi.kind.value} · {arrow} · {grain} · "
+                f"target {target} (threshold {threshold})"
             )
+            branch.add(Text.assemble(kpi.name, "\n", (detail, "dim")))
     if fw.example:
-        example = tree.add(f"[bold]Example: {fw.example.title}[/]")
+        example = tree.add(Text(f"Example: {fw.example.title}", style="bold"))
         for i, ex_kpi in enumerate(fw.example.kpis, 1):
-            example.add(f"KPI {i}: {ex_kpi.name}  [dim]{ex_kpi.id}[/]")
+            example.add(Text.assemble(f"KPI {i}: {ex_kpi.name}  ", (ex_kpi.id, "dim")))
     out.print(tree)
 
 
@@ -237,7 +259,7 @@ def framework_validate(
         for finding in findings:
             colour = "red" if finding.severity is Severity.error else "yellow"
             table.add_row(
-                f"[{colour}]{finding.severity.value}[/]",
+                Text(finding.severity.value, style=colour),
                 finding.rule.value,
                 finding.where,
                 finding.problem,
@@ -249,13 +271,13 @@ def framework_validate(
     kpi_count = len(fw.kpis())
     if n_errors:
         out.print(
-            f"[red]{fw.id}: {n_errors} error(s), {n_warnings} warning(s) in {kpi_count} KPIs.[/]"
+            Text(
+                f"{fw.id}: {n_errors} error(s), {n_warnings} warning(s) in {kpi_count} KPIs.", "red"
+            )
         )
         raise typer.Exit(1)
-    out.print(
-        f"[green]{fw.id}: {kpi_count} KPIs in {len(fw.kras)} KRAs pass every SMART and "
-        f"structure rule[/]" + (f" ({n_warnings} warning(s))." if n_warnings else ".")
-    )
+    passed = f"{fw.id}: {kpi_count} KPIs in {len(fw.kras)} KRAs pass every SMART and structure rule"
+    out.print(Text(passed + (f" ({n_warnings} warning(s))." if n_warnings else "."), "green"))
 
 
 @framework_app.command("render")
@@ -380,8 +402,8 @@ def import_(
         raws = read_sources(paths)
     for raw_table in raws:
         if raw_table.unknown_columns:
-            err.print(
-                f"[yellow]Warning:[/] {raw_table.source}: ignored column(s) not in the contract: "
+            warn(
+                f"{raw_table.source}: ignored column(s) not in the contract: "
                 f"{', '.join(raw_table.unknown_columns)}."
             )
     try:
@@ -432,7 +454,7 @@ def _print_import(result: ImportResult) -> None:
         )
     out.print(table)
     for warning in result.warnings:
-        err.print(f"[yellow]Warning:[/] {warning}.")
+        warn(f"{warning}.")
     if not result.dry_run:
         out.print(
             f"Import {result.import_id} committed; data as of {result.as_of or 'unknown'} "
@@ -521,6 +543,6 @@ def audit_verify(ctx: typer.Context) -> None:
         count = len(audit.entries(conn))
     if problems:
         for problem in problems:
-            err.print(f"[red]Audit log broken:[/] {problem}.")
+            err.print(styled("Audit log broken: ", "red", f"{problem}."))
         raise typer.Exit(1)
     out.print(f"The audit log is intact: {count} entries, each linked to the one before.")

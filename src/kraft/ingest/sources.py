@@ -64,14 +64,25 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def read_sources(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES) -> list[RawTable]:
+def _display_names(files: list[Path]) -> dict[Path, str]:
+    """A file's name in messages: its base name, with its folder when two files share it."""
+    counts: dict[str, int] = {}
+    for path in files:
+        counts[path.name] = counts.get(path.name, 0) + 1
+    return {p: p.name if counts[p.name] == 1 else f"{p.parent.name}/{p.name}" for p in files}
+
+
+def read_sources(paths: Iterable[Path], max_bytes: int | None = None) -> list[RawTable]:
+    cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+    files = discover(paths)
+    names = _display_names(files)
     tables: list[RawTable] = []
-    for path in discover(paths):
+    for path in files:
         size = path.stat().st_size
-        if size > max_bytes:
+        if size > cap:
             raise KraftError(
-                f"{path.name} is {size / 1e6:.0f} MB, over the import size cap of "
-                f"{max_bytes / 1e6:.0f} MB; split it into smaller files."
+                f"{names[path]} is {size / 1e6:.0f} MB, over the import size cap of "
+                f"{cap / 1e6:.0f} MB; split it into smaller files."
             )
         suffix = path.suffix.lower()
         if suffix == ".xlsx":
@@ -79,9 +90,9 @@ def read_sources(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES) -> l
             continue
         table = _table_name(path.stem, path.name)
         if suffix == ".csv":
-            tables.append(read_csv(path, table))
+            tables.append(read_csv(path, table, names[path]))
         elif suffix == ".parquet":
-            tables.append(read_parquet(path, table))
+            tables.append(read_parquet(path, table, names[path]))
         else:
             raise KraftError(
                 f"{path.name}: kraft imports .csv, .parquet and .xlsx files; convert it to one "
@@ -108,15 +119,13 @@ def _checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _finish(table: str, source: str, data: pa.Table, path: Path | None, first_row: int) -> RawTable:
+def _finish(
+    table: str, source: str, data: pa.Table, path: Path | None, rows: pa.Array | int
+) -> RawTable:
     """Keep the contract's columns (as text, empty → null), add row numbers, note the rest."""
     spec = TABLES_BY_NAME[table]
     names = [str(n) for n in data.column_names]
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise KraftError(f"{source}: the column {name!r} appears twice in the header.")
-        seen.add(name)
+    seen = set(names)
     missing = [c.name for c in spec.columns if c.required and c.name not in seen]
     if missing:
         raise KraftError(
@@ -129,7 +138,9 @@ def _finish(table: str, source: str, data: pa.Table, path: Path | None, first_ro
             columns[col.name] = _as_text(data.column(col.name), col.type)
         else:
             columns[col.name] = pa.nulls(data.num_rows, pa.string())
-    columns[ROW] = pa.array(range(first_row, first_row + data.num_rows), pa.int64())
+    if isinstance(rows, int):
+        rows = pa.array(range(rows, rows + data.num_rows), pa.int64())
+    columns[ROW] = rows
     columns[FILE] = pa.array([source] * data.num_rows, pa.string())
     unknown = [n for n in names if n not in {c.name for c in spec.columns}]
     return RawTable(
@@ -163,8 +174,20 @@ def _as_text(column: pa.ChunkedArray, kind: ColumnType) -> pa.ChunkedArray:
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 
-def read_csv(path: Path, table: str) -> RawTable:
-    header = _csv_header(path)
+def _checked_header(header: list[str], source: str) -> list[str]:
+    """Header names as given; a nameless column becomes 'column N' (ignored, with a warning)."""
+    names = [name or f"column {i + 1}" for i, name in enumerate(header)]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise KraftError(f"{source}: the column {name!r} appears twice in the header.")
+        seen.add(name)
+    return names
+
+
+def read_csv(path: Path, table: str, source: str | None = None) -> RawTable:
+    source = source or path.name
+    header = _checked_header(_csv_header(path, source), source)
     columns = "{" + ", ".join(f"'{_sql_text(name)}': 'VARCHAR'" for name in header) + "}"
     query = (
         f"SELECT * FROM read_csv('{_sql_text(str(path))}', columns={columns}, header=true, "
@@ -174,28 +197,50 @@ def read_csv(path: Path, table: str) -> RawTable:
     try:
         data = duckdb.connect().sql(query).to_arrow_table()
     except duckdb.Error as exc:
-        raise KraftError(_csv_error(path, str(exc))) from None
-    return _finish(table, path.name, data, path, first_row=2)
+        raise KraftError(_csv_error(source, str(exc))) from None
+    return _finish(table, source, data, path, _csv_row_numbers(path, data.num_rows))
 
 
-def _csv_header(path: Path) -> list[str]:
+def _csv_row_numbers(path: Path, count: int) -> pa.Array | int:
+    """Spreadsheet row numbers: the header is row 1 and blank lines keep their numbers.
+
+    DuckDB skips blank lines; when a file has any, its records are counted again with the csv
+    module (rare, and slower) so that a message points at the row a person sees.
+    """
+    with path.open("rb") as handle:
+        body = handle.read()
+    if b"\n\n" not in body and b"\n\r\n" not in body:
+        return 2
+    numbers: list[int] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        start = reader.line_num + 1
+        for record in reader:
+            if record:
+                numbers.append(start)
+            start = reader.line_num + 1
+    return pa.array(numbers, pa.int64()) if len(numbers) == count else 2
+
+
+def _csv_header(path: Path, source: str) -> list[str]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             first = next(csv.reader(handle), None)
     except UnicodeDecodeError:
         raise KraftError(
-            f"{path.name} is not UTF-8 text; save it as CSV UTF-8 and import it again."
+            f"{source} is not UTF-8 text; save it as CSV UTF-8 and import it again."
         ) from None
     except csv.Error as exc:
-        raise KraftError(f"{path.name} line 1: the header cannot be read ({exc}).") from None
+        raise KraftError(f"{source} row 1: the header cannot be read ({exc}).") from None
     if first is None or not any(cell.strip() for cell in first):
-        raise KraftError(f"{path.name} is empty; it needs a header row naming its columns.")
+        raise KraftError(f"{source} is empty; it needs a header row naming its columns.")
     return [cell.strip() for cell in first]
 
 
-def _csv_error(path: Path, message: str) -> str:
+def _csv_error(source: str, message: str) -> str:
     match = _CSV_LINE.search(message)
-    where = f"{path.name} row {match[1]}" if match else path.name
+    where = f"{source} row {match[1]}" if match else source
     lowered = message.lower()
     if "unterminated quote" in lowered:
         return (
@@ -219,12 +264,13 @@ def _sql_text(text: str) -> str:
     return text.replace("'", "''")
 
 
-def read_parquet(path: Path, table: str) -> RawTable:
+def read_parquet(path: Path, table: str, source: str | None = None) -> RawTable:
+    source = source or path.name
     try:
         data = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise KraftError(f"{path.name} is not a readable Parquet file ({exc}).") from None
-    return _finish(table, path.name, data, path, first_row=1)
+        raise KraftError(f"{source} is not a readable Parquet file ({exc}).") from None
+    return _finish(table, source, data, path, 1)
 
 
 def read_xlsx(path: Path) -> list[RawTable]:
@@ -250,21 +296,20 @@ def read_xlsx(path: Path) -> list[RawTable]:
             source = f"{path.name} sheet {name}"
             if header_row is None or all(v is None for v in header_row):
                 raise KraftError(f"{source} is empty; it needs a header row naming its columns.")
-            header = [str(v).strip() if v is not None else "" for v in header_row]
+            header = _checked_header(
+                [str(v).strip() if v is not None else "" for v in header_row], source
+            )
             width = len(header)
             cells: list[list[str | None]] = [[] for _ in header]
-            for row in rows:
+            numbers: list[int] = []
+            for number, row in enumerate(rows, start=2):
                 if row is None or all(v is None for v in row):
                     continue
+                numbers.append(number)
                 for i in range(width):
                     cells[i].append(_cell_text(row[i] if i < len(row) else None))
-            data = pa.table(
-                {
-                    h or f"column {i + 1}": pa.array(cells[i], pa.string())
-                    for i, h in enumerate(header)
-                }
-            )
-            raw = _finish(name, source, data, None, first_row=2)
+            data = pa.table({h: pa.array(cells[i], pa.string()) for i, h in enumerate(header)})
+            raw = _finish(name, source, data, None, pa.array(numbers, pa.int64()))
             raw.checksum = checksum
             raw.path = str(path)
             tables.append(raw)
@@ -313,4 +358,4 @@ def _cell_text(value: object) -> str | None:
 
 def from_arrow(table: str, source: str, data: pa.Table) -> RawTable:
     """Rows that did not come from a file (the demo generator), read like a Parquet file."""
-    return _finish(_table_name(table, source), source, data, None, first_row=1)
+    return _finish(_table_name(table, source), source, data, None, 1)

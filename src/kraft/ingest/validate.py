@@ -280,10 +280,12 @@ def _table_rules(batch: Batch, spec: Table) -> Iterator[str]:
 
 
 def _scale_rules(batch: Batch, spec: Table, check: ScoreWithinScale) -> Iterator[str]:
+    """Messages quote the scale as written (or its default), the checks compare numbers."""
     cal = batch.calendar
     low_col, high_col = spec.column(check.low), spec.column(check.high)
-    low = f"CAST({typed(low_col, q(check.low))} AS DOUBLE)"
-    high = f"CAST({typed(high_col, q(check.high))} AS DOUBLE)"
+    low_text = f"coalesce({q(check.low)}, {lit(low_col.default or '')})"
+    high_text = f"coalesce({q(check.high)}, {lit(high_col.default or '')})"
+    low, high = f"CAST({low_text} AS DOUBLE)", f"CAST({high_text} AS DOUBLE)"
     score = f"CAST({q(check.score)} AS DOUBLE)"
     scales_ok = (
         f"({q(check.low)} IS NULL OR {_valid(spec, check.low, cal)}) AND "
@@ -292,8 +294,8 @@ def _scale_rules(batch: Batch, spec: Table, check: ScoreWithinScale) -> Iterator
     yield _select(
         spec.name,
         check.high,
-        typed(high_col, q(check.high)),
-        f"'must be greater than scale_min (' || {typed(low_col, q(check.low))} || ')'",
+        high_text,
+        f"'must be greater than {check.low} (' || {low_text} || ')'",
         f"{scales_ok} AND {high} <= {low}",
         spec.column_names.index(check.high),
     )
@@ -301,8 +303,7 @@ def _scale_rules(batch: Batch, spec: Table, check: ScoreWithinScale) -> Iterator
         spec.name,
         check.score,
         q(check.score),
-        f"'is outside the scale ' || {typed(low_col, q(check.low))} || ' to ' || "
-        f"{typed(high_col, q(check.high))}",
+        f"'is outside the scale ' || {low_text} || ' to ' || {high_text}",
         f"{scales_ok} AND {_valid(spec, check.score, cal)} AND {high} > {low} AND "
         f"({score} < {low} OR {score} > {high})",
         spec.column_names.index(check.score),
@@ -400,10 +401,8 @@ def find_problems(batch: Batch) -> tuple[int, list[Problem]]:
         ).fetchall()
         problems = [Problem(*r) for r in rows]
         run(batch.con, "DROP TABLE import_problems")
-    if total == 0:
-        extra = _cycle_problems(batch) + _removed_reference_problems(batch)
-        return len(extra), extra
-    return total, problems
+    extra = _cycle_problems(batch) + _removed_reference_problems(batch)
+    return total + len(extra), problems + extra
 
 
 def _cycle_problems(batch: Batch) -> list[Problem]:
