@@ -30,10 +30,10 @@ unit: $(STAMP)
 ## The test command: lint, types, tests. .ci/run runs exactly this.
 test: lint typecheck unit
 
-## The demo: a workspace with the built-in framework, and its framework document.
+## The demo: a workspace with a synthetic book, and its framework document.
 demo: $(STAMP)
-	$(BIN)/kraft init $(DEMO_DIR)
-	$(BIN)/kraft --workspace $(DEMO_DIR) framework validate
+	$(BIN)/kraft demo $(DEMO_DIR)
+	$(BIN)/kraft --workspace $(DEMO_DIR) status
 	$(BIN)/kraft --workspace $(DEMO_DIR) framework render --format html -o $(DEMO_DIR)/reports/framework.html
 	$(BIN)/kraft --workspace $(DEMO_DIR) framework render --format md --detailed -o $(DEMO_DIR)/reports/framework.md
 	@echo "Open $(DEMO_DIR)/reports/framework.html in a browser (Markdown: $(DEMO_DIR)/reports/framework.md)."

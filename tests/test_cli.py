@@ -39,7 +39,7 @@ def test_init_then_validate_in_the_workspace(runner: CliRunner, tmp_path: Path) 
     assert code == 0 and "Created a kraft workspace" in output
     assert "fiscal_year_start_month = 4" in (tmp_path / "ws" / "kraft.toml").read_text()
     code, output = run(runner, "init", "ws")
-    assert code == 0 and "nothing changed" in output
+    assert code == 0 and "settings are unchanged" in output
     code, output = run(runner, "--workspace", "ws", "framework", "validate")
     assert code == 0
     assert "insurance_rm: 40 KPIs in 10 KRAs pass every SMART and structure rule." in output

@@ -7,7 +7,7 @@ import getpass
 import json
 import os
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +19,7 @@ from rich.tree import Tree
 from typer.core import TyperGroup
 
 from kraft import __version__
+from kraft.demo.book import generate_book
 from kraft.errors import KraftError
 from kraft.formatting import neutralise
 from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
@@ -26,7 +27,7 @@ from kraft.framework.model import Framework, KpiKind
 from kraft.framework.smart import Severity, errors, validate
 from kraft.framework.starter import starter_framework
 from kraft.ingest.importer import ImportRejectedError, ImportResult, Mode, run_import
-from kraft.ingest.sources import read_sources
+from kraft.ingest.sources import from_arrow, read_sources
 from kraft.ingest.status import status as data_status
 from kraft.ingest.validate import Problem
 from kraft.periods import Calendar
@@ -546,3 +547,57 @@ def audit_verify(ctx: typer.Context) -> None:
             err.print(styled("Audit log broken: ", "red", f"{problem}."))
         raise typer.Exit(1)
     out.print(f"The audit log is intact: {count} entries, each linked to the one before.")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder of the demo workspace.")] = Path(
+        "kraft-demo"
+    ),
+    rms: Annotated[int, typer.Option(min=1, max=100_000, help="RMs with a book.")] = 50,
+    months: Annotated[int, typer.Option(min=1, max=120, help="Months of data.")] = 24,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same book.")] = 7,
+    start: Annotated[
+        str | None,
+        typer.Option(help="First month, YYYY-MM (default: 24 months before the current month)."),
+    ] = None,
+) -> None:
+    """Create a workspace with a synthetic insurance book, imported through the usual validation."""
+    first = _parse_month(start) if start else _months_before(date.today(), months)
+    workspace, _ = init_workspace(directory, Settings())
+    db = _open_database(workspace, migrate_to_head=True)
+    framework = resolve_framework(workspace.settings.framework, workspace.root)
+    calendar = _calendar(workspace)
+    with err.status(f"Generating {rms} RMs × {months} months…"):
+        book = generate_book(rms=rms, months=months, seed=seed, start=first, calendar=calendar)
+    raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
+    del book  # the raws hold the rows now; the import releases each table once it is staged
+    last_day = _months_before(first, -months) - timedelta(days=1)
+    with err.status(f"Validating and importing {sum(r.rows for r in raws):,} rows…"):
+        result = run_import(
+            db,
+            raws,
+            mode=Mode.replace,
+            as_of=last_day,
+            actor=_actor(),
+            calendar=calendar,
+            manual_kpis=[k.id for _, k in framework.kpis() if k.kind is KpiKind.manual],
+        )
+    _print_import(result)
+    out.print(f"Demo workspace: {workspace.root}")
+    out.print(
+        f"Next: `kraft -w {directory} status`, `kraft -w {directory} framework render --format html -o "
+        f"{directory}/reports/framework.html`."
+    )
+
+
+def _parse_month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise KraftError(f"--start {text!r} is not a month; write it as YYYY-MM.") from None
+
+
+def _months_before(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)

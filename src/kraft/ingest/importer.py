@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import duckdb
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kraft.errors import KraftError
-from kraft.ingest.sources import RawTable
+from kraft.ingest.sources import RawTable, text_select
 from kraft.ingest.validate import Batch, Problem, find_problems, q, run
 from kraft.ingest.write import (
     TableChange,
@@ -73,12 +72,30 @@ class ImportResult:
         return {name: change.as_dict() for name, change in self.changes.items()}
 
 
-def _ordered(raws: list[RawTable]) -> dict[str, pa.Table]:
-    grouped: dict[str, list[pa.Table]] = defaultdict(list)
-    for item in raws:
-        grouped[item.table].append(item.data)
-    order = [t.name for t in TABLES if t.name in grouped]
-    return {name: pa.concat_tables(grouped[name]) for name in order}
+def _ordered(raws: list[RawTable]) -> dict[str, list[int]]:
+    """Per table in contract order, the indexes of its sources in `raws`."""
+    grouped: dict[str, list[int]] = defaultdict(list)
+    for index, item in enumerate(raws):
+        grouped[item.table].append(index)
+    return {t.name: grouped[t.name] for t in TABLES if t.name in grouped}
+
+
+def _register(
+    con: duckdb.DuckDBPyConnection, raws: list[RawTable], tables: dict[str, list[int]]
+) -> None:
+    """raw_<table>: every source of the table as contract text, materialised once for the checks."""
+    for name, indexes in tables.items():
+        selects = []
+        for index in indexes:
+            con.register(f"arrow_{index}", raws[index].data)
+            selects.append(text_select(raws[index], q(f"arrow_{index}")))
+        run(
+            con,
+            f"CREATE OR REPLACE TEMP TABLE {q('raw_' + name)} AS {' UNION ALL '.join(selects)}",
+        )
+        for index in indexes:
+            con.unregister(f"arrow_{index}")
+            raws[index].release()
 
 
 @contextmanager
@@ -110,58 +127,61 @@ def run_import(
     if not batch_tables:
         raise KraftError("Nothing to import: no file names a table of the import contract.")
     started = datetime.now(UTC).replace(tzinfo=None)
-    with db.connect() as conn, tempfile.TemporaryDirectory(prefix="kraft-stage-") as tmp:
-        transaction = conn.begin()
+    with (
+        db.connect() as conn,
+        tempfile.TemporaryDirectory(prefix="kraft-stage-") as tmp,
+        _staging(db, conn) as (con, pg),
+    ):
+        copied: dict[str, str] = {}
+
+        def existing(table: str) -> str:
+            if pg is None:
+                return f"main.{q(table)}"
+            if table not in copied:
+                copied[table] = copy_from_postgres(pg, con, table, Path(tmp))
+            return copied[table]
+
         try:
-            with _staging(db, conn) as (con, pg):
-                copied: dict[str, str] = {}
-
-                def existing(table: str) -> str:
+            # Staged before the transaction begins: they are temporary tables, and DuckDB lets
+            # go of the source rows only at the end of the transaction that read them.
+            _register(con, raws, batch_tables)
+            batch = Batch(
+                con,
+                list(batch_tables),
+                existing,
+                mode is Mode.replace,
+                calendar or Calendar(1),
+                manual_kpis,
+            )
+            transaction = conn.begin()
+            try:
+                total, problems = find_problems(batch)
+                if total:
+                    raise ImportRejectedError(total, problems)
+                stage_typed(batch)
+                changes = diff(batch)
+                result = ImportResult(changes, as_of, "--as-of", dry_run)
+                if dry_run:
+                    transaction.rollback()
+                else:
                     if pg is None:
-                        return f"main.{q(table)}"
-                    if table not in copied:
-                        copied[table] = copy_from_postgres(pg, con, table, Path(tmp))
-                    return copied[table]
-
-                for name, data in batch_tables.items():
-                    con.register(f"raw_{name}", data)
-                batch = Batch(
-                    con,
-                    list(batch_tables),
-                    existing,
-                    mode is Mode.replace,
-                    calendar or Calendar(1),
-                    manual_kpis,
-                )
-                try:
-                    total, problems = find_problems(batch)
-                    if total:
-                        raise ImportRejectedError(total, problems)
-                    stage_typed(batch)
-                    changes = diff(batch)
-                    result = ImportResult(changes, as_of, "--as-of", dry_run)
-                    if not dry_run:
-                        if pg is None:
-                            write_duckdb(batch, changes)
-                        else:
-                            write_postgres(batch, changes, pg)
-                        _finish(conn, result, raws, mode, actor, started)
-                finally:
-                    _drop_staging(con, list(batch_tables))
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
-        except BaseException:
-            if transaction.is_active:
-                transaction.rollback()
-            raise
+                        write_duckdb(batch, changes)
+                    else:
+                        write_postgres(batch, changes, pg)
+                    _finish(conn, result, raws, mode, actor, started)
+                    transaction.commit()
+            except BaseException:
+                if transaction.is_active:
+                    transaction.rollback()
+                raise
+        finally:
+            _drop_staging(con, list(batch_tables))
     return result
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
     for name in tables:
-        con.unregister(f"raw_{name}")
+        run(con, f"DROP TABLE IF EXISTS {q('raw_' + name)}")
         for prefix in ("typed_", "change_"):
             run(con, f"DROP TABLE IF EXISTS {q(prefix + name)}")
 

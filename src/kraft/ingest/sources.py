@@ -17,7 +17,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kraft.errors import KraftError
@@ -41,9 +40,14 @@ class RawTable:
     checksum: str = ""
     path: str = ""
 
-    @property
-    def rows(self) -> int:
-        return int(self.data.num_rows)
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        self.rows = int(self.data.num_rows)
+
+    def release(self) -> None:
+        """Drop the rows once they are staged, so a large batch is not held twice."""
+        self.data = self.data.schema.empty_table()
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -132,16 +136,12 @@ def _finish(
             f"{source}: the required column(s) {', '.join(missing)} are missing from the "
             "header; add them (see docs/data-contract.md)."
         )
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
-    for col in spec.columns:
-        if col.name in seen:
-            columns[col.name] = _as_text(data.column(col.name), col.type)
-        else:
-            columns[col.name] = pa.nulls(data.num_rows, pa.string())
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        col.name: data.column(col.name) for col in spec.columns if col.name in seen
+    }
     if isinstance(rows, int):
         rows = pa.array(range(rows, rows + data.num_rows), pa.int64())
     columns[ROW] = rows
-    columns[FILE] = pa.array([source] * data.num_rows, pa.string())
     unknown = [n for n in names if n not in {c.name for c in spec.columns}]
     return RawTable(
         table,
@@ -153,22 +153,35 @@ def _finish(
     )
 
 
-def _as_text(column: pa.ChunkedArray, kind: ColumnType) -> pa.ChunkedArray:
-    """Text as the file says it; typed Parquet columns are rendered in the contract's formats."""
-    typ = column.type
-    if pa.types.is_timestamp(typ) and kind in (ColumnType.date, ColumnType.month):
-        column = pc.cast(column, pa.date32())
-        typ = column.type
-    if pa.types.is_date(typ) and kind is ColumnType.month:
-        return pc.strftime(pc.cast(column, pa.timestamp("s")), format="%Y-%m")
-    if pa.types.is_floating(typ):
-        column = pc.round(column, 6)
-    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)) or pa.types.is_large_string(
-        typ
-    ):
-        column = pc.cast(column, pa.string())
-    trimmed = pc.utf8_trim_whitespace(column)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+def text_select(raw: RawTable, relation: str) -> str:
+    """SQL reading `relation` (the registered rows of `raw`) as the contract's text columns.
+
+    Text is trimmed of spaces and an empty cell becomes null; typed columns (Parquet, the demo
+    book) are rendered in the contract's formats. The importer materialises this once per table
+    inside DuckDB, whose memory limit lets a large batch spill to disk.
+    """
+    present = {field.name: field.type for field in raw.data.schema}
+    parts = []
+    for column in TABLES_BY_NAME[raw.table].columns:
+        name = '"' + column.name.replace('"', '""') + '"'
+        typ = present.get(column.name)
+        if typ is None or pa.types.is_null(typ):
+            expr = "CAST(NULL AS VARCHAR)"
+        elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
+            expr = f"NULLIF(trim({name}), '')"
+        elif column.type is ColumnType.month and (
+            pa.types.is_date(typ) or pa.types.is_timestamp(typ)
+        ):
+            expr = f"strftime({name}, '%Y-%m')"
+        elif pa.types.is_timestamp(typ) and column.type is ColumnType.date:
+            expr = f"CAST(CAST({name} AS DATE) AS VARCHAR)"
+        elif pa.types.is_floating(typ):
+            expr = f"CAST(round({name}, 6) AS VARCHAR)"
+        else:
+            expr = f"CAST({name} AS VARCHAR)"
+        parts.append(f"{expr} AS {name}")
+    source = "'" + raw.source.replace("'", "''") + "'"
+    return f'SELECT {", ".join(parts)}, "{ROW}", {source} AS "{FILE}" FROM {relation}'
 
 
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")

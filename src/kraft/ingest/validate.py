@@ -167,26 +167,60 @@ class Batch:
     manual_kpis: Collection[str]
 
 
+@dataclass(frozen=True)
+class RowRule:
+    """A check of one row on its own: the message for `column` where `where` holds."""
+
+    column: str | None
+    value: str
+    message: str
+    where: str
+    rank: int
+
+
 def _problems_sql(batch: Batch) -> Iterator[str]:
-    """SELECT statements returning (source, row, column, value, message, rank)."""
+    """SELECT statements returning (source, row, col, value, message, rank)."""
     for name in batch.tables:
         spec = TABLES_BY_NAME[name]
-        yield from _column_rules(batch, spec)
-        yield from _table_rules(batch, spec)
+        row_rules: list[RowRule] = []
+        rules = (
+            *_column_rules(batch, spec),
+            *_table_rules(batch, spec),
+            *_reference_rules(batch, spec),
+        )
+        for rule in rules:
+            if isinstance(rule, RowRule):
+                row_rules.append(rule)
+            else:
+                yield rule
+        if row_rules:
+            yield _one_scan(name, row_rules)
         yield from _key_rules(batch, spec)
-        yield from _reference_rules(batch, spec)
 
 
-def _select(table: str, column: str | None, value: str, message: str, where: str, rank: int) -> str:
-    col = lit(column) if column else "NULL"
+def _one_scan(table: str, rules: list[RowRule]) -> str:
+    """All row rules of a table in one pass: only rows breaking some rule are expanded."""
+    checks = [f"coalesce({rule.where}, false)" for rule in rules]
+    structs = ", ".join(
+        f"{{'col': {lit(rule.column) if rule.column else 'NULL'}, "
+        f"'value': CAST({rule.value} AS VARCHAR), 'message': {rule.message}, "
+        f"'rank': {rule.rank}, 'bad': {check}}}"
+        for rule, check in zip(rules, checks, strict=True)
+    )
     return (
-        f"SELECT {q(FILE)} AS source, {q(ROW)} AS row, {col} AS col, "
-        f"CAST({value} AS VARCHAR) AS value, {message} AS message, {rank} AS rank "
-        f"FROM {raw(table)} WHERE {where}"
+        "SELECT source, row, p.col AS col, p.value AS value, p.message AS message, p.rank AS rank "
+        f"FROM (SELECT {q(FILE)} AS source, {q(ROW)} AS row, unnest([{structs}]) AS p "
+        f"FROM {raw(table)} WHERE {' OR '.join(checks)}) AS bad_rows WHERE p.bad"
     )
 
 
-def _column_rules(batch: Batch, spec: Table) -> Iterator[str]:
+def _select(
+    table: str, column: str | None, value: str, message: str, where: str, rank: int
+) -> RowRule:
+    return RowRule(column, value, message, where, rank)
+
+
+def _column_rules(batch: Batch, spec: Table) -> Iterator[RowRule]:
     for index, column in enumerate(spec.columns):
         v = q(column.name)
         rank = index
@@ -232,13 +266,17 @@ def _valid(spec: Table, name: str, calendar: Calendar) -> str:
     return f"({q(name)} IS NOT NULL AND {check})" if check else f"{q(name)} IS NOT NULL"
 
 
-def _table_rules(batch: Batch, spec: Table) -> Iterator[str]:
+def _table_rules(batch: Batch, spec: Table) -> Iterator[RowRule | str]:
     cal = batch.calendar
     for check in spec.checks:
         if isinstance(check, DateOrder):
             later, earlier = q(check.later), q(check.earlier)
             rank = spec.column_names.index(check.later)
-            bad = f"CAST({later} AS DATE) {'<=' if check.strict else '<'} CAST({earlier} AS DATE)"
+            # TRY_CAST: DuckDB evaluates every side of AND, so a malformed date must not throw.
+            bad = (
+                f"TRY_CAST({later} AS DATE) {'<=' if check.strict else '<'} "
+                f"TRY_CAST({earlier} AS DATE)"
+            )
             relation = "after" if check.strict else "on or after"
             message = f"'must be {relation} {check.earlier} (' || {earlier} || ')'"
             yield _select(
@@ -279,14 +317,14 @@ def _table_rules(batch: Batch, spec: Table) -> Iterator[str]:
             yield from _unique_when_present(batch, spec, column)
 
 
-def _scale_rules(batch: Batch, spec: Table, check: ScoreWithinScale) -> Iterator[str]:
+def _scale_rules(batch: Batch, spec: Table, check: ScoreWithinScale) -> Iterator[RowRule]:
     """Messages quote the scale as written (or its default), the checks compare numbers."""
     cal = batch.calendar
     low_col, high_col = spec.column(check.low), spec.column(check.high)
     low_text = f"coalesce({q(check.low)}, {lit(low_col.default or '')})"
     high_text = f"coalesce({q(check.high)}, {lit(high_col.default or '')})"
-    low, high = f"CAST({low_text} AS DOUBLE)", f"CAST({high_text} AS DOUBLE)"
-    score = f"CAST({q(check.score)} AS DOUBLE)"
+    low, high = f"TRY_CAST({low_text} AS DOUBLE)", f"TRY_CAST({high_text} AS DOUBLE)"
+    score = f"TRY_CAST({q(check.score)} AS DOUBLE)"
     scales_ok = (
         f"({q(check.low)} IS NULL OR {_valid(spec, check.low, cal)}) AND "
         f"({q(check.high)} IS NULL OR {_valid(spec, check.high, cal)})"
@@ -316,7 +354,11 @@ def _key_expr(spec: Table, alias: str = "") -> str:
 
 
 def _key_rules(batch: Batch, spec: Table) -> Iterator[str]:
-    """Keys unique within the batch (all files of the table together)."""
+    """Keys unique within the batch (all files of the table together).
+
+    A hash aggregate finds the duplicated keys first; only their rows are ordered to name the
+    first occurrence, so a clean table costs one scan.
+    """
     keys = _key_expr(spec)
     shown = " || '/' || ".join(f"coalesce({q(k)}, '')" for k in spec.key)
     label = "/".join(spec.key)
@@ -328,7 +370,9 @@ def _key_rules(batch: Batch, spec: Table) -> Iterator[str]:
         f"SELECT {q(FILE)} AS source, {q(ROW)} AS row, {shown} AS value, "
         f"first_value({q(FILE)}) OVER w AS first_source, first_value({q(ROW)}) OVER w AS "
         f"first_row, row_number() OVER w AS n FROM {raw(spec.name)} WHERE {not_null} "
-        f"WINDOW w AS (PARTITION BY {keys} ORDER BY {q(FILE)}, {q(ROW)})) WHERE n > 1"
+        f"AND ({keys}) IN (SELECT ({keys}) FROM {raw(spec.name)} WHERE {not_null} "
+        f"GROUP BY {keys} HAVING count(*) > 1) "
+        f"WINDOW w AS (PARTITION BY {keys} ORDER BY {q(FILE)}, {q(ROW)})) AS keyed WHERE n > 1"
     )
 
 
@@ -343,7 +387,7 @@ def final_keys(batch: Batch, table: str) -> str:
     return staged if batch.replace else f"{staged} UNION {existing}"
 
 
-def _reference_rules(batch: Batch, spec: Table) -> Iterator[str]:
+def _reference_rules(batch: Batch, spec: Table) -> Iterator[RowRule]:
     for index, column in enumerate(spec.columns):
         if column.ref is None:
             continue

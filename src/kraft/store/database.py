@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -13,6 +15,16 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from kraft.errors import KraftError
 
 SUPPORTED = ("duckdb", "postgresql")
+# DuckDB takes up to 80 % of the machine's memory by default; kraft keeps it to a budget and lets
+# large imports and computes spill to disk instead (KRAFT_DUCKDB_MEMORY overrides it).
+DUCKDB_MEMORY_LIMIT = "800MB"
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if make_url(url).get_backend_name() != "duckdb":
+        return {}
+    limit = os.environ.get("KRAFT_DUCKDB_MEMORY", DUCKDB_MEMORY_LIMIT)
+    return {"connect_args": {"config": {"memory_limit": limit}}}
 
 
 def resolve_url(url: str, base_dir: Path) -> str:
@@ -44,7 +56,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         try:
-            self.engine: Engine = sa.create_engine(url, future=True)
+            self.engine: Engine = sa.create_engine(url, **_engine_options(url))
         except (ArgumentError, NoSuchModuleError) as exc:
             raise KraftError(f"Cannot use database_url {url!r}: {exc}.") from None
         self.dialect = self.engine.dialect.name
