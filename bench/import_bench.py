@@ -31,9 +31,22 @@ from kraft.store import migrate
 from kraft.store.database import Database
 
 POLICY_COLUMNS = [
-    "policy_id", "client_id", "rm_id", "product_line", "business_type", "renewal_of_policy_id",
-    "issue_date", "start_date", "end_date", "status", "cancel_date", "annual_premium",
-    "sum_insured", "assessed_need", "risk_assessment_date", "personalised",
+    "policy_id",
+    "client_id",
+    "rm_id",
+    "product_line",
+    "business_type",
+    "renewal_of_policy_id",
+    "issue_date",
+    "start_date",
+    "end_date",
+    "status",
+    "cancel_date",
+    "annual_premium",
+    "sum_insured",
+    "assessed_need",
+    "risk_assessment_date",
+    "personalised",
 ]
 
 
@@ -53,12 +66,26 @@ def write_files(folder: Path, rows: int) -> None:
         w.writerow(POLICY_COLUMNS)
         for i in range(rows):
             month = 1 + i % 12
-            w.writerow([
-                f"P{i:08d}", f"C{i:08d}", f"RM{i % 100}", lines[i % 4], "new", "",
-                f"2024-{month:02d}-05", f"2024-{month:02d}-05", f"2025-{month:02d}-04",
-                "expired", "", f"{10000 + i % 5000}.50", "500000", "400000",
-                f"2024-{month:02d}-01", "false",
-            ])
+            w.writerow(
+                [
+                    f"P{i:08d}",
+                    f"C{i:08d}",
+                    f"RM{i % 100}",
+                    lines[i % 4],
+                    "new",
+                    "",
+                    f"2024-{month:02d}-05",
+                    f"2024-{month:02d}-05",
+                    f"2025-{month:02d}-04",
+                    "expired",
+                    "",
+                    f"{10000 + i % 5000}.50",
+                    "500000",
+                    "400000",
+                    f"2024-{month:02d}-01",
+                    "false",
+                ]
+            )
 
 
 class NaivePolicy(BaseModel):
@@ -97,12 +124,15 @@ def naive_import(folder: Path, db_path: Path, limit: int) -> float:
 
 
 def kraft_import(folder: Path, workspace: Path) -> float:
-    subprocess.run([sys.executable, "-m", "kraft", "init", str(workspace)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "kraft", "init", str(workspace)], check=True, capture_output=True
+    )
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "kraft", "--workspace", str(workspace), "import", str(folder)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
@@ -125,10 +155,14 @@ def main() -> None:
     kraft_median = statistics.median(times)
     baseline_scaled = baseline * args.rows / args.baseline_rows
     print(f"rows per table: {args.rows:,} (clients.csv and policies.csv, plus 100 RMs)")
-    print(f"kraft import, median of {args.runs}: {kraft_median:.2f} s "
-          f"(runs: {', '.join(f'{t:.2f}' for t in times)}); peak RSS {peak_mb:.0f} MB")
-    print(f"naive baseline: {baseline:.2f} s for {args.baseline_rows:,} policies → "
-          f"{baseline_scaled:.0f} s scaled to {args.rows:,}")
+    print(
+        f"kraft import, median of {args.runs}: {kraft_median:.2f} s "
+        f"(runs: {', '.join(f'{t:.2f}' for t in times)}); peak RSS {peak_mb:.0f} MB"
+    )
+    print(
+        f"naive baseline: {baseline:.2f} s for {args.baseline_rows:,} policies → "
+        f"{baseline_scaled:.0f} s scaled to {args.rows:,}"
+    )
     print(f"speed-up: {baseline_scaled / kraft_median:.0f}×")
 
 
