@@ -81,6 +81,17 @@ class KraftGroup(TyperGroup):
                 )
             )
             raise SystemExit(2) from None
+        finally:
+            _close_databases()
+
+
+_opened: list[Database] = []
+
+
+def _close_databases() -> None:
+    """Release every database the command opened (on DuckDB: the file lock) when it ends."""
+    while _opened:
+        _opened.pop().dispose()
 
 
 app = typer.Typer(
@@ -323,6 +334,7 @@ def main() -> None:
 def _open_database(workspace: Workspace, *, migrate_to_head: bool = False) -> Database:
     """The workspace database; refuses one whose schema is behind (run `kraft db upgrade`)."""
     db = workspace_database(workspace.root, workspace.settings.database_url)
+    _opened.append(db)
     if migrate_to_head:
         migrate.upgrade(db)
         return db
@@ -344,6 +356,7 @@ def db_upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> No
     """Apply the migrations up to REVISION (default: the newest)."""
     workspace = _workspace(ctx)
     db = workspace_database(workspace.root, workspace.settings.database_url)
+    _opened.append(db)
     before = migrate.current_revision(db)
     migrate.upgrade(db, revision)
     after = migrate.current_revision(db)
@@ -355,6 +368,7 @@ def db_downgrade(ctx: typer.Context, revision: str = typer.Argument(...)) -> Non
     """Undo migrations down to REVISION ('base' removes every table: data is lost)."""
     workspace = _workspace(ctx)
     db = workspace_database(workspace.root, workspace.settings.database_url)
+    _opened.append(db)
     migrate.downgrade(db, revision)
     out.print(f"{db.display_url}: schema revision now {migrate.current_revision(db) or 'none'}.")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,9 +108,10 @@ def _connect_error(db: Database, exc: Exception) -> str:
 
 
 def _lock_error(db: Database, exc: Exception) -> str:
-    first = str(exc).strip().splitlines()[0]
+    holder = re.search(r"lock is held in (\S+) \(PID (\d+)\)", str(exc))
+    who = f" ({Path(holder[1]).name}, PID {holder[2]})" if holder else ""
     return (
-        f"The database file {db.engine.url.database} is in use by another process ({first}); "
+        f"The database file {db.engine.url.database} is in use by another process{who}; "
         "stop that process (or, while `kraft serve` runs, do this through its API) and try again."
     )
 
