@@ -11,8 +11,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -30,7 +32,11 @@ from kraft.ingest.importer import ImportRejectedError, ImportResult, Mode, run_i
 from kraft.ingest.sources import from_arrow, read_sources
 from kraft.ingest.status import status as data_status
 from kraft.ingest.validate import Problem
-from kraft.periods import Calendar
+from kraft.metrics.runner import ComputeRequest
+from kraft.metrics.runner import compute as compute_kpis
+from kraft.metrics.spec import load_catalogue
+from kraft.periods import Calendar, Grain, Period
+from kraft.reports.exports import write_kpi_values
 from kraft.reports.framework_document import DocumentFormat, render_framework_document
 from kraft.reports.values import format_value
 from kraft.store import audit, migrate
@@ -615,3 +621,143 @@ def _parse_month(text: str) -> date:
 def _months_before(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 - months
     return date(index // 12, index % 12 + 1, 1)
+
+
+GRAIN_CHOICES = {
+    "month": (Grain.month,),
+    "quarter": (Grain.quarter,),
+    "year": (Grain.year,),
+    "all": (Grain.month, Grain.quarter, Grain.year),
+}
+
+
+@app.command()
+def compute(
+    ctx: typer.Context,
+    first: Annotated[str | None, typer.Option("--from", help="First period, e.g. 2025-Q1.")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last period, e.g. 2025-12.")] = None,
+    grain: Annotated[str, typer.Option(help="month, quarter, year or all.")] = "all",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Data as-of date (default: the last import's).")
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="duckdb or postgres: must be the workspace's database.")
+    ] = None,
+) -> None:
+    """Compute every KPI for every RM, team and the company, per month, quarter and year."""
+    workspace = _workspace(ctx)
+    if grain not in GRAIN_CHOICES:
+        raise KraftError(f"--grain {grain!r} is not month, quarter, year or all.")
+    db = _open_database(workspace)
+    if (
+        engine is not None
+        and {"duckdb": "duckdb", "postgres": "postgresql"}.get(engine) != db.dialect
+    ):
+        raise KraftError(
+            f"--engine {engine} cannot compute on this workspace's {db.dialect} database; "
+            "leave --engine out to compute where the data is."
+        )
+    framework = resolve_framework(workspace.settings.framework, workspace.root)
+    settings = workspace.settings
+    request = ComputeRequest(
+        as_of=_parse_date(as_of, "--as-of"), first=first, last=last, grains=GRAIN_CHOICES[grain]
+    )
+    with Progress(
+        TextColumn("Computing KPIs"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("compute", total=None)
+        result = compute_kpis(
+            db,
+            framework,
+            load_catalogue(),
+            _calendar(workspace),
+            {
+                "renewal_grace_days": settings.renewal_grace_days,
+                "free_look_days": settings.free_look_days,
+            },
+            request,
+            actor=_actor(),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    out.print(
+        f"Computed {len(result.kpis)} KPIs for {result.first_period} to {result.last_period} "
+        f"(as of {result.as_of}): {result.rows:,} values, run {result.run_id}."
+    )
+
+
+export_app = typer.Typer(help="Export KPI values and data.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+EXPORT_COLUMNS = (
+    "entity_type",
+    "entity_id",
+    "period",
+    "kpi_id",
+    "value",
+    "numerator",
+    "denominator",
+    "provisional",
+)
+
+
+@export_app.command("kpi-values")
+def export_kpi_values(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json, parquet or xlsx.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default: stdout for csv/json).")
+    ] = None,
+    first: Annotated[str | None, typer.Option("--from", help="First period label.")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last period label.")] = None,
+    grain: Annotated[str, typer.Option(help="month, quarter, year or all.")] = "all",
+    entity_type: Annotated[str | None, typer.Option(help="rm, team or org.")] = None,
+) -> None:
+    """Write KPI values: entity_type,entity_id,period,kpi_id,value,numerator,denominator,provisional."""
+    workspace = _workspace(ctx)
+    if fmt not in ("csv", "json", "parquet", "xlsx"):
+        raise KraftError(f"--format {fmt!r} is not csv, json, parquet or xlsx.")
+    if fmt in ("parquet", "xlsx") and output is None:
+        raise KraftError(f"--format {fmt} needs --output FILE.")
+    if grain not in GRAIN_CHOICES:
+        raise KraftError(f"--grain {grain!r} is not month, quarter, year or all.")
+    if entity_type not in (None, "rm", "team", "org"):
+        raise KraftError(f"--entity-type {entity_type!r} is not rm, team or org.")
+    calendar = _calendar(workspace)
+    start = _parse_period(calendar, first, "--from").start if first else None
+    end = _parse_period(calendar, last, "--to").end if last else None
+    db = _open_database(workspace)
+    with db.connect() as conn:
+        rows = [
+            r
+            for r in conn.execute(
+                sa.text(
+                    f"SELECT {', '.join(EXPORT_COLUMNS)}, grain FROM kpi_values "
+                    "ORDER BY entity_type, entity_id, grain, period, kpi_id"
+                )
+            )
+            if (entity_type is None or r.entity_type == entity_type)
+            and (grain == "all" or r.grain == grain)
+            and _within(calendar, r.period, start, end)
+        ]
+    write_kpi_values(rows, fmt, output)
+    if output is not None:
+        out.print(f"Wrote {len(rows):,} KPI values to {output}.")
+
+
+def _parse_period(calendar: Calendar, label: str, option: str) -> Period:
+    try:
+        return calendar.parse(label)
+    except ValueError as exc:
+        raise KraftError(f"{option}: {exc}.") from None
+
+
+def _within(calendar: Calendar, label: str, start: date | None, end: date | None) -> bool:
+    if start is None and end is None:
+        return True
+    period = calendar.parse(label)
+    return (start is None or period.start >= start) and (end is None or period.end <= end)

@@ -76,3 +76,38 @@ import_runs = sa.Table(
     sa.Column("files", sa.Text(), nullable=False),
     sa.Column("summary", sa.Text(), nullable=False),
 )
+
+kpi_values = sa.Table(
+    "kpi_values",
+    metadata,
+    sa.Column("entity_type", sa.String(), nullable=False),
+    sa.Column("entity_id", sa.String(), nullable=False),
+    sa.Column("period", sa.String(), nullable=False),
+    sa.Column("grain", sa.String(), nullable=False),
+    sa.Column("kpi_id", sa.String(), nullable=False),
+    sa.Column("value", sa.Double(), nullable=True),
+    sa.Column("numerator", sa.Double(), nullable=True),
+    sa.Column("denominator", sa.Double(), nullable=True),
+    sa.Column("row_count", sa.BigInteger(), nullable=False),
+    sa.Column("provisional", sa.Boolean(), nullable=False),
+    sa.Column("extra", sa.Text(), nullable=True),
+    sa.Column("definition_hash", sa.String(), nullable=False),
+    sa.Column("run_id", sa.Integer(), nullable=False),
+    sa.Column("computed_at", sa.DateTime(), nullable=False),
+)
+
+compute_runs = sa.Table(
+    "compute_runs",
+    metadata,
+    sa.Column("run_id", sa.Integer(), nullable=False),
+    sa.Column("started_at", sa.DateTime(), nullable=False),
+    sa.Column("finished_at", sa.DateTime(), nullable=False),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("engine", sa.String(), nullable=False),
+    sa.Column("as_of", sa.Date(), nullable=False),
+    sa.Column("first_period", sa.String(), nullable=False),
+    sa.Column("last_period", sa.String(), nullable=False),
+    sa.Column("grains", sa.String(), nullable=False),
+    sa.Column("kpis", sa.Integer(), nullable=False),
+    sa.Column("rows", sa.BigInteger(), nullable=False),
+)

@@ -1,0 +1,555 @@
+"""Catalogue → SQLGlot expression trees → SQL for one dialect (duckdb, postgres; spark next).
+
+The plan, in order:
+1. stage each fact once: its rows, only the columns its measures read, the RM credited, and
+   the keys that meet periods (`kraft_fact_<fact>`);
+2. aggregate each fact once per grain with conditional aggregates for all its measures:
+   per RM, and per team and company through the RM → entity bridge, so that distinct counts
+   are taken over the union of rows, never added up (`kraft_agg_<fact>`);
+3. assemble each metric from its measures for every entity and period that should have a value
+   (`kraft_entity_periods`): numerator, denominator, value, rows, provisional;
+4. derive metrics over other metrics, including the previous period.
+Period boundaries come from a spine built in Python (kraft.metrics.spine); no DATE_TRUNC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from kraft.metrics import snippets
+from kraft.metrics.spec import Catalogue, Fact, Measure, Metric
+
+Dialect = str  # "duckdb" | "postgres" | "spark"
+
+VALUES_TABLE = "kraft_new_values"
+VALUE_COLUMNS = (
+    "entity_type",
+    "entity_id",
+    "grain",
+    "period",
+    "kpi_id",
+    "value",
+    "numerator",
+    "denominator",
+    "row_count",
+    "provisional",
+    "extra",
+)
+
+
+def _col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table)
+
+
+def _num(value: float | int) -> exp.Expr:
+    return exp.Literal.number(value)
+
+
+def _double(expression: exp.Expr) -> exp.Cast:
+    return exp.cast(expression, exp.DataType.build("DOUBLE"))
+
+
+def _and(*conditions: exp.Expr) -> exp.Expr:
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result = exp.and_(result, condition)
+    return result
+
+
+def _eq(a: exp.Expr, b: exp.Expr) -> exp.EQ:
+    return exp.EQ(this=a, expression=b)
+
+
+def _case(condition: exp.Expr | None, then: exp.Expr) -> exp.Expr:
+    if condition is None:
+        return then
+    return exp.Case(ifs=[exp.If(this=condition, true=then)])
+
+
+def _month_key(date: exp.Expr) -> exp.Expr:
+    year = exp.Extract(this=exp.var("YEAR"), expression=date.copy())
+    month = exp.Extract(this=exp.var("MONTH"), expression=date.copy())
+    return exp.Sub(
+        this=exp.Add(this=exp.Mul(this=year, expression=_num(12)), expression=month),
+        expression=_num(1),
+    )
+
+
+@dataclass
+class MeasureColumns:
+    value: str  # column of the aggregate (sum for a mean)
+    rows: str  # rows meeting the filter
+    count: str | None = None  # non-null values, for a mean
+
+
+@dataclass
+class FactPlan:
+    name: str
+    fact: Fact
+    measures: dict[tuple[str, str], Measure] = field(default_factory=dict)
+    columns: dict[tuple[str, str], MeasureColumns] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """SQL statements to run in order, and what they produce."""
+
+    dialect: Dialect
+    statements: list[str]
+    metrics: list[str]
+    definition_hashes: dict[str, str]
+
+
+class Compiler:
+    def __init__(self, catalogue: Catalogue, parameters: dict[str, int], dialect: Dialect) -> None:
+        self.catalogue = catalogue
+        self.parameters = parameters
+        self.dialect = dialect
+
+    def sql(self, tree: exp.Expr) -> str:
+        return tree.sql(dialect=self.dialect)
+
+    # -- facts ------------------------------------------------------------------------------
+
+    def _params(self) -> dict[str, exp.Expr]:
+        return {name: _num(value) for name, value in self.parameters.items()}
+
+    def _snippet(self, text: str, where: str) -> exp.Expr:
+        return snippets.substitute(snippets.parse(text, where), self._params())
+
+    def fact_plans(self, metrics: list[str]) -> dict[str, FactPlan]:
+        plans: dict[str, FactPlan] = {}
+        for metric_name in metrics:
+            for measure_name, measure in self.catalogue.metrics[metric_name].measures.items():
+                plan = plans.setdefault(
+                    measure.fact, FactPlan(measure.fact, self.catalogue.facts[measure.fact])
+                )
+                plan.measures[(metric_name, measure_name)] = measure
+        return plans
+
+    def _derived(self, plan: FactPlan) -> dict[str, exp.Expr]:
+        fact = plan.fact
+        return {
+            name: snippets.unqualify(self._snippet(text, f"{plan.name}.{name}"), fact.table)
+            for name, text in fact.columns.items()
+        }
+
+    def stage_fact(self, plan: FactPlan) -> str:
+        """kraft_fact_<name>: the fact's rows with the columns its measures need."""
+        fact, base = plan.fact, plan.fact.table
+        derived = self._derived(plan)
+        needed: set[str] = set()
+        used_derived: set[str] = set()
+        for measure in plan.measures.values():
+            for text in (measure.expr, measure.filter):
+                if text:
+                    tree = snippets.parse(text, plan.name)
+                    for name in snippets.column_names(tree, base):
+                        (used_derived if name in derived else needed).add(name)
+        for name in list(used_derived):
+            needed |= {c for c in snippets.column_names(derived[name], base) if c not in derived}
+        when = fact.when
+        select: list[exp.Expr] = [
+            exp.alias_(self._snippet(fact.rm, plan.name), "__rm"),
+        ]
+        period_only = {
+            n
+            for n in used_derived
+            if snippets.placeholders(derived[n]) & {"period_start", "period_end"}
+        }
+        if when.date is not None:
+            date = self._snippet(when.date, plan.name)
+            select.append(exp.alias_(_month_key(date), "__month_key"))
+        elif when.snapshot is not None:
+            assert when.in_force is not None
+            needed |= snippets.column_names(snippets.parse(when.in_force, plan.name), base)
+        elif when.overlap is not None:
+            select.append(exp.alias_(self._snippet(when.overlap["start"], plan.name), "__start"))
+            select.append(exp.alias_(self._snippet(when.overlap["end"], plan.name), "__end"))
+            for name in period_only:
+                needed |= snippets.column_names(derived[name], base)
+        else:
+            assert when.label is not None
+            label = self._snippet(when.label, plan.name)
+            select.append(exp.alias_(_col("start_date", "__label"), "__label_start"))
+            select.append(exp.alias_(_col("end_date", "__label"), "__label_end"))
+        for name in sorted(needed):
+            select.append(exp.alias_(_col(name, base), name))
+        for name in sorted(used_derived - period_only):
+            qualified = snippets.substitute(derived[name], {})
+            select.append(exp.alias_(self._qualify(qualified, base), name))
+        query = exp.select(*select).from_(exp.to_table(base))
+        for join in fact.joins:
+            query = query.join(
+                exp.to_table(join.table), on=self._snippet(join.condition, plan.name)
+            )
+        if when.label is not None:
+            query = query.join(
+                exp.to_table("kraft_labels").as_("__label"),
+                on=_eq(_col("label", "__label"), label),
+            )
+        if fact.where:
+            query = query.where(self._snippet(fact.where, plan.name))
+        table = exp.to_table(f"kraft_fact_{plan.name}")
+        return self.sql(
+            exp.Create(
+                this=table,
+                kind="TABLE",
+                expression=query,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            )
+        )
+
+    @staticmethod
+    def _qualify(tree: exp.Expr, table: str) -> exp.Expr:
+        """Bare columns of the fact's table, qualified for the staging query (joins may clash)."""
+
+        def qualify(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Column) and not node.table and snippets._outermost(node):
+                return exp.column(node.name, table=table)
+            return node
+
+        return tree.transform(qualify)
+
+    def _period_join(self, plan: FactPlan) -> tuple[str, exp.Expr]:
+        """The spine table a fact's rows join, and the condition."""
+        when, base = plan.fact.when, plan.fact.table
+        if when.date is not None:
+            return "kraft_month_periods", _eq(_col("month_key", "p"), _col("__month_key", base))
+        if when.snapshot is not None:
+            assert when.in_force is not None
+            day = _col("start_date" if when.snapshot == "first_day" else "end_date", "p")
+            condition = snippets.substitute(snippets.parse(when.in_force, plan.name), {"day": day})
+            return "kraft_periods", self._qualify(condition, base)
+        if when.overlap is not None:
+            return "kraft_periods", _and(
+                exp.LTE(this=_col("__start", base), expression=_col("end_date", "p")),
+                exp.GTE(this=_col("__end", base), expression=_col("start_date", "p")),
+            )
+        return "kraft_periods", _and(
+            exp.GTE(this=_col("__label_start", base), expression=_col("start_date", "p")),
+            exp.LTE(this=_col("__label_end", base), expression=_col("end_date", "p")),
+        )
+
+    def _measure_snippet(
+        self,
+        text: str | None,
+        where: str,
+        base: str,
+        derived: dict[str, exp.Expr],
+        period_values: dict[str, exp.Expr],
+    ) -> exp.Expr | None:
+        """A measure's expr or filter over the staged fact; period-bound columns inlined."""
+        if text is None:
+            return None
+        tree = snippets.unqualify(snippets.parse(text, where), base)
+        inline = {
+            n: snippets.substitute(derived[n], period_values)
+            for n in snippets.column_names(tree, base)
+            if n in derived and snippets.placeholders(derived[n]) & set(period_values)
+        }
+        return self._qualify(snippets.substitute(tree, inline), base)
+
+    def aggregate_fact(self, plan: FactPlan) -> list[str]:
+        """kraft_agg_<name>: every measure of the fact per RM, team and company, and period."""
+        base = plan.fact.table
+        derived = self._derived(plan)
+        period_values: dict[str, exp.Expr] = {
+            "period_start": _col("start_date", "p"),
+            "period_end": _col("end_date", "p"),
+        }
+        aggregates: list[exp.Expr] = []
+        for index, ((metric, measure_name), measure) in enumerate(plan.measures.items()):
+            where = f"{metric}.{measure_name}"
+            condition = self._measure_snippet(measure.filter, where, base, derived, period_values)
+            value = self._measure_snippet(measure.expr, where, base, derived, period_values)
+            prefix = f"m{index}"
+            columns = MeasureColumns(value=f"{prefix}_value", rows=f"{prefix}_rows")
+            rows = exp.Count(
+                this=_case(condition, _num(1)) if condition is not None else exp.Star()
+            )
+            aggregates.append(exp.alias_(rows, columns.rows))
+            if measure.agg == "count":
+                aggregates.append(exp.alias_(rows.copy(), columns.value))
+            else:
+                assert value is not None
+                target = _case(condition, value)
+                if measure.agg == "count_distinct":
+                    agg: exp.Expr = exp.Count(this=exp.Distinct(expressions=[target]))
+                elif measure.agg == "sum":
+                    agg = exp.Sum(this=target)
+                elif measure.agg == "mean":
+                    agg = exp.Sum(this=_double(target))
+                    columns.count = f"{prefix}_count"
+                    aggregates.append(exp.alias_(exp.Count(this=target.copy()), columns.count))
+                elif measure.agg == "median":
+                    agg = exp.Median(this=_double(target))
+                elif measure.agg == "min":
+                    agg = exp.Min(this=target)
+                else:
+                    agg = exp.Max(this=target)
+                aggregates.append(exp.alias_(agg, columns.value))
+            plan.columns[(metric, measure_name)] = columns
+        spine, on = self._period_join(plan)
+        fact_table = exp.to_table(f"kraft_fact_{plan.name}").as_(base)
+        by_rm = (
+            exp.select(
+                exp.alias_(exp.Literal.string("rm"), "entity_type"),
+                exp.alias_(_col("__rm", base), "entity_id"),
+                _col("grain", "p"),
+                _col("label", "p"),
+                *aggregates,
+            )
+            .from_(fact_table)
+            .join(exp.to_table(spine).as_("p"), on=on)
+            .where(exp.Not(this=exp.Is(this=_col("__rm", base), expression=exp.null())))
+            .group_by(_col("__rm", base), _col("grain", "p"), _col("label", "p"))
+        )
+        by_entity = (
+            exp.select(
+                _col("entity_type", "e"),
+                _col("entity_id", "e"),
+                _col("grain", "p"),
+                _col("label", "p"),
+                *(a.copy() for a in aggregates),
+            )
+            .from_(fact_table.copy())
+            .join(exp.to_table(spine).as_("p"), on=on.copy())
+            .join(
+                exp.to_table("kraft_rm_entities").as_("e"),
+                on=_eq(_col("rm_id", "e"), _col("__rm", base)),
+            )
+            .group_by(
+                _col("entity_type", "e"),
+                _col("entity_id", "e"),
+                _col("grain", "p"),
+                _col("label", "p"),
+            )
+        )
+        union = exp.union(by_rm, by_entity, distinct=False)
+        table = exp.to_table(f"kraft_agg_{plan.name}")
+        return [
+            self.sql(
+                exp.Create(
+                    this=table,
+                    kind="TABLE",
+                    expression=union,
+                    properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                )
+            )
+        ]
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def assemble_metric(self, name: str, plans: dict[str, FactPlan]) -> str:
+        """INSERT the metric's values for every entity and period that should have one."""
+        metric = self.catalogue.metrics[name]
+        joins: dict[str, str] = {}
+        measure_sql: dict[str, exp.Expr] = {}
+        rows_sql: dict[str, exp.Expr] = {}
+        count_sql: dict[str, exp.Expr] = {}
+        for measure_name, measure in metric.measures.items():
+            alias = joins.setdefault(measure.fact, f"a{len(joins)}")
+            columns = plans[measure.fact].columns[(name, measure_name)]
+            value: exp.Expr = _col(columns.value, alias)
+            if measure.agg in ("count", "count_distinct", "sum", "mean"):
+                value = exp.Coalesce(this=value, expressions=[_num(0)])
+            measure_sql[measure_name] = value
+            rows_sql[measure_name] = exp.Coalesce(
+                this=_col(columns.rows, alias), expressions=[_num(0)]
+            )
+            if columns.count:
+                count_sql[measure_name] = exp.Coalesce(
+                    this=_col(columns.count, alias), expressions=[_num(0)]
+                )
+        assert metric.numerator is not None
+
+        def over_measures(text: str) -> exp.Expr:
+            tree = snippets.parse(text, f"metric {name}")
+            return snippets.substitute(tree, measure_sql)
+
+        numerator = over_measures(metric.numerator)
+        if metric.is_mean:
+            denominator: exp.Expr | None = count_sql[metric.numerator]
+        elif metric.per_month:
+            denominator = _col("months", "ep")
+        elif metric.denominator:
+            denominator = over_measures(metric.denominator)
+        else:
+            denominator = None
+        if denominator is None:
+            result: exp.Expr = _double(numerator)
+        else:
+            ratio: exp.Expr = exp.Div(this=_double(numerator), expression=_double(denominator))
+            if metric.scale != 1:
+                ratio = exp.Mul(this=_num(metric.scale), expression=ratio)
+            result = exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.or_(
+                            exp.Is(this=denominator.copy(), expression=exp.null()),
+                            _eq(denominator.copy(), _num(0)),
+                        ),
+                        true=exp.null(),
+                    )
+                ],
+                default=ratio,
+            )
+        main = metric.denominator or metric.numerator
+        row_measure = main if main in rows_sql else next(iter(rows_sql))
+        provisional = _col(f"open_{metric.observation_days or 'period'}", "ep")
+        extra: exp.Expr = exp.null()
+        if metric.report:
+            pairs: list[exp.Expr] = []
+            for report in metric.report:
+                pairs += [exp.Literal.string(report), measure_sql[report]]
+            extra = self._json_object(pairs)
+        select = exp.select(
+            _col("entity_type", "ep"),
+            _col("entity_id", "ep"),
+            _col("grain", "ep"),
+            exp.alias_(_col("label", "ep"), "period"),
+            exp.alias_(exp.Literal.string(name), "kpi_id"),
+            exp.alias_(result, "value"),
+            exp.alias_(_double(numerator.copy()), "numerator"),
+            exp.alias_(
+                _double(denominator.copy())
+                if denominator is not None
+                else exp.cast(exp.null(), "DOUBLE"),
+                "denominator",
+            ),
+            exp.alias_(rows_sql[row_measure], "row_count"),
+            exp.alias_(provisional, "provisional"),
+            exp.alias_(extra, "extra"),
+        ).from_(exp.to_table("kraft_entity_periods").as_("ep"))
+        for fact, alias in joins.items():
+            on = _and(
+                _eq(_col("entity_type", alias), _col("entity_type", "ep")),
+                _eq(_col("entity_id", alias), _col("entity_id", "ep")),
+                _eq(_col("label", alias), _col("label", "ep")),
+            )
+            select = select.join(
+                exp.to_table(f"kraft_agg_{fact}").as_(alias), on=on, join_type="left"
+            )
+        select = select.where(self._applies(metric))
+        return self.sql(exp.insert(select, VALUES_TABLE, columns=list(VALUE_COLUMNS)))
+
+    def _json_object(self, pairs: list[exp.Expr]) -> exp.Expr:
+        return exp.cast(
+            exp.JSONObject(
+                expressions=[
+                    exp.JSONKeyValue(this=pairs[i], expression=pairs[i + 1])
+                    for i in range(0, len(pairs), 2)
+                ]
+            ),
+            "VARCHAR",
+        )
+
+    @staticmethod
+    def _applies(metric: Metric) -> exp.Expr:
+        if metric.leaders_only:
+            return _and(
+                _eq(_col("entity_type", "ep"), exp.Literal.string("rm")), _col("is_leader", "ep")
+            )
+        return exp.true()
+
+    def derive_metric(self, name: str) -> str:
+        """A metric over other metrics' values: x and previous(x) for this and the prior period."""
+        metric = self.catalogue.metrics[name]
+        assert metric.derived is not None
+        tree = snippets.parse(metric.derived, f"metric {name}")
+        joins: list[tuple[str, str, bool]] = []
+
+        def replace(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Anonymous) and node.name.lower() == "previous":
+                inner = node.expressions[0]
+                alias = f"prev_{inner.name}"
+                joins.append((alias, inner.name, True))
+                return _col("value", alias)
+            if isinstance(node, exp.Column) and not isinstance(node.parent, exp.Anonymous):
+                alias = f"cur_{node.name}"
+                joins.append((alias, node.name, False))
+                return _col("value", alias)
+            return node
+
+        value = tree.transform(replace)
+        provisional: exp.Expr = _col("open_period", "ep")
+        select = exp.select(
+            _col("entity_type", "ep"),
+            _col("entity_id", "ep"),
+            _col("grain", "ep"),
+            exp.alias_(_col("label", "ep"), "period"),
+            exp.alias_(exp.Literal.string(name), "kpi_id"),
+            exp.alias_(_double(value), "value"),
+            exp.alias_(exp.cast(exp.null(), "DOUBLE"), "numerator"),
+            exp.alias_(exp.cast(exp.null(), "DOUBLE"), "denominator"),
+            exp.alias_(_num(0), "row_count"),
+        ).from_(exp.to_table("kraft_entity_periods").as_("ep"))
+        seen: set[str] = set()
+        for alias, source, previous in joins:
+            if alias in seen:
+                continue
+            seen.add(alias)
+            period = _col("prev_label" if previous else "label", "ep")
+            on = _and(
+                _eq(_col("kpi_id", alias), exp.Literal.string(source)),
+                _eq(_col("entity_type", alias), _col("entity_type", "ep")),
+                _eq(_col("entity_id", alias), _col("entity_id", "ep")),
+                _eq(_col("period", alias), period),
+            )
+            select = select.join(exp.to_table(VALUES_TABLE).as_(alias), on=on, join_type="left")
+            provisional = exp.or_(
+                provisional,
+                exp.Coalesce(this=_col("provisional", alias), expressions=[exp.false()]),
+            )
+        select = select.select(
+            exp.alias_(provisional, "provisional"), exp.alias_(exp.null(), "extra")
+        )
+        select = select.where(self._applies(metric))
+        return self.sql(exp.insert(select, VALUES_TABLE, columns=list(VALUE_COLUMNS)))
+
+    def definition_hash(self, name: str) -> str:
+        metric = self.catalogue.metrics[name]
+        facts = {
+            m.fact: self.catalogue.facts[m.fact].model_dump() for m in metric.measures.values()
+        }
+        payload = {"metric": metric.model_dump(), "facts": facts, "parameters": self.parameters}
+        return hashlib.sha256(
+            json.dumps(payload, sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
+
+    def plan(self, metrics: list[str]) -> Plan:
+        """Statements for these metrics (derived ones after the metrics they read)."""
+        base = [m for m in metrics if self.catalogue.metrics[m].derived is None]
+        derived = [m for m in metrics if self.catalogue.metrics[m].derived is not None]
+        plans = self.fact_plans(base)
+        statements: list[str] = []
+        for plan in plans.values():
+            statements.append(self.stage_fact(plan))
+            statements += self.aggregate_fact(plan)
+        statements += [self.assemble_metric(m, plans) for m in base]
+        statements += [self.derive_metric(m) for m in derived]
+        hashes = {m: self.definition_hash(m) for m in metrics}
+        return Plan(self.dialect, statements, metrics, hashes)
+
+
+def metrics_needed(catalogue: Catalogue, wanted: list[str]) -> list[str]:
+    """The wanted metrics and every metric a derived one reads, derived ones last."""
+    needed: list[str] = []
+
+    def add(name: str) -> None:
+        if name in needed:
+            return
+        metric = catalogue.metrics[name]
+        if metric.derived:
+            for column in snippets.parse(metric.derived, name).find_all(exp.Column):
+                add(column.name)
+        needed.append(name)
+
+    for name in wanted:
+        add(name)
+    return sorted(needed, key=lambda n: catalogue.metrics[n].derived is not None)

@@ -1,0 +1,299 @@
+"""Run a compiled plan where the data is (DuckDB or PostgreSQL) and replace the values atomically.
+
+Everything is computed into temporary tables first; only the last step, one transaction, deletes
+the periods' old values and inserts the new ones. A reader never sees half a run, and a compute
+killed midway leaves the previous values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kraft.errors import KraftError
+from kraft.framework.model import Framework, KpiKind
+from kraft.ingest.status import earliest_event_date, last_import
+from kraft.metrics.compiler import VALUE_COLUMNS, VALUES_TABLE, Compiler, metrics_needed
+from kraft.metrics.spec import Catalogue
+from kraft.metrics.spine import (
+    ENTITY_PERIODS_SQL,
+    SpinePeriod,
+    create_table,
+    spine_periods,
+    spine_statements,
+    team_ancestry,
+)
+from kraft.periods import Calendar, Grain, Period
+from kraft.store.database import Database
+from kraft.store.metadata import compute_runs
+
+DIALECTS = {"duckdb": "duckdb", "postgresql": "postgres"}
+
+MANUAL_SQL = f"""
+INSERT INTO {VALUES_TABLE} ({", ".join(VALUE_COLUMNS)})
+SELECT ep.entity_type, ep.entity_id, ep.grain, ep.label, k.kpi_id,
+       CAST(CASE WHEN ex.value IS NOT NULL THEN ex.value ELSE inn.total / inn.n END AS DOUBLE PRECISION),
+       CAST(CASE WHEN ex.value IS NOT NULL THEN ex.value ELSE inn.total END AS DOUBLE PRECISION),
+       CAST(CASE WHEN ex.value IS NOT NULL THEN 1 ELSE inn.n END AS DOUBLE PRECISION),
+       CASE WHEN ex.value IS NOT NULL THEN 1 ELSE coalesce(inn.n, 0) END,
+       ep.open_period, NULL
+FROM kraft_entity_periods AS ep
+CROSS JOIN kraft_manual_kpis AS k
+LEFT JOIN measurements AS ex
+  ON ex.rm_id = ep.entity_id AND ex.kpi_id = k.kpi_id AND ex.period = ep.label
+LEFT JOIN (
+  SELECT m.rm_id, m.kpi_id, p.label, sum(m.value) AS total, count(*) AS n
+  FROM measurements AS m
+  JOIN kraft_labels AS g ON g.label = m.period
+  JOIN kraft_periods AS p
+    ON g.start_date >= p.start_date AND g.end_date <= p.end_date AND g.months < p.months
+  GROUP BY m.rm_id, m.kpi_id, p.label
+) AS inn ON inn.rm_id = ep.entity_id AND inn.kpi_id = k.kpi_id AND inn.label = ep.label
+WHERE ep.entity_type = 'rm'
+"""
+
+VALUES_DDL = [
+    ("entity_type", "VARCHAR"),
+    ("entity_id", "VARCHAR"),
+    ("grain", "VARCHAR"),
+    ("period", "VARCHAR"),
+    ("kpi_id", "VARCHAR"),
+    ("value", "DOUBLE"),
+    ("numerator", "DOUBLE"),
+    ("denominator", "DOUBLE"),
+    ("row_count", "BIGINT"),
+    ("provisional", "BOOLEAN"),
+    ("extra", "VARCHAR"),
+]
+
+
+@dataclass
+class ComputeRequest:
+    as_of: date | None = None
+    first: str | None = None  # a period label: compute from its start
+    last: str | None = None  # a period label: compute to its end
+    grains: Sequence[Grain] = (Grain.month, Grain.quarter, Grain.year)
+
+
+@dataclass
+class ComputeResult:
+    run_id: int
+    as_of: date
+    first_period: str
+    last_period: str
+    kpis: list[str]
+    rows: int
+
+
+def framework_metrics(framework: Framework, catalogue: Catalogue) -> tuple[list[str], list[str]]:
+    """(computed KPI ids with their catalogue metric, manual KPI ids) of the framework."""
+    computed, manual = [], []
+    for _, kpi in framework.kpis():
+        if kpi.kind is KpiKind.computed and kpi.metric:
+            if kpi.metric not in catalogue.metrics:
+                raise KraftError(
+                    f"KPI {kpi.id} names metric {kpi.metric!r}, which the catalogue does not have."
+                )
+            computed.append(kpi.metric)
+        elif kpi.kind is KpiKind.manual:
+            manual.append(kpi.id)
+    return computed, manual
+
+
+def _resolve_range(
+    conn: Connection, calendar: Calendar, request: ComputeRequest
+) -> tuple[date, date, date]:
+    latest = last_import(conn)
+    as_of = request.as_of
+    if as_of is None and latest and latest["as_of"]:
+        as_of = date.fromisoformat(latest["as_of"])
+    if as_of is None:
+        raise KraftError("There is no data to compute: run `kraft import` (or `kraft demo`) first.")
+    first_day = earliest_event_date(conn)
+    if request.first:
+        first_day = _parse(calendar, request.first, "--from").start
+    if first_day is None:
+        raise KraftError("There is no data to compute: the tables hold no event dates.")
+    last_day = _parse(calendar, request.last, "--to").end if request.last else as_of
+    if last_day > as_of:
+        last_day = as_of
+    if first_day > last_day:
+        raise KraftError(
+            f"Nothing to compute: the range starts {first_day} and ends {last_day}; "
+            "check --from, --to and --as-of."
+        )
+    return as_of, first_day, last_day
+
+
+def _parse(calendar: Calendar, label: str, option: str) -> Period:
+    try:
+        return calendar.parse(label)
+    except ValueError as exc:
+        raise KraftError(f"{option}: {exc}.") from None
+
+
+def _labels(calendar: Calendar, first: date, last: date) -> list[Period]:
+    start, end = date(first.year - 1, 1, 1), date(last.year + 1, 12, 31)
+    return [p for g in Grain for p in calendar.periods(g, start, end)]
+
+
+def compute(
+    db: Database,
+    framework: Framework,
+    catalogue: Catalogue,
+    calendar: Calendar,
+    parameters: dict[str, int],
+    request: ComputeRequest,
+    *,
+    actor: str = "cli",
+    progress: Callable[[int, int], None] | None = None,
+) -> ComputeResult:
+    """Compute every KPI of the framework for the requested periods; replace their values."""
+    dialect = DIALECTS[db.dialect]
+    computed, manual = framework_metrics(framework, catalogue)
+    metrics = metrics_needed(catalogue, computed)
+    compiler = Compiler(catalogue, parameters, dialect)
+    plan = compiler.plan(metrics)
+    kpis = [m for m in metrics if catalogue.metrics[m].kpi] + manual
+    started = datetime.now(UTC).replace(tzinfo=None)
+    with db.connect() as conn:
+        as_of, first_day, last_day = _resolve_range(conn, calendar, request)
+        periods = spine_periods(calendar, first_day, last_day, list(request.grains))
+        stored = [s.period for s in periods if s.stored]
+        teams: dict[str, str | None] = {
+            r[0]: r[1] for r in conn.execute(sa.text("SELECT team_id, parent_team_id FROM teams"))
+        }
+        rms: dict[str, str | None] = {
+            r[0]: r[1]
+            for r in conn.execute(sa.text("SELECT rm_id, team_id FROM relationship_managers"))
+        }
+        statements = spine_statements(
+            periods,
+            _labels(calendar, first_day, last_day),
+            team_ancestry(teams, rms),
+            as_of,
+            parameters["renewal_grace_days"],
+            dialect,
+        )
+        statements.append(ENTITY_PERIODS_SQL)
+        statements += create_table(VALUES_TABLE, VALUES_DDL, [], dialect)
+        statements += plan.statements
+        if manual:
+            statements += create_table(
+                "kraft_manual_kpis", [("kpi_id", "VARCHAR")], [[k] for k in manual], dialect
+            )
+            statements.append(MANUAL_SQL)
+        statements += create_table(
+            "kraft_hashes",
+            [("kpi_id", "VARCHAR"), ("definition_hash", "VARCHAR")],
+            [[k, plan.definition_hashes.get(k, "manual")] for k in kpis],
+            dialect,
+        )
+        total = len(statements) + 1
+        for done, statement in enumerate(statements):
+            conn.exec_driver_sql(statement)
+            if progress:
+                progress(done + 1, total)
+        conn.commit()  # the temporary tables only; the values are replaced in one transaction
+        with conn.begin():
+            run_id = _replace_values(
+                conn, kpis, stored, started, as_of, actor, db.dialect, request.grains
+            )
+        if progress:
+            progress(total, total)
+        rows = int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM kpi_values WHERE run_id = :r"), {"r": run_id}
+            ).scalar()
+            or 0
+        )
+        _drop_temporary(conn)
+        conn.commit()
+    finest = [p for p in stored if p.months == min(q.months for q in stored)]
+    first, last = finest[0], finest[-1]
+    return ComputeResult(run_id, as_of, first.label, last.label, kpis, rows)
+
+
+def _replace_values(
+    conn: Connection,
+    kpis: list[str],
+    stored: list[Period],
+    started: datetime,
+    as_of: date,
+    actor: str,
+    dialect: str,
+    grains: Sequence[Grain],
+) -> int:
+    run_id = (
+        int(
+            conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(compute_runs.c.run_id), 0))
+            ).scalar()
+            or 0
+        )
+        + 1
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    labels = [p.label for p in stored]
+    params = {"run_id": run_id, "now": now}
+    delete = sa.text(
+        "DELETE FROM kpi_values WHERE period IN :labels AND kpi_id IN :kpis"
+    ).bindparams(sa.bindparam("labels", expanding=True), sa.bindparam("kpis", expanding=True))
+    conn.execute(delete, {"labels": labels, "kpis": kpis})
+    columns = ", ".join(VALUE_COLUMNS)
+    insert = sa.text(
+        f"INSERT INTO kpi_values ({columns}, definition_hash, run_id, computed_at) "
+        f"SELECT {', '.join('v.' + c for c in VALUE_COLUMNS)}, h.definition_hash, :run_id, :now "
+        f"FROM {VALUES_TABLE} AS v JOIN kraft_hashes AS h ON h.kpi_id = v.kpi_id "
+        "JOIN kraft_periods AS p ON p.label = v.period AND p.grain = v.grain WHERE p.stored"
+    )
+    result = conn.execute(insert, params)
+    conn.execute(
+        compute_runs.insert().values(
+            run_id=run_id,
+            started_at=started,
+            finished_at=now,
+            actor=actor,
+            engine=dialect,
+            as_of=as_of,
+            first_period=labels[0] if labels else "",
+            last_period=labels[-1] if labels else "",
+            grains=",".join(g.value for g in grains),
+            kpis=len(kpis),
+            rows=max(result.rowcount or 0, 0),
+        )
+    )
+    return run_id
+
+
+TEMPORARY = (
+    "kraft_periods",
+    "kraft_month_periods",
+    "kraft_labels",
+    "kraft_rm_entities",
+    "kraft_entity_periods",
+    VALUES_TABLE,
+    "kraft_manual_kpis",
+    "kraft_hashes",
+)
+
+
+def _drop_temporary(conn: Connection) -> None:
+    names = [
+        r[0]
+        for r in conn.execute(
+            sa.text(
+                "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'kraft_%'"
+            )
+        )
+    ]
+    for name in names:
+        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def spine_for(periods: list[SpinePeriod]) -> list[str]:
+    return [s.period.label for s in periods]

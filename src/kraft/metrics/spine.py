@@ -1,0 +1,204 @@
+"""The period spine and the entity tables every compiled query joins.
+
+Periods are built here from the calendar (fiscal years included), never by DATE_TRUNC in SQL:
+kraft_periods (the periods computed, with their previous period and whether they are still
+open), kraft_month_periods (month key → the periods holding that month), kraft_labels (every
+label near the data, to place labelled rows such as team goals), kraft_rm_entities (RM → each
+team above it, and the company) and kraft_entity_periods (who should have a value when).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlglot import exp
+
+from kraft.periods import Calendar, Grain, Period
+
+OPEN_COLUMNS = ("open_period", "open_renewal_grace_days")
+
+
+@dataclass(frozen=True)
+class SpinePeriod:
+    period: Period
+    previous: Period
+    stored: bool  # False: computed only because a derived metric reads it
+
+
+def month_key(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def spine_periods(
+    calendar: Calendar, first: date, last: date, grains: Sequence[Grain]
+) -> list[SpinePeriod]:
+    """Every period of the grains overlapping [first, last], plus each grain's previous one."""
+    out: list[SpinePeriod] = []
+    for grain in grains:
+        periods = list(calendar.periods(grain, first, last))
+        if not periods:
+            continue
+        before = calendar.previous(periods[0])
+        out.append(SpinePeriod(before, calendar.previous(before), stored=False))
+        out += [SpinePeriod(p, calendar.previous(p), stored=True) for p in periods]
+    return out
+
+
+def _date(day: date) -> exp.Expr:
+    return exp.cast(exp.Literal.string(day.isoformat()), "DATE")
+
+
+def _value(value: object) -> exp.Expr:
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, date):
+        return _date(value)
+    if value is None:
+        return exp.null()
+    return exp.Literal.string(str(value))
+
+
+def create_table(
+    name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[object]], dialect: str
+) -> list[str]:
+    """CREATE TEMPORARY TABLE plus INSERTs of the rows in chunks."""
+    schema = exp.Schema(
+        this=exp.to_table(name),
+        expressions=[
+            exp.ColumnDef(this=exp.to_identifier(c), kind=exp.DataType.build(t)) for c, t in columns
+        ],
+    )
+    statements = [
+        exp.Create(
+            this=schema,
+            kind="TABLE",
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        ).sql(dialect=dialect)
+    ]
+    chunk: list[exp.Tuple] = []
+
+    def flush() -> None:
+        if chunk:
+            values = exp.Values(expressions=list(chunk))
+            statements.append(
+                exp.insert(values, name, columns=[c for c, _ in columns]).sql(dialect=dialect)
+            )
+            chunk.clear()
+
+    for row in rows:
+        chunk.append(exp.Tuple(expressions=[_value(v) for v in row]))
+        if len(chunk) >= 2000:
+            flush()
+    flush()
+    return statements
+
+
+def spine_statements(
+    periods: list[SpinePeriod],
+    labels: list[Period],
+    rm_teams: dict[str, list[str]],
+    as_of: date,
+    grace_days: int,
+    dialect: str,
+) -> list[str]:
+    """The temporary tables of the spine, as SQL statements."""
+    statements = create_table(
+        "kraft_periods",
+        [
+            ("grain", "VARCHAR"),
+            ("label", "VARCHAR"),
+            ("start_date", "DATE"),
+            ("end_date", "DATE"),
+            ("months", "INT"),
+            ("prev_label", "VARCHAR"),
+            ("first_month_key", "INT"),
+            ("last_month_key", "INT"),
+            ("open_period", "BOOLEAN"),
+            ("open_renewal_grace_days", "BOOLEAN"),
+            ("stored", "BOOLEAN"),
+        ],
+        (
+            (
+                s.period.grain.value,
+                s.period.label,
+                s.period.start,
+                s.period.end,
+                s.period.months,
+                s.previous.label,
+                month_key(s.period.start),
+                month_key(s.period.end),
+                s.period.end > as_of,
+                s.period.end + timedelta(days=grace_days) > as_of,
+                s.stored,
+            )
+            for s in periods
+        ),
+        dialect,
+    )
+    statements += create_table(
+        "kraft_month_periods",
+        [("month_key", "INT"), ("grain", "VARCHAR"), ("label", "VARCHAR")],
+        (
+            (key, s.period.grain.value, s.period.label)
+            for s in periods
+            for key in range(month_key(s.period.start), month_key(s.period.end) + 1)
+        ),
+        dialect,
+    )
+    statements += create_table(
+        "kraft_labels",
+        [("label", "VARCHAR"), ("start_date", "DATE"), ("end_date", "DATE"), ("months", "INT")],
+        ((p.label, p.start, p.end, p.months) for p in labels),
+        dialect,
+    )
+    statements += create_table(
+        "kraft_rm_entities",
+        [("rm_id", "VARCHAR"), ("entity_type", "VARCHAR"), ("entity_id", "VARCHAR")],
+        (
+            (rm, kind, entity)
+            for rm, teams in rm_teams.items()
+            for kind, entity in [*(("team", t) for t in teams), ("org", "org")]
+        ),
+        dialect,
+    )
+    return statements
+
+
+ENTITY_PERIODS_SQL = """
+CREATE TEMPORARY TABLE kraft_entity_periods AS
+SELECT 'rm' AS entity_type, r.rm_id AS entity_id, p.grain, p.label, p.months, p.prev_label,
+       p.open_period, p.open_renewal_grace_days, p.stored,
+       r.rm_id IN (SELECT leader_rm_id FROM teams WHERE leader_rm_id IS NOT NULL) AS is_leader
+FROM relationship_managers AS r
+JOIN kraft_periods AS p
+  ON (r.hire_date IS NULL
+      OR p.last_month_key >= EXTRACT(YEAR FROM r.hire_date) * 12 + EXTRACT(MONTH FROM r.hire_date) - 1)
+ AND (r.exit_date IS NULL
+      OR p.first_month_key <= EXTRACT(YEAR FROM r.exit_date) * 12 + EXTRACT(MONTH FROM r.exit_date) - 1)
+WHERE coalesce(r.role, 'rm') = 'rm'
+UNION ALL
+SELECT 'team', t.team_id, p.grain, p.label, p.months, p.prev_label, p.open_period,
+       p.open_renewal_grace_days, p.stored, FALSE
+FROM teams AS t CROSS JOIN kraft_periods AS p
+UNION ALL
+SELECT 'org', 'org', p.grain, p.label, p.months, p.prev_label, p.open_period,
+       p.open_renewal_grace_days, p.stored, FALSE
+FROM kraft_periods AS p
+"""
+
+
+def team_ancestry(teams: dict[str, str | None], rms: dict[str, str | None]) -> dict[str, list[str]]:
+    """Each RM's team and every team above it (cycles are refused at import)."""
+    chains: dict[str, list[str]] = {}
+    for team in teams:
+        chain: list[str] = []
+        node: str | None = team
+        while node is not None and node not in chain:
+            chain.append(node)
+            node = teams.get(node)
+        chains[team] = chain
+    return {rm: chains.get(team, []) if team else [] for rm, team in rms.items()}
