@@ -164,12 +164,11 @@ class Compiler:
         if when.date is not None:
             date = self._snippet(when.date, plan.name)
             select.append(exp.alias_(_month_key(date), "__month_key"))
-        elif when.snapshot is not None:
-            assert when.in_force is not None
-            needed |= snippets.column_names(snippets.parse(when.in_force, plan.name), base)
-        elif when.overlap is not None:
-            select.append(exp.alias_(self._snippet(when.overlap["start"], plan.name), "__start"))
-            select.append(exp.alias_(self._snippet(when.overlap["end"], plan.name), "__end"))
+        elif when.overlap is not None or when.in_force is not None:
+            interval = when.overlap or when.in_force
+            assert interval is not None
+            select.append(exp.alias_(self._snippet(interval["start"], plan.name), "__start"))
+            select.append(exp.alias_(self._snippet(interval["end"], plan.name), "__end"))
             for name in period_only:
                 needed |= snippets.column_names(derived[name], base)
         else:
@@ -221,10 +220,11 @@ class Compiler:
         if when.date is not None:
             return "kraft_month_periods", _eq(_col("month_key", "p"), _col("__month_key", base))
         if when.snapshot is not None:
-            assert when.in_force is not None
             day = _col("start_date" if when.snapshot == "first_day" else "end_date", "p")
-            condition = snippets.substitute(snippets.parse(when.in_force, plan.name), {"day": day})
-            return "kraft_periods", self._qualify(condition, base)
+            return "kraft_periods", _and(
+                exp.LTE(this=_col("__start", base), expression=day),
+                exp.GTE(this=_col("__end", base), expression=day.copy()),
+            )
         if when.overlap is not None:
             return "kraft_periods", _and(
                 exp.LTE(this=_col("__start", base), expression=_col("end_date", "p")),
@@ -438,16 +438,22 @@ class Compiler:
         select = select.where(self._applies(metric))
         return self.sql(exp.insert(select, VALUES_TABLE, columns=list(VALUE_COLUMNS)))
 
-    def _json_object(self, pairs: list[exp.Expr]) -> exp.Expr:
-        return exp.cast(
-            exp.JSONObject(
-                expressions=[
-                    exp.JSONKeyValue(this=pairs[i], expression=pairs[i + 1])
-                    for i in range(0, len(pairs), 2)
-                ]
-            ),
-            "VARCHAR",
-        )
+    @staticmethod
+    def _json_object(pairs: list[exp.Expr]) -> exp.Expr:
+        """{"key": number, ...} built by concatenation: every engine renders it the same way."""
+        parts: list[exp.Expr] = []
+        for index in range(0, len(pairs), 2):
+            key = pairs[index]
+            assert isinstance(key, exp.Literal)
+            prefix = "{" if index == 0 else ", "
+            parts.append(exp.Literal.string(f'{prefix}"{key.this}": '))
+            number = exp.cast(_double(pairs[index + 1]), "VARCHAR")
+            parts.append(exp.Coalesce(this=number, expressions=[exp.Literal.string("null")]))
+        parts.append(exp.Literal.string("}"))
+        result = parts[0]
+        for part in parts[1:]:
+            result = exp.DPipe(this=result, expression=part)
+        return result
 
     @staticmethod
     def _applies(metric: Metric) -> exp.Expr:

@@ -172,9 +172,9 @@ def check_catalogue(catalogue: object) -> None:
         when = fact.when
         for key, snippet in (
             ("date", when.date),
-            ("in_force", when.in_force),
             ("label", when.label),
             *((f"overlap.{k}", v) for k, v in (when.overlap or {}).items()),
+            *((f"in_force.{k}", v) for k, v in (when.in_force or {}).items()),
         ):
             if snippet:
                 check(

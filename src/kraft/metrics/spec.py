@@ -33,7 +33,7 @@ class When(_Spec):
 
     date: str | None = None
     snapshot: Literal["first_day", "last_day"] | None = None
-    in_force: str | None = None
+    in_force: dict[Literal["start", "end"], str] | None = None
     overlap: dict[Literal["start", "end"], str] | None = None
     label: str | None = None
 
@@ -44,8 +44,9 @@ class When(_Spec):
             raise ValueError("give exactly one of date, snapshot, overlap, label")
         if (self.snapshot is None) != (self.in_force is None):
             raise ValueError("snapshot and in_force go together")
-        if self.overlap is not None and set(self.overlap) != {"start", "end"}:
-            raise ValueError("overlap needs start and end")
+        for interval in (self.overlap, self.in_force):
+            if interval is not None and set(interval) != {"start", "end"}:
+                raise ValueError("an interval needs start and end")
         return self
 
     @property
