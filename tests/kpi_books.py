@@ -144,11 +144,22 @@ def policy(
     return row
 
 
-def activity(activity_id: str, rm_id: str, kind: str, day: str, status: str = "completed", **extra: str) -> Row:
-    return {"activity_id": activity_id, "rm_id": rm_id, "type": kind, "date": day, "status": status, **extra}
+def activity(
+    activity_id: str, rm_id: str, kind: str, day: str, status: str = "completed", **extra: str
+) -> Row:
+    return {
+        "activity_id": activity_id,
+        "rm_id": rm_id,
+        "type": kind,
+        "date": day,
+        "status": status,
+        **extra,
+    }
 
 
-def survey(response_id: str, rm_id: str, kind: str, day: str, score: str, lo: str = "", hi: str = "") -> Row:
+def survey(
+    response_id: str, rm_id: str, kind: str, day: str, score: str, lo: str = "", hi: str = ""
+) -> Row:
     return {
         "response_id": response_id,
         "survey_type": kind,
@@ -251,3 +262,15 @@ def expect_provisional(vals: Values, expected: dict[Key, bool]) -> None:
         elif vals[key][1] is not want:
             problems.append(f"{key}: expected provisional={want}, got {vals[key][1]}")
     assert not problems, "\n".join(problems)
+
+
+def numbers(ws: Workspace) -> dict[Key, tuple[float | None, float | None]]:
+    """(numerator, denominator) per key, from the CSV the last `values` call exported."""
+    with (ws.root / "kpi-values.csv").open(newline="", encoding="utf-8") as handle:
+        return {
+            (r["entity_type"], r["entity_id"], r["period"], r["kpi_id"]): (
+                float(r["numerator"]) if r["numerator"] != "" else None,
+                float(r["denominator"]) if r["denominator"] != "" else None,
+            )
+            for r in csv.DictReader(handle)
+        }

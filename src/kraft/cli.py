@@ -32,7 +32,7 @@ from kraft.ingest.importer import ImportRejectedError, ImportResult, Mode, run_i
 from kraft.ingest.sources import from_arrow, read_sources
 from kraft.ingest.status import status as data_status
 from kraft.ingest.validate import Problem
-from kraft.metrics.runner import ComputeRequest
+from kraft.metrics.runner import ComputeRequest, ComputeResult
 from kraft.metrics.runner import compute as compute_kpis
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Grain, Period
@@ -265,7 +265,7 @@ def framework_validate(
 ) -> None:
     """Check every KPI against the SMART rules and the framework's structure; exit 1 on errors."""
     fw = _framework(ctx, file)
-    findings = validate(fw)
+    findings = validate(fw, known_metrics=load_catalogue().kpi_ids())
     if findings and not out.is_terminal:
         for f in findings:
             fields = (f.severity.value, f.rule.value, f.where, f.problem, f.fix)
@@ -604,6 +604,11 @@ def demo(
             manual_kpis=[k.id for _, k in framework.kpis() if k.kind is KpiKind.manual],
         )
     _print_import(result)
+    computed = _run_compute(workspace, db, framework, ComputeRequest())
+    out.print(
+        f"Computed {len(computed.kpis)} KPIs for {computed.first_period} to "
+        f"{computed.last_period}: {computed.rows:,} values."
+    )
     out.print(f"Demo workspace: {workspace.root}")
     out.print(
         f"Next: `kraft -w {directory} status`, `kraft -w {directory} framework render --format html -o "
@@ -658,32 +663,10 @@ def compute(
             "leave --engine out to compute where the data is."
         )
     framework = resolve_framework(workspace.settings.framework, workspace.root)
-    settings = workspace.settings
     request = ComputeRequest(
         as_of=_parse_date(as_of, "--as-of"), first=first, last=last, grains=GRAIN_CHOICES[grain]
     )
-    with Progress(
-        TextColumn("Computing KPIs"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("compute", total=None)
-        result = compute_kpis(
-            db,
-            framework,
-            load_catalogue(),
-            _calendar(workspace),
-            {
-                "renewal_grace_days": settings.renewal_grace_days,
-                "free_look_days": settings.free_look_days,
-            },
-            request,
-            actor=_actor(),
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    result = _run_compute(workspace, db, framework, request)
     out.print(
         f"Computed {len(result.kpis)} KPIs for {result.first_period} to {result.last_period} "
         f"(as of {result.as_of}): {result.rows:,} values, run {result.run_id}."
@@ -761,3 +744,31 @@ def _within(calendar: Calendar, label: str, start: date | None, end: date | None
         return True
     period = calendar.parse(label)
     return (start is None or period.start >= start) and (end is None or period.end <= end)
+
+
+def _run_compute(
+    workspace: Workspace, db: Database, framework: Framework, request: ComputeRequest
+) -> ComputeResult:
+    settings = workspace.settings
+    with Progress(
+        TextColumn("Computing KPIs"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("compute", total=None)
+        return compute_kpis(
+            db,
+            framework,
+            load_catalogue(),
+            _calendar(workspace),
+            {
+                "renewal_grace_days": settings.renewal_grace_days,
+                "free_look_days": settings.free_look_days,
+            },
+            request,
+            actor=_actor(),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )

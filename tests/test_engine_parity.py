@@ -1,0 +1,86 @@
+"""The same book gives the same values on DuckDB and PostgreSQL: every KPI, entity and period."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from kraft.demo.book import generate_book
+from kraft.framework.loader import load_builtin
+from kraft.ingest.importer import Mode, run_import
+from kraft.ingest.sources import from_arrow
+from kraft.metrics.runner import ComputeRequest, compute
+from kraft.metrics.spec import load_catalogue
+from kraft.periods import Calendar
+from kraft.store import migrate
+from kraft.store.database import Database
+
+from conftest import PG_URL, postgres_schema_url
+
+PARAMETERS = {"renewal_grace_days": 30, "free_look_days": 30}
+MANUAL = ["automation_time_savings", "management_decision_impact"]
+
+
+def _values(url: str) -> dict[tuple[str, str, str, str], tuple[object, ...]]:
+    db = Database(url)
+    try:
+        migrate.upgrade(db)
+        book = generate_book(rms=20, months=12, seed=11, start=date(2024, 1, 1))
+        raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
+        run_import(db, raws, mode=Mode.replace, as_of=date(2024, 12, 31), manual_kpis=MANUAL)
+        compute(
+            db,
+            load_builtin("insurance_rm"),
+            load_catalogue(),
+            Calendar(1),
+            PARAMETERS,
+            ComputeRequest(),
+        )
+        with db.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT entity_type, entity_id, period, kpi_id, value, numerator, denominator, "
+                    "row_count, provisional, extra FROM kpi_values"
+                )
+            ).all()
+        return {tuple(r[:4]): tuple(r[4:]) for r in rows}  # type: ignore[misc]
+    finally:
+        db.dispose()
+
+
+def _same(a: object, b: object) -> bool:
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)  # type: ignore[arg-type]
+    return a == b
+
+
+@pytest.mark.slow
+def test_duckdb_and_postgres_agree(tmp_path: Path) -> None:
+    if not PG_URL:
+        pytest.skip("needs KRAFT_TEST_POSTGRES_URL")
+    schema = "kraft_parity"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        duck = _values(f"duckdb:///{tmp_path / 'parity.duckdb'}")
+        pg = _values(postgres_schema_url(schema))
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+    assert len(duck) > 10_000
+    assert duck.keys() == pg.keys()
+    different = [
+        (key, duck[key], pg[key])
+        for key in duck
+        if not all(_same(a, b) for a, b in zip(duck[key][:5], pg[key][:5], strict=True))
+    ]
+    assert different == []
