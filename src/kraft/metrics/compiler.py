@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
 
 from kraft.metrics import snippets
 from kraft.metrics.spec import Catalogue, Fact, Measure, Metric
+from kraft.schema.tables import TABLES_BY_NAME
 
 Dialect = str  # "duckdb" | "postgres" | "spark"
 
@@ -140,6 +142,18 @@ class Compiler:
 
     def stage_fact(self, plan: FactPlan) -> str:
         """kraft_fact_<name>: the fact's rows with the columns its measures need."""
+        table = exp.to_table(f"kraft_fact_{plan.name}")
+        return self.sql(
+            exp.Create(
+                this=table,
+                kind="TABLE",
+                expression=self.stage_select(plan),
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            )
+        )
+
+    def stage_select(self, plan: FactPlan, extra_columns: Iterable[str] = ()) -> exp.Select:
+        """The fact's rows: the RM credited, period keys, the columns the measures read."""
         fact, base = plan.fact, plan.fact.table
         derived = self._derived(plan)
         needed: set[str] = set()
@@ -152,6 +166,7 @@ class Compiler:
                         (used_derived if name in derived else needed).add(name)
         for name in list(used_derived):
             needed |= {c for c in snippets.column_names(derived[name], base) if c not in derived}
+        needed |= set(extra_columns) - set(derived)
         when = fact.when
         select: list[exp.Expr] = [
             exp.alias_(self._snippet(fact.rm, plan.name), "__rm"),
@@ -193,15 +208,7 @@ class Compiler:
             )
         if fact.where:
             query = query.where(self._snippet(fact.where, plan.name))
-        table = exp.to_table(f"kraft_fact_{plan.name}")
-        return self.sql(
-            exp.Create(
-                this=table,
-                kind="TABLE",
-                expression=query,
-                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-            )
-        )
+        return query
 
     @staticmethod
     def _qualify(tree: exp.Expr, table: str) -> exp.Expr:
@@ -342,6 +349,70 @@ class Compiler:
                 )
             )
         ]
+
+    def explain_rows(self, metric_name: str, fact_name: str, rm: str, label: str) -> str:
+        """The rows of one fact behind one RM's value for one period, with each measure's test.
+
+        The same staging and period join as the compute, restricted to the RM and period; a
+        column per measure says whether the row counts in it (and with what value).
+        """
+        metric = self.catalogue.metrics[metric_name]
+        plan = FactPlan(fact_name, self.catalogue.facts[fact_name])
+        for measure_name, measure in metric.measures.items():
+            if measure.fact == fact_name:
+                plan.measures[(metric_name, measure_name)] = measure
+        table = TABLES_BY_NAME[plan.fact.table]
+        base = plan.fact.table
+        read: set[str] = set()
+        for measure in plan.measures.values():
+            for text in (measure.expr, measure.filter):
+                if text:
+                    read |= snippets.column_names(snippets.parse(text, fact_name), base)
+        for text in (
+            plan.fact.when.date,
+            plan.fact.when.label,
+            *(plan.fact.when.overlap or {}).values(),
+            *(plan.fact.when.in_force or {}).values(),
+        ):
+            if text:
+                read |= snippets.column_names(snippets.parse(text, fact_name), base)
+        derived_names = set(plan.fact.columns)
+        for name in read & derived_names:
+            read |= snippets.column_names(snippets.parse(plan.fact.columns[name], fact_name), base)
+        shown = [c for c in table.column_names if c in table.key or c in read]
+        stage = self.stage_select(plan, extra_columns=shown).subquery(base)
+        derived = self._derived(plan)
+        period_values: dict[str, exp.Expr] = {
+            "period_start": _col("start_date", "p"),
+            "period_end": _col("end_date", "p"),
+        }
+        columns: list[exp.Expr] = [_col(c, base) for c in shown]
+        for (_, measure_name), measure in plan.measures.items():
+            where = f"{metric_name}.{measure_name}"
+            test = self._measure_snippet(measure.filter, where, base, derived, period_values)
+            value = self._measure_snippet(measure.expr, where, base, derived, period_values)
+            counted: exp.Expr = test if test is not None else exp.true()
+            columns.append(
+                exp.alias_(
+                    exp.Coalesce(this=counted, expressions=[exp.false()]), f"in_{measure_name}"
+                )
+            )
+            if value is not None and measure.agg != "count":
+                columns.append(exp.alias_(value, f"{measure_name}_value"))
+        spine, on = self._period_join(plan)
+        query = (
+            exp.select(*columns)
+            .from_(stage)
+            .join(exp.to_table(spine).as_("p"), on=on)
+            .where(
+                _and(
+                    _eq(_col("__rm", base), exp.Literal.string(rm)),
+                    _eq(_col("label", "p"), exp.Literal.string(label)),
+                )
+            )
+            .order_by(*(_col(k, base) for k in table.key))
+        )
+        return self.sql(query)
 
     # -- metrics ----------------------------------------------------------------------------
 

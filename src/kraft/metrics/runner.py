@@ -297,3 +297,103 @@ def _drop_temporary(conn: Connection) -> None:
 
 def spine_for(periods: list[SpinePeriod]) -> list[str]:
     return [s.period.label for s in periods]
+
+
+@dataclass
+class RowSet:
+    title: str
+    sql: str
+    columns: list[str]
+    rows: list[tuple[object, ...]]
+
+
+@dataclass
+class Explanation:
+    kpi_id: str
+    metric: str | None
+    period: str
+    rm_id: str
+    stored: dict[str, object] | None  # the kpi_values row, if computed
+    row_sets: list[RowSet]
+
+
+def explain(
+    db: Database,
+    framework: Framework,
+    catalogue: Catalogue,
+    calendar: Calendar,
+    parameters: dict[str, int],
+    *,
+    rm_id: str,
+    kpi_id: str,
+    label: str,
+) -> Explanation:
+    """The stored value of one RM's KPI for one period, and the rows behind it."""
+    try:
+        kpi = framework.kpi(kpi_id)
+    except KeyError:
+        raise KraftError(f"{kpi_id!r} is not a KPI of framework {framework.id}.") from None
+    period = _parse(calendar, label, "--period")
+    dialect = DIALECTS[db.dialect]
+    compiler = Compiler(catalogue, parameters, dialect)
+    with db.connect() as conn:
+        known = conn.execute(
+            sa.text("SELECT count(*) FROM relationship_managers WHERE rm_id = :r"), {"r": rm_id}
+        ).scalar()
+        if not known:
+            raise KraftError(f"There is no RM {rm_id!r}; check the id (kraft status lists tables).")
+        stored_row = conn.execute(
+            sa.text(
+                "SELECT value, numerator, denominator, row_count, provisional, extra, "
+                "definition_hash, run_id, computed_at FROM kpi_values WHERE entity_type = 'rm' "
+                "AND entity_id = :r AND kpi_id = :k AND period = :p"
+            ),
+            {"r": rm_id, "k": kpi_id, "p": period.label},
+        ).first()
+        stored = dict(stored_row._mapping) if stored_row else None
+        row_sets: list[RowSet] = []
+        if kpi.kind is KpiKind.manual:
+            sql = (
+                "SELECT rm_id, kpi_id, period, value, note FROM measurements "
+                "WHERE rm_id = :r AND kpi_id = :k ORDER BY period"
+            )
+            result = conn.execute(sa.text(sql), {"r": rm_id, "k": kpi_id})
+            row_sets.append(
+                RowSet("measurements", sql, list(result.keys()), [tuple(r) for r in result])
+            )
+        elif kpi.metric:
+            periods = [SpinePeriod(period, calendar.previous(period), True)]
+            metric = catalogue.metrics[kpi.metric]
+            targets = [(kpi.metric, period)]
+            if metric.derived:
+                previous = calendar.previous(period)
+                periods.append(SpinePeriod(previous, calendar.previous(previous), True))
+                inputs = [m for m in metrics_needed(catalogue, [kpi.metric]) if m != kpi.metric]
+                targets = [(m, p) for m in inputs for p in (period, previous)]
+            for statement in spine_statements(
+                periods,
+                _labels(calendar, period.start, period.end),
+                {},
+                date.today(),
+                parameters["renewal_grace_days"],
+                dialect,
+            ):
+                conn.exec_driver_sql(statement)
+            for metric_name, target in targets:
+                facts = dict.fromkeys(
+                    m.fact for m in catalogue.metrics[metric_name].measures.values()
+                )
+                for fact in facts:
+                    sql = compiler.explain_rows(metric_name, fact, rm_id, target.label)
+                    result = conn.exec_driver_sql(sql)
+                    row_sets.append(
+                        RowSet(
+                            f"{metric_name} · {fact} · {target.label}",
+                            sql,
+                            list(result.keys()),
+                            [tuple(r) for r in result],
+                        )
+                    )
+            _drop_temporary(conn)
+        conn.rollback()
+    return Explanation(kpi_id, kpi.metric, period.label, rm_id, stored, row_sets)
