@@ -44,8 +44,11 @@ def parse(snippet: str, where: str) -> exp.Expr:
         tree = parse_one(snippet, read=READ_DIALECT)
     except ParseError as exc:
         raise SnippetError(f"{where}: {snippet!r} is not a SQL expression ({exc}).") from None
-    if isinstance(tree, exp.Query | exp.Command | exp.DDL | exp.DML):
+    if not isinstance(tree, exp.Condition) or isinstance(tree, exp.Query):
         raise SnippetError(f"{where}: {snippet!r} is a statement; give an expression.")
+    for query in tree.find_all(exp.Query):
+        if not isinstance(query.parent, exp.Exists):
+            raise SnippetError(f"{where}: {snippet!r}: subqueries are allowed only in EXISTS.")
     return tree
 
 
