@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from kraft.metrics import snippets
+from kraft.metrics.snippets import SnippetError
 from kraft.metrics.spec import Catalogue, Fact, Measure, Metric
 from kraft.schema.tables import TABLES_BY_NAME
 
@@ -86,6 +87,7 @@ class MeasureColumns:
     value: str  # column of the aggregate (sum for a mean)
     rows: str  # rows meeting the filter
     count: str | None = None  # non-null values, for a mean
+    index: int = 0
 
 
 @dataclass
@@ -263,6 +265,8 @@ class Compiler:
 
     def aggregate_fact(self, plan: FactPlan) -> list[str]:
         """kraft_agg_<name>: every measure of the fact per RM, team and company, and period."""
+        if plan.fact.when.snapshot is not None:
+            return [self.aggregate_snapshot(plan)]
         base = plan.fact.table
         derived = self._derived(plan)
         period_values: dict[str, exp.Expr] = {
@@ -270,7 +274,12 @@ class Compiler:
             "period_end": _col("end_date", "p"),
         }
         aggregates: list[exp.Expr] = []
+        computed: dict[tuple[str, str | None, str | None], MeasureColumns] = {}
         for index, ((metric, measure_name), measure) in enumerate(plan.measures.items()):
+            signature = (measure.agg, measure.expr, measure.filter)
+            if signature in computed:  # the same measure in several metrics: aggregate once
+                plan.columns[(metric, measure_name)] = computed[signature]
+                continue
             where = f"{metric}.{measure_name}"
             condition = self._measure_snippet(measure.filter, where, base, derived, period_values)
             value = self._measure_snippet(measure.expr, where, base, derived, period_values)
@@ -301,6 +310,7 @@ class Compiler:
                     agg = exp.Max(this=target)
                 aggregates.append(exp.alias_(agg, columns.value))
             plan.columns[(metric, measure_name)] = columns
+            computed[signature] = columns
         spine, on = self._period_join(plan)
         fact_table = exp.to_table(f"kraft_fact_{plan.name}").as_(base)
         by_rm = (
@@ -349,6 +359,119 @@ class Compiler:
                 )
             )
         ]
+
+    def aggregate_snapshot(self, plan: FactPlan) -> str:
+        """Snapshot measures by counting intervals, not by joining every row to every day.
+
+        A row in force from __start to __end holds on day d when __start <= d <= __end. Each
+        interval becomes +1 at the first snapshot month whose day is >= __start and -1 at the
+        first whose day is >= __end + 1; the count on a period's day is the running sum up to
+        its month. For a distinct count, the intervals of each entity and key are first merged
+        where they overlap, so that a client with two policies in force counts once.
+        """
+        base = plan.fact.table
+        derived = self._derived(plan)
+        first_day = plan.fact.when.snapshot == "first_day"
+        day_key = "first_month_key" if first_day else "last_month_key"
+        selects: list[exp.Expr] = []
+        columns: dict[tuple[str, str | None, str | None], MeasureColumns] = {}
+        for (metric, measure_name), measure in plan.measures.items():
+            if measure.agg not in ("count", "count_distinct"):
+                raise SnippetError(
+                    f"metric {metric} measure {measure_name}: a snapshot fact counts rows or "
+                    "distinct values; use count or count_distinct."
+                )
+            signature = (measure.agg, measure.expr, measure.filter)
+            if signature in columns:  # the same measure in several metrics: count it once
+                plan.columns[(metric, measure_name)] = columns[signature]
+                continue
+            where = f"{metric}.{measure_name}"
+            condition = self._measure_snippet(measure.filter, where, base, derived, {})
+            key = self._measure_snippet(measure.expr, where, base, derived, {})
+            index = len(plan.columns)
+            prefix = f"m{index}"
+            result = MeasureColumns(value=f"{prefix}_value", rows=f"{prefix}_rows", index=index)
+            plan.columns[(metric, measure_name)] = result
+            columns[signature] = result
+            template = _SNAPSHOT_TEMPLATE if measure.agg == "count_distinct" else _COUNT_TEMPLATE
+            tree = snippets.parse_query(template)
+            tree = snippets.substitute(
+                tree,
+                {
+                    "keep": condition if condition is not None else exp.true(),
+                    "key": key if key is not None else exp.Literal.number(1),
+                    "bucket_start": self._bucket(_col("__start", base), first_day),
+                    "bucket_end": self._bucket(
+                        exp.Add(this=_col("__end", base), expression=_num(1)), first_day
+                    ),
+                    "merged_bucket_start": self._bucket(_col("s"), first_day),
+                    "merged_bucket_end": self._bucket(
+                        exp.Add(this=_col("e"), expression=_num(1)), first_day
+                    ),
+                    "day_key": _col(day_key, "p"),
+                    "measure": exp.Literal.number(index),
+                },
+            )
+            bound = self._bind_fact(tree, plan.name, base)
+            assert isinstance(bound, exp.Query)
+            selects.append(exp.select(exp.Star()).from_(bound.subquery(f"measure_{index}")))
+        union = selects[0]
+        for select in selects[1:]:
+            union = exp.union(union, select, distinct=False)
+        assert isinstance(union, exp.Query)
+        distinct = {c.value: c for c in plan.columns.values()}.values()
+        pivot = [
+            exp.alias_(exp.Max(this=_case(_eq(_col("measure"), _num(c.index)), _col(kind))), name)
+            for c in distinct
+            for kind, name in (("value", c.value), ("rows", c.rows))
+        ]
+        query = (
+            exp.select(_col("entity_type"), _col("entity_id"), _col("grain"), _col("label"), *pivot)
+            .from_(union.subquery("snapshots"))
+            .group_by(_col("entity_type"), _col("entity_id"), _col("grain"), _col("label"))
+        )
+        table = exp.to_table(f"kraft_agg_{plan.name}")
+        return self.sql(
+            exp.Create(
+                this=table,
+                kind="TABLE",
+                expression=query,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            )
+        )
+
+    @staticmethod
+    def _bind_fact(tree: exp.Expr, fact: str, base: str) -> exp.Expr:
+        """The template's `fact_rows AS fact` becomes the staged fact under the table's name."""
+
+        def bind(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Table) and node.name == "fact_rows":
+                return exp.to_table(f"kraft_fact_{fact}").as_(base)
+            if isinstance(node, exp.Column) and node.table == "fact":
+                return exp.column(node.name, table=base)
+            return node
+
+        return tree.transform(bind)
+
+    @staticmethod
+    def _bucket(day: exp.Expr, first_day: bool) -> exp.Expr:
+        """The month whose snapshot day is the first on or after `day`."""
+        key = _month_key(day)
+        if not first_day:
+            return key
+        later = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.GT(
+                        this=exp.Extract(this=exp.var("DAY"), expression=day.copy()),
+                        expression=_num(1),
+                    ),
+                    true=_num(1),
+                )
+            ],
+            default=_num(0),
+        )
+        return exp.Add(this=key, expression=later)
 
     def explain_rows(self, metric_name: str, fact_name: str, rm: str, label: str) -> str:
         """The rows of one fact behind one RM's value for one period, with each measure's test.
@@ -630,3 +753,73 @@ def metrics_needed(catalogue: Catalogue, wanted: list[str]) -> list[str]:
     for name in wanted:
         add(name)
     return sorted(needed, key=lambda n: catalogue.metrics[n].derived is not None)
+
+
+# Rows of a snapshot fact as entity intervals: the RM's own and, through the bridge, each team
+# above the RM and the company. :keep is the measure's filter, :key its distinct value; `fact`
+# stands for the staged fact table.
+_ENTITY_ROWS = """
+SELECT 'rm' AS entity_type, fact.__rm AS entity_id, :key AS k, fact.__start AS s,
+       fact.__end AS e, :bucket_start AS b_start, :bucket_end AS b_end
+FROM fact_rows AS fact
+WHERE fact.__rm IS NOT NULL AND fact.__start <= fact.__end AND :keep
+UNION ALL
+SELECT bridge.entity_type, bridge.entity_id, :key, fact.__start, fact.__end,
+       :bucket_start, :bucket_end
+FROM fact_rows AS fact JOIN kraft_rm_entities AS bridge ON bridge.rm_id = fact.__rm
+WHERE fact.__start <= fact.__end AND :keep
+"""
+
+_AT_PERIODS = """
+SELECT ev.entity_type, ev.entity_id, p.grain, p.label, :measure AS measure,
+       SUM(ev.delta) AS value, SUM(ev.row_delta) AS rows
+FROM (
+  SELECT entity_type, entity_id, b, SUM(delta) AS delta, SUM(row_delta) AS row_delta
+  FROM events GROUP BY entity_type, entity_id, b
+) AS ev
+JOIN kraft_periods AS p ON ev.b <= :day_key
+GROUP BY ev.entity_type, ev.entity_id, p.grain, p.label
+"""
+
+_COUNT_TEMPLATE = f"""
+WITH entity_rows AS ({_ENTITY_ROWS}),
+events AS (
+  SELECT entity_type, entity_id, b_start AS b, 1 AS delta, 1 AS row_delta FROM entity_rows
+  UNION ALL
+  SELECT entity_type, entity_id, b_end AS b, -1 AS delta, -1 AS row_delta FROM entity_rows
+)
+{_AT_PERIODS}
+"""
+
+_SNAPSHOT_TEMPLATE = f"""
+WITH entity_rows AS ({_ENTITY_ROWS}),
+ordered AS (
+  SELECT entity_type, entity_id, k, s, e,
+         MAX(e) OVER (PARTITION BY entity_type, entity_id, k ORDER BY s, e
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+  FROM entity_rows WHERE k IS NOT NULL
+),
+islands AS (
+  SELECT entity_type, entity_id, k, s, e,
+         SUM(CASE WHEN prev_end IS NULL OR s > prev_end THEN 1 ELSE 0 END)
+           OVER (PARTITION BY entity_type, entity_id, k ORDER BY s, e ROWS UNBOUNDED PRECEDING)
+           AS island
+  FROM ordered
+),
+merged AS (
+  SELECT entity_type, entity_id, MIN(s) AS s, MAX(e) AS e
+  FROM islands GROUP BY entity_type, entity_id, k, island
+),
+events AS (
+  SELECT entity_type, entity_id, :merged_bucket_start AS b, 1 AS delta, 0 AS row_delta
+  FROM merged
+  UNION ALL
+  SELECT entity_type, entity_id, :merged_bucket_end AS b, -1 AS delta, 0 AS row_delta
+  FROM merged
+  UNION ALL
+  SELECT entity_type, entity_id, b_start AS b, 0 AS delta, 1 AS row_delta FROM entity_rows
+  UNION ALL
+  SELECT entity_type, entity_id, b_end AS b, 0 AS delta, -1 AS row_delta FROM entity_rows
+)
+{_AT_PERIODS}
+"""

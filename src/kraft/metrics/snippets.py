@@ -52,6 +52,11 @@ def parse(snippet: str, where: str) -> exp.Expr:
     return tree
 
 
+def parse_query(template: str) -> exp.Expr:
+    """A query template of kraft's own (never a catalogue snippet): parsed, not checked."""
+    return parse_one(template, read=READ_DIALECT)
+
+
 def check(
     tree: exp.Expr,
     where: str,
