@@ -613,8 +613,10 @@ def demo(
     )
     out.print(f"Demo workspace: {workspace.root}")
     out.print(
-        f"Next: `kraft -w {directory} status`, `kraft -w {directory} framework render --format html -o "
-        f"{directory}/reports/framework.html`."
+        f"Next: `kraft -w {directory} status`, "
+        f"`kraft -w {directory} export kpi-values --format csv`, "
+        f"`kraft -w {directory} explain --rm RM0001 --kpi client_retention_rate --period <quarter>`, "
+        f"`kraft -w {directory} framework render --format html -o {directory}/reports/framework.html`."
     )
 
 
