@@ -347,18 +347,78 @@ class Compiler:
                 _col("label", "p"),
             )
         )
-        union = exp.union(by_rm, by_entity, distinct=False)
-        table = exp.to_table(f"kraft_agg_{plan.name}")
-        return [
-            self.sql(
-                exp.Create(
-                    this=table,
-                    kind="TABLE",
-                    expression=union,
-                    properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        names = [a.alias for a in aggregates]
+        additive = all(m.agg in ("count", "sum", "mean") for m in plan.measures.values())
+        if additive and plan.fact.when.overlap is not None:
+            # An interval's share of a quarter or year is the sum of its shares of the months:
+            # join the months only, then add them up into every period that holds them.
+            monthly = (
+                exp.select(
+                    exp.alias_(_col("__rm", base), "entity_id"),
+                    _col("month_key", "p"),
+                    *(a.copy() for a in aggregates),
+                )
+                .from_(fact_table.copy())
+                .join(exp.to_table("kraft_months").as_("p"), on=on.copy())
+                .where(exp.Not(this=exp.Is(this=_col("__rm", base), expression=exp.null())))
+                .group_by(_col("__rm", base), _col("month_key", "p"))
+            )
+            by_rm = (
+                exp.select(
+                    exp.alias_(exp.Literal.string("rm"), "entity_type"),
+                    _col("entity_id", "m"),
+                    _col("grain", "mp"),
+                    _col("label", "mp"),
+                    *(exp.alias_(exp.Sum(this=_col(n, "m")), n) for n in names),
+                )
+                .from_(monthly.subquery("m"))
+                .join(
+                    exp.to_table("kraft_month_periods").as_("mp"),
+                    on=_eq(_col("month_key", "mp"), _col("month_key", "m")),
+                )
+                .group_by(_col("entity_id", "m"), _col("grain", "mp"), _col("label", "mp"))
+            )
+        if additive:
+            # Counts and sums re-aggregate: teams and the company add up their RMs' results
+            # instead of reading the rows again through the bridge.
+            rolled = (
+                exp.select(
+                    _col("entity_type", "e"),
+                    _col("entity_id", "e"),
+                    _col("grain", "r"),
+                    _col("label", "r"),
+                    *(exp.alias_(exp.Sum(this=_col(n, "r")), n) for n in names),
+                )
+                .from_(exp.to_table(f"kraft_rmagg_{plan.name}").as_("r"))
+                .join(
+                    exp.to_table("kraft_rm_entities").as_("e"),
+                    on=_eq(_col("rm_id", "e"), _col("entity_id", "r")),
+                )
+                .group_by(
+                    _col("entity_type", "e"),
+                    _col("entity_id", "e"),
+                    _col("grain", "r"),
+                    _col("label", "r"),
                 )
             )
-        ]
+            union = exp.union(
+                exp.select(exp.Star()).from_(f"kraft_rmagg_{plan.name}"), rolled, distinct=False
+            )
+            return [
+                self._create(f"kraft_rmagg_{plan.name}", by_rm),
+                self._create(f"kraft_agg_{plan.name}", union),
+            ]
+        return [self._create(f"kraft_agg_{plan.name}", exp.union(by_rm, by_entity, distinct=False))]
+
+    def _create(self, name: str, query: exp.Expr) -> str:
+        return self.sql(
+            exp.Create(
+                this=exp.to_table(name),
+                kind="TABLE",
+                expression=query,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            )
+        )
 
     def aggregate_snapshot(self, plan: FactPlan) -> str:
         """Snapshot measures by counting intervals, not by joining every row to every day.
@@ -393,16 +453,16 @@ class Compiler:
             result = MeasureColumns(value=f"{prefix}_value", rows=f"{prefix}_rows", index=index)
             plan.columns[(metric, measure_name)] = result
             columns[signature] = result
-            template = _SNAPSHOT_TEMPLATE if measure.agg == "count_distinct" else _COUNT_TEMPLATE
+            template = _DISTINCT_TEMPLATE if measure.agg == "count_distinct" else _COUNT_TEMPLATE
             tree = snippets.parse_query(template)
             tree = snippets.substitute(
                 tree,
                 {
                     "keep": condition if condition is not None else exp.true(),
                     "key": key if key is not None else exp.Literal.number(1),
-                    "bucket_start": self._bucket(_col("__start", base), first_day),
+                    "bucket_start": self._bucket(_col("s"), first_day),
                     "bucket_end": self._bucket(
-                        exp.Add(this=_col("__end", base), expression=_num(1)), first_day
+                        exp.Add(this=_col("e"), expression=_num(1)), first_day
                     ),
                     "merged_bucket_start": self._bucket(_col("s"), first_day),
                     "merged_bucket_end": self._bucket(
@@ -755,19 +815,30 @@ def metrics_needed(catalogue: Catalogue, wanted: list[str]) -> list[str]:
     return sorted(needed, key=lambda n: catalogue.metrics[n].derived is not None)
 
 
-# Rows of a snapshot fact as entity intervals: the RM's own and, through the bridge, each team
-# above the RM and the company. :keep is the measure's filter, :key its distinct value; `fact`
-# stands for the staged fact table.
-_ENTITY_ROWS = """
-SELECT 'rm' AS entity_type, fact.__rm AS entity_id, :key AS k, fact.__start AS s,
-       fact.__end AS e, :bucket_start AS b_start, :bucket_end AS b_end
+# Snapshot templates. `fact_rows AS fact` stands for the staged fact; :keep is the measure's
+# filter and :key its distinct value. Counts are taken per RM and added up into teams and the
+# company; distinct counts merge each RM's overlapping intervals per key, then merge again per
+# team and company (a client with policies under two RMs of a team counts once there).
+_RM_ROWS = """
+SELECT fact.__rm AS rm, :key AS k, fact.__start AS s, fact.__end AS e
 FROM fact_rows AS fact
 WHERE fact.__rm IS NOT NULL AND fact.__start <= fact.__end AND :keep
-UNION ALL
-SELECT bridge.entity_type, bridge.entity_id, :key, fact.__start, fact.__end,
-       :bucket_start, :bucket_end
-FROM fact_rows AS fact JOIN kraft_rm_entities AS bridge ON bridge.rm_id = fact.__rm
-WHERE fact.__start <= fact.__end AND :keep
+"""
+
+_ROW_EVENTS = """
+rm_events AS (
+  SELECT rm, b, SUM(delta) AS delta FROM (
+    SELECT rm, :bucket_start AS b, 1 AS delta FROM rm_rows
+    UNION ALL
+    SELECT rm, :bucket_end AS b, -1 AS delta FROM rm_rows
+  ) AS row_events GROUP BY rm, b
+),
+row_events AS (
+  SELECT 'rm' AS entity_type, rm AS entity_id, b, delta FROM rm_events
+  UNION ALL
+  SELECT bridge.entity_type, bridge.entity_id, b, delta
+  FROM rm_events JOIN kraft_rm_entities AS bridge ON bridge.rm_id = rm_events.rm
+)
 """
 
 _AT_PERIODS = """
@@ -782,34 +853,48 @@ GROUP BY ev.entity_type, ev.entity_id, p.grain, p.label
 """
 
 _COUNT_TEMPLATE = f"""
-WITH entity_rows AS ({_ENTITY_ROWS}),
-events AS (
-  SELECT entity_type, entity_id, b_start AS b, 1 AS delta, 1 AS row_delta FROM entity_rows
-  UNION ALL
-  SELECT entity_type, entity_id, b_end AS b, -1 AS delta, -1 AS row_delta FROM entity_rows
-)
+WITH rm_rows AS ({_RM_ROWS}),
+{_ROW_EVENTS},
+events AS (SELECT entity_type, entity_id, b, delta, delta AS row_delta FROM row_events)
 {_AT_PERIODS}
 """
 
-_SNAPSHOT_TEMPLATE = f"""
-WITH entity_rows AS ({_ENTITY_ROWS}),
-ordered AS (
-  SELECT entity_type, entity_id, k, s, e,
-         MAX(e) OVER (PARTITION BY entity_type, entity_id, k ORDER BY s, e
+
+def _merge(name: str, source: str, keys: str) -> str:
+    """CTEs merging the overlapping intervals of `source` per `keys` into `name`."""
+    return f"""
+{name}_ordered AS (
+  SELECT {keys}, s, e,
+         MAX(e) OVER (PARTITION BY {keys} ORDER BY s, e
                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-  FROM entity_rows WHERE k IS NOT NULL
+  FROM {source}
 ),
-islands AS (
-  SELECT entity_type, entity_id, k, s, e,
+{name}_islands AS (
+  SELECT {keys}, s, e,
          SUM(CASE WHEN prev_end IS NULL OR s > prev_end THEN 1 ELSE 0 END)
-           OVER (PARTITION BY entity_type, entity_id, k ORDER BY s, e ROWS UNBOUNDED PRECEDING)
-           AS island
-  FROM ordered
+           OVER (PARTITION BY {keys} ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS island
+  FROM {name}_ordered
 ),
+{name} AS (
+  SELECT {keys}, MIN(s) AS s, MAX(e) AS e FROM {name}_islands GROUP BY {keys}, island
+)"""
+
+
+_DISTINCT_TEMPLATE = f"""
+WITH rm_rows AS ({_RM_ROWS}),
+keyed_rows AS (SELECT rm, k, s, e FROM rm_rows WHERE k IS NOT NULL),
+{_merge("rm_merged", "keyed_rows", "rm, k")},
+team_rows AS (
+  SELECT bridge.entity_type, bridge.entity_id, rm_merged.k, rm_merged.s, rm_merged.e
+  FROM rm_merged JOIN kraft_rm_entities AS bridge ON bridge.rm_id = rm_merged.rm
+),
+{_merge("team_merged", "team_rows", "entity_type, entity_id, k")},
 merged AS (
-  SELECT entity_type, entity_id, MIN(s) AS s, MAX(e) AS e
-  FROM islands GROUP BY entity_type, entity_id, k, island
+  SELECT 'rm' AS entity_type, rm AS entity_id, s, e FROM rm_merged
+  UNION ALL
+  SELECT entity_type, entity_id, s, e FROM team_merged
 ),
+{_ROW_EVENTS},
 events AS (
   SELECT entity_type, entity_id, :merged_bucket_start AS b, 1 AS delta, 0 AS row_delta
   FROM merged
@@ -817,9 +902,7 @@ events AS (
   SELECT entity_type, entity_id, :merged_bucket_end AS b, -1 AS delta, 0 AS row_delta
   FROM merged
   UNION ALL
-  SELECT entity_type, entity_id, b_start AS b, 0 AS delta, 1 AS row_delta FROM entity_rows
-  UNION ALL
-  SELECT entity_type, entity_id, b_end AS b, 0 AS delta, -1 AS row_delta FROM entity_rows
+  SELECT entity_type, entity_id, b, 0 AS delta, delta AS row_delta FROM row_events
 )
 {_AT_PERIODS}
 """

@@ -31,6 +31,13 @@ def month_key(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
+def _month_bounds(key: int) -> tuple[date, date]:
+    year, month = divmod(key, 12)
+    start = date(year, month + 1, 1)
+    following = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return start, following - timedelta(days=1)
+
+
 def spine_periods(
     calendar: Calendar, first: date, last: date, grains: Sequence[Grain]
 ) -> list[SpinePeriod]:
@@ -147,6 +154,15 @@ def spine_statements(
             for s in periods
             for key in range(month_key(s.period.start), month_key(s.period.end) + 1)
         ),
+        dialect,
+    )
+    months = sorted(
+        {k for s in periods for k in range(month_key(s.period.start), month_key(s.period.end) + 1)}
+    )
+    statements += create_table(
+        "kraft_months",
+        [("month_key", "INT"), ("start_date", "DATE"), ("end_date", "DATE")],
+        ((k, *_month_bounds(k)) for k in months),
         dialect,
     )
     statements += create_table(
