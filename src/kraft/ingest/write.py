@@ -211,6 +211,7 @@ def write_postgres(batch: Batch, changes: dict[str, TableChange], pg: Any) -> No
                     f"COPY ({selection}) TO {_sql_literal(str(rows_file))} (HEADER false)",
                 )
                 _copy_file(cur, f"{q(name)} ({columns})", rows_file)
+                cur.execute(f"ANALYZE {q(name)}")  # fresh statistics for the queries to come
 
 
 def _copy_file(cur: Any, target: str, path: Path) -> None:

@@ -7,6 +7,7 @@ killed midway leaves the previous values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -196,6 +197,7 @@ def compute(
         total = len(statements) + 1
         for done, statement in enumerate(statements):
             conn.exec_driver_sql(statement)
+            _analyze_if_postgres(conn, statement)
             if progress:
                 progress(done + 1, total)
         conn.commit()  # the temporary tables only; the values are replaced in one transaction
@@ -268,6 +270,19 @@ def _replace_values(
         )
     )
     return run_id
+
+
+_CREATED = re.compile(r"^\s*CREATE TEMPORARY TABLE (\w+)", re.IGNORECASE)
+
+
+def _analyze_if_postgres(conn: Connection, statement: str) -> None:
+    """PostgreSQL keeps no statistics on temporary tables unless asked; without them it picks
+    nested loops over millions of rows."""
+    if conn.dialect.name != "postgresql":
+        return
+    created = _CREATED.match(statement)
+    if created and " AS " in statement.upper():
+        conn.exec_driver_sql(f"ANALYZE {created[1]}")
 
 
 TEMPORARY = (
