@@ -38,7 +38,7 @@ from kraft.metrics.runner import compute as compute_kpis
 from kraft.metrics.runner import explain as explain_value
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Grain, Period
-from kraft.reports.exports import write_kpi_values
+from kraft.reports.exports import KPI_VALUE_COLUMNS, write_kpi_values
 from kraft.reports.framework_document import DocumentFormat, render_framework_document
 from kraft.reports.values import format_value
 from kraft.store import audit, migrate
@@ -680,17 +680,6 @@ def compute(
 export_app = typer.Typer(help="Export KPI values and data.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
-EXPORT_COLUMNS = (
-    "entity_type",
-    "entity_id",
-    "period",
-    "kpi_id",
-    "value",
-    "numerator",
-    "denominator",
-    "provisional",
-)
-
 
 @export_app.command("kpi-values")
 def export_kpi_values(
@@ -723,7 +712,7 @@ def export_kpi_values(
             r
             for r in conn.execute(
                 sa.text(
-                    f"SELECT {', '.join(EXPORT_COLUMNS)}, grain FROM kpi_values "
+                    f"SELECT {', '.join(KPI_VALUE_COLUMNS)}, grain FROM kpi_values "
                     "ORDER BY entity_type, entity_id, grain, period, kpi_id"
                 )
             )

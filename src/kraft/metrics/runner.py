@@ -285,18 +285,6 @@ def _analyze_if_postgres(conn: Connection, statement: str) -> None:
         conn.exec_driver_sql(f"ANALYZE {created[1]}")
 
 
-TEMPORARY = (
-    "kraft_periods",
-    "kraft_month_periods",
-    "kraft_labels",
-    "kraft_rm_entities",
-    "kraft_entity_periods",
-    VALUES_TABLE,
-    "kraft_manual_kpis",
-    "kraft_hashes",
-)
-
-
 def _drop_temporary(conn: Connection) -> None:
     names = [
         r[0]
@@ -308,10 +296,6 @@ def _drop_temporary(conn: Connection) -> None:
     ]
     for name in names:
         conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
-
-
-def spine_for(periods: list[SpinePeriod]) -> list[str]:
-    return [s.period.label for s in periods]
 
 
 @dataclass
