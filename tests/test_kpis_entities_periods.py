@@ -229,31 +229,37 @@ def test_provisional_flags(workspace: Workspace, tmp_path: Path, as_of: str) -> 
         # C2: ends 2024-02-19, renewed from the next day
         policy("P2", "C2", "RM1", "2023-02-20", end="2024-02-19", status="expired"),
         policy("R2", "C2", "RM1", "2024-02-15", "2024-02-20", renewal_of_policy_id="P2"),
+        # C3: ends 2024-03-25 and is not renewed: its grace window is open until 2024-04-24
+        policy("P3", "C3", "RM1", "2023-03-26", end="2024-03-25", status="expired"),
     ]
     interactions = [interaction("E1", "RM1", "education_session", "2024-01-10", client_id="C1")]
     book = {"policies": policies, "interactions": interactions}
     vals = load(workspace, tmp_path / "book", book, as_of)
-    expect(vals, "client_retention_rate", {("rm", "RM1", "2024-Q1"): 100.0})  # C1 ✓ C2 ✓
+    # C1 ✓ C2 ✓ C3 ✗ → 2 / 3
+    expect(vals, "client_retention_rate", {("rm", "RM1", "2024-Q1"): 200 / 3})
     expect(vals, "renewal_rate_after_education", {("rm", "RM1", "2024-Q1"): 100.0})  # P1 ✓
-    # Q1's grace ends 2024-03-31 + 30 = 2024-04-30; February's 2024-02-29 + 30 = 2024-03-30
-    in_grace = as_of < "2024-04-30"
+    # DATA.md: a value that depends on a renewal that may still happen is provisional. P1 and
+    # P2 are already renewed; P3 (not renewed) may still renew until 2024-03-25 + 30 = 04-24.
+    in_grace = as_of < "2024-04-24"
+    april_open = as_of < "2024-04-30"
     expect_provisional(
         vals,
         {
             ("rm", "RM1", "2024-Q1", "client_retention_rate"): in_grace,
             ("team", "T1", "2024-Q1", "client_retention_rate"): in_grace,
             ("org", "org", "2024-Q1", "client_retention_rate"): in_grace,
-            ("rm", "RM1", "2024-Q1", "renewal_rate_after_education"): in_grace,
+            # only P1 was educated, and it is renewed: nothing left to happen
+            ("rm", "RM1", "2024-Q1", "renewal_rate_after_education"): False,
             ("rm", "RM1", "2024-03", "client_retention_rate"): in_grace,
             ("rm", "RM1", "2024-02", "client_retention_rate"): False,
             ("rm", "RM1", "2024-Q1", "revenue_per_quarter"): False,
             ("rm", "RM1", "2024-Q1", "education_sessions"): False,
             ("rm", "RM1", "2024-Q1", "loss_ratio_improvement"): False,
             ("rm", "RM1", "2024-03", "loss_ratio_improvement"): False,
-            # April ends 2024-04-30: open as of 04-20, over as of 04-30
-            ("rm", "RM1", "2024-04", "revenue_per_quarter"): in_grace,
-            ("rm", "RM1", "2024-04", "loss_ratio_improvement"): in_grace,
-            ("rm", "RM1", "2024-04", "client_retention_rate"): True,  # grace to 2024-05-30
+            # April ends 2024-04-30: open as of 04-20, over as of 04-30; nothing is due in it
+            ("rm", "RM1", "2024-04", "revenue_per_quarter"): april_open,
+            ("rm", "RM1", "2024-04", "loss_ratio_improvement"): april_open,
+            ("rm", "RM1", "2024-04", "client_retention_rate"): april_open,
             ("rm", "RM1", "2024-Q2", "revenue_per_quarter"): True,
             ("rm", "RM1", "2024-Q2", "loss_ratio_improvement"): True,
             ("rm", "RM1", "2024", "revenue_per_quarter"): True,

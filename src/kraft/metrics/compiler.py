@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlglot import exp
 
@@ -29,6 +30,7 @@ from kraft.schema.tables import TABLES_BY_NAME
 Dialect = str  # "duckdb" | "postgres" | "spark"
 
 VALUES_TABLE = "kraft_new_values"
+PROVISIONAL = "__provisional"  # the measure counting rows that may still change a value
 VALUE_COLUMNS = (
     "entity_type",
     "entity_id",
@@ -109,7 +111,9 @@ class Plan:
 
 
 class Compiler:
-    def __init__(self, catalogue: Catalogue, parameters: dict[str, int], dialect: Dialect) -> None:
+    def __init__(
+        self, catalogue: Catalogue, parameters: Mapping[str, int | date], dialect: Dialect
+    ) -> None:
         self.catalogue = catalogue
         self.parameters = parameters
         self.dialect = dialect
@@ -120,7 +124,12 @@ class Compiler:
     # -- facts ------------------------------------------------------------------------------
 
     def _params(self) -> dict[str, exp.Expr]:
-        return {name: _num(value) for name, value in self.parameters.items()}
+        return {
+            name: exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+            if isinstance(value, date)
+            else _num(value)
+            for name, value in self.parameters.items()
+        }
 
     def _snippet(self, text: str, where: str) -> exp.Expr:
         return snippets.substitute(snippets.parse(text, where), self._params())
@@ -128,7 +137,11 @@ class Compiler:
     def fact_plans(self, metrics: list[str]) -> dict[str, FactPlan]:
         plans: dict[str, FactPlan] = {}
         for metric_name in metrics:
-            for measure_name, measure in self.catalogue.metrics[metric_name].measures.items():
+            metric = self.catalogue.metrics[metric_name]
+            measures = dict(metric.measures)
+            if metric.provisional_when is not None:
+                measures[PROVISIONAL] = metric.provisional_when
+            for measure_name, measure in measures.items():
                 plan = plans.setdefault(
                     measure.fact, FactPlan(measure.fact, self.catalogue.facts[measure.fact])
                 )
@@ -255,7 +268,9 @@ class Compiler:
         """A measure's expr or filter over the staged fact; period-bound columns inlined."""
         if text is None:
             return None
-        tree = snippets.unqualify(snippets.parse(text, where), base)
+        tree = snippets.unqualify(
+            snippets.substitute(snippets.parse(text, where), self._params()), base
+        )
         inline = {
             n: snippets.substitute(derived[n], period_values)
             for n in snippets.column_names(tree, base)
@@ -655,7 +670,18 @@ class Compiler:
             )
         main = metric.denominator or metric.numerator
         row_measure = main if main in rows_sql else next(iter(rows_sql))
-        provisional = _col(f"open_{metric.observation_days or 'period'}", "ep")
+        provisional: exp.Expr = _col("open_period", "ep")
+        if metric.provisional_when is not None:
+            watch = metric.provisional_when
+            alias = joins.setdefault(watch.fact, f"a{len(joins)}")
+            watched = plans[watch.fact].columns[(name, PROVISIONAL)]
+            provisional = exp.or_(
+                provisional,
+                exp.GT(
+                    this=exp.Coalesce(this=_col(watched.value, alias), expressions=[_num(0)]),
+                    expression=_num(0),
+                ),
+            )
         extra: exp.Expr = exp.null()
         if metric.report:
             pairs: list[exp.Expr] = []
@@ -777,7 +803,8 @@ class Compiler:
         facts = {
             m.fact: self.catalogue.facts[m.fact].model_dump() for m in metric.measures.values()
         }
-        payload = {"metric": metric.model_dump(), "facts": facts, "parameters": self.parameters}
+        parameters = {k: v for k, v in self.parameters.items() if k != "as_of"}
+        payload = {"metric": metric.model_dump(), "facts": facts, "parameters": parameters}
         return hashlib.sha256(
             json.dumps(payload, sort_keys=True, default=str).encode()
         ).hexdigest()[:16]

@@ -157,12 +157,12 @@ def compute(
     dialect = DIALECTS[db.dialect]
     computed, manual = framework_metrics(framework, catalogue)
     metrics = metrics_needed(catalogue, computed)
-    compiler = Compiler(catalogue, parameters, dialect)
-    plan = compiler.plan(metrics)
     kpis = [m for m in metrics if catalogue.metrics[m].kpi] + manual
     started = datetime.now(UTC).replace(tzinfo=None)
     with db.connect() as conn:
         as_of, first_day, last_day = _resolve_range(conn, calendar, request)
+        compiler = Compiler(catalogue, {**parameters, "as_of": as_of}, dialect)
+        plan = compiler.plan(metrics)
         periods = spine_periods(calendar, first_day, last_day, list(request.grains))
         stored = [s.period for s in periods if s.stored]
         teams: dict[str, str | None] = {
@@ -177,7 +177,6 @@ def compute(
             _labels(calendar, first_day, last_day),
             team_ancestry(teams, rms),
             as_of,
-            parameters["renewal_grace_days"],
             dialect,
         )
         statements.append(ENTITY_PERIODS_SQL)
@@ -334,7 +333,7 @@ def explain(
         raise KraftError(f"{kpi_id!r} is not a KPI of framework {framework.id}.") from None
     period = _parse(calendar, label, "--period")
     dialect = DIALECTS[db.dialect]
-    compiler = Compiler(catalogue, parameters, dialect)
+    compiler = Compiler(catalogue, {**parameters, "as_of": date.today()}, dialect)
     with db.connect() as conn:
         known = conn.execute(
             sa.text("SELECT count(*) FROM relationship_managers WHERE rm_id = :r"), {"r": rm_id}
@@ -374,7 +373,6 @@ def explain(
                 _labels(calendar, period.start, period.end),
                 {},
                 date.today(),
-                parameters["renewal_grace_days"],
                 dialect,
             ):
                 conn.exec_driver_sql(statement)

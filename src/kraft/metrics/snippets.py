@@ -223,5 +223,16 @@ def check_catalogue(catalogue: object) -> None:
             for column in tree.find_all(exp.Column):
                 if column.name not in catalogue.metrics:
                     raise SnippetError(f"{at} derived: unknown metric {column.name!r}.")
-        if metric.observation_days and metric.observation_days not in PARAMETERS:
-            raise SnippetError(f"{at}: observation_days names no parameter.")
+        if metric.provisional_when is not None:
+            watch = metric.provisional_when
+            if watch.fact not in catalogue.facts or watch.agg != "count":
+                raise SnippetError(f"{at}: provisional_when counts rows of a known fact.")
+            if watch.filter:
+                fact = catalogue.facts[watch.fact]
+                check(
+                    parse(watch.filter, f"{at} provisional_when"),
+                    f"{at} provisional_when",
+                    tables=[fact.table],
+                    names=fact.columns,
+                    parameters=PARAMETERS,
+                )

@@ -97,7 +97,9 @@ class Metric(_Spec):
     per_month: bool = False
     derived: str | None = None
     report: tuple[str, ...] = ()
-    observation_days: str | None = None  # a parameter name, e.g. renewal_grace_days
+    # Rows that may still change the value (a due policy inside its grace, an open claim): any
+    # such row keeps the value provisional, as does a period that is not over.
+    provisional_when: Measure | None = None
     leaders_only: bool = False
 
     @model_validator(mode="after")
@@ -143,7 +145,7 @@ class Catalogue(_Spec):
         return [name for name, metric in self.metrics.items() if metric.kpi]
 
 
-PARAMETERS = ("renewal_grace_days", "free_look_days")
+PARAMETERS = ("renewal_grace_days", "free_look_days", "as_of")
 
 
 @cache

@@ -17,8 +17,6 @@ from sqlglot import exp
 
 from kraft.periods import Calendar, Grain, Period
 
-OPEN_COLUMNS = ("open_period", "open_renewal_grace_days")
-
 
 @dataclass(frozen=True)
 class SpinePeriod:
@@ -109,7 +107,6 @@ def spine_statements(
     labels: list[Period],
     rm_teams: dict[str, list[str]],
     as_of: date,
-    grace_days: int,
     dialect: str,
 ) -> list[str]:
     """The temporary tables of the spine, as SQL statements."""
@@ -125,7 +122,6 @@ def spine_statements(
             ("first_month_key", "INT"),
             ("last_month_key", "INT"),
             ("open_period", "BOOLEAN"),
-            ("open_renewal_grace_days", "BOOLEAN"),
             ("stored", "BOOLEAN"),
         ],
         (
@@ -139,7 +135,6 @@ def spine_statements(
                 month_key(s.period.start),
                 month_key(s.period.end),
                 s.period.end > as_of,
-                s.period.end + timedelta(days=grace_days) > as_of,
                 s.stored,
             )
             for s in periods
@@ -187,7 +182,7 @@ def spine_statements(
 ENTITY_PERIODS_SQL = """
 CREATE TEMPORARY TABLE kraft_entity_periods AS
 SELECT 'rm' AS entity_type, r.rm_id AS entity_id, p.grain, p.label, p.months, p.prev_label,
-       p.open_period, p.open_renewal_grace_days, p.stored,
+       p.open_period, p.stored,
        r.rm_id IN (SELECT leader_rm_id FROM teams WHERE leader_rm_id IS NOT NULL) AS is_leader
 FROM relationship_managers AS r
 JOIN kraft_periods AS p
@@ -198,11 +193,11 @@ JOIN kraft_periods AS p
 WHERE coalesce(r.role, 'rm') = 'rm'
 UNION ALL
 SELECT 'team', t.team_id, p.grain, p.label, p.months, p.prev_label, p.open_period,
-       p.open_renewal_grace_days, p.stored, FALSE
+       p.stored, FALSE
 FROM teams AS t CROSS JOIN kraft_periods AS p
 UNION ALL
 SELECT 'org', 'org', p.grain, p.label, p.months, p.prev_label, p.open_period,
-       p.open_renewal_grace_days, p.stored, FALSE
+       p.stored, FALSE
 FROM kraft_periods AS p
 """
 
