@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from kraft.metrics.compiler import Compiler
+from kraft.metrics.compiler import Compiler, metrics_needed
 from kraft.metrics.spec import load_catalogue
 
 from conftest import REPO
@@ -31,10 +31,8 @@ PARAMETERS = {"renewal_grace_days": 30, "free_look_days": 30}
 )
 def test_generated_sql_matches_the_snapshot(metric: str, dialect: str) -> None:
     compiler = Compiler(load_catalogue(), PARAMETERS, dialect)
-    from kraft.metrics.compiler import metrics_needed
-
     plan = compiler.plan(metrics_needed(load_catalogue(), [metric]))
-    text = ";\n\n".join(plan.statements) + ";\n"
+    text = ";\n\n".join([*plan.statements, plan.values_query]) + ";\n"
     path = SNAPSHOTS / f"{metric}.{dialect}.sql"
     if os.environ.get("KRAFT_UPDATE_SNAPSHOTS"):
         path.write_text(text, encoding="utf-8")

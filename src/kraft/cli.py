@@ -10,7 +10,7 @@ import sys
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
 import typer
@@ -22,15 +22,12 @@ from rich.tree import Tree
 from typer.core import TyperGroup
 
 from kraft import __version__
-from kraft.demo.book import generate_book
 from kraft.errors import KraftError
 from kraft.formatting import neutralise
 from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
 from kraft.framework.model import Framework, KpiKind
 from kraft.framework.smart import Severity, errors, validate
 from kraft.framework.starter import starter_framework
-from kraft.ingest.importer import ImportRejectedError, ImportResult, Mode, run_import
-from kraft.ingest.sources import from_arrow, read_sources
 from kraft.ingest.status import status as data_status
 from kraft.ingest.validate import Problem
 from kraft.metrics.runner import ComputeRequest, ComputeResult
@@ -43,6 +40,10 @@ from kraft.reports.framework_document import DocumentFormat, render_framework_do
 from kraft.reports.values import format_value
 from kraft.store import audit, migrate
 from kraft.store.database import Database, workspace_database
+
+if TYPE_CHECKING:  # the import and demo modules load numpy and pyarrow: only when used
+    from kraft.ingest.importer import ImportResult
+
 from kraft.workspace import (
     NoWorkspaceError,
     Settings,
@@ -412,6 +413,9 @@ def import_(
     ] = None,
 ) -> None:
     """Import operational data: validated as a whole, written all or nothing."""
+    from kraft.ingest.importer import ImportRejectedError, Mode, run_import
+    from kraft.ingest.sources import read_sources
+
     workspace = _workspace(ctx)
     try:
         import_mode = Mode(mode)
@@ -585,6 +589,10 @@ def demo(
     ] = None,
 ) -> None:
     """Create a workspace with a synthetic insurance book, imported through the usual validation."""
+    from kraft.demo.book import generate_book
+    from kraft.ingest.importer import Mode, run_import
+    from kraft.ingest.sources import from_arrow
+
     first = _parse_month(start) if start else _months_before(date.today(), months)
     workspace, _ = init_workspace(directory, Settings())
     db = _open_database(workspace, migrate_to_head=True)

@@ -249,10 +249,3 @@ def _finish(
             "tables": result.summary(),
         },
     )
-
-
-def table_counts(conn: Connection) -> dict[str, int]:
-    return {
-        t.name: int(conn.execute(sa.text(f"SELECT count(*) FROM {q(t.name)}")).scalar() or 0)
-        for t in TABLES
-    }

@@ -20,10 +20,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kraft.errors import KraftError
+from kraft.ingest.validate import FILE, ROW
 from kraft.schema.tables import TABLES_BY_NAME, ColumnType
 
-ROW = "__row"
-FILE = "__file"
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB per file
 MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024  # refuse zip bombs before opening a workbook

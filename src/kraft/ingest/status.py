@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kraft.ingest.importer import table_counts
 from kraft.ingest.validate import q
 from kraft.periods import Calendar, Grain
 from kraft.schema.tables import TABLES
@@ -56,4 +55,11 @@ def status(conn: Connection, calendar: Calendar) -> dict[str, Any]:
         "as_of": as_of.isoformat() if as_of else None,
         "periods": periods,
         "last_import": latest,
+    }
+
+
+def table_counts(conn: Connection) -> dict[str, int]:
+    return {
+        t.name: int(conn.execute(sa.text(f"SELECT count(*) FROM {q(t.name)}")).scalar() or 0)
+        for t in TABLES
     }

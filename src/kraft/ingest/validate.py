@@ -13,7 +13,6 @@ from typing import Any
 
 import duckdb
 
-from kraft.ingest.sources import FILE, ROW
 from kraft.periods import Calendar
 from kraft.schema.tables import (
     TABLES,
@@ -27,6 +26,9 @@ from kraft.schema.tables import (
     Table,
 )
 from kraft.store.metadata import DECIMAL_PLACES
+
+ROW = "__row"  # the source row number staged beside every raw row
+FILE = "__file"  # the source file
 
 MAX_PROBLEMS = 1_000_000  # kept for --errors-out; the count is always exact
 

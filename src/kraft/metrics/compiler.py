@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -56,6 +56,12 @@ def _num(value: float | int) -> exp.Expr:
 
 def _double(expression: exp.Expr) -> exp.Cast:
     return exp.cast(expression, exp.DataType.build("DOUBLE"))
+
+
+def _exact(expression: exp.Expr) -> exp.Cast:
+    """Sums add decimals: exact, so the same rows give the same total in any order or engine
+    (money above all); each term is kept to 12 decimal places."""
+    return exp.cast(expression, exp.DataType.build("DECIMAL(38, 12)"))
 
 
 def _and(*conditions: exp.Expr) -> exp.Expr:
@@ -106,6 +112,7 @@ class Plan:
 
     dialect: Dialect
     statements: list[str]
+    values_query: str  # every value, read once by the transaction that stores them
     metrics: list[str]
     definition_hashes: dict[str, str]
 
@@ -116,6 +123,7 @@ class Compiler:
     ) -> None:
         self.catalogue = catalogue
         self.parameters = parameters
+        self._merged: dict[str, str] = {}  # merged-interval tables staged, by what they merge
         self.dialect = dialect
 
     def sql(self, tree: exp.Expr) -> str:
@@ -281,7 +289,7 @@ class Compiler:
     def aggregate_fact(self, plan: FactPlan) -> list[str]:
         """kraft_agg_<name>: every measure of the fact per RM, team and company, and period."""
         if plan.fact.when.snapshot is not None:
-            return [self.aggregate_snapshot(plan)]
+            return self.aggregate_snapshot(plan)
         base = plan.fact.table
         derived = self._derived(plan)
         period_values: dict[str, exp.Expr] = {
@@ -289,6 +297,7 @@ class Compiler:
             "period_end": _col("end_date", "p"),
         }
         aggregates: list[exp.Expr] = []
+        distinct: list[tuple[MeasureColumns, exp.Expr, exp.Expr | None]] = []
         computed: dict[tuple[str, str | None, str | None], MeasureColumns] = {}
         for index, ((metric, measure_name), measure) in enumerate(plan.measures.items()):
             signature = (measure.agg, measure.expr, measure.filter)
@@ -311,10 +320,11 @@ class Compiler:
                 target = _case(condition, value)
                 if measure.agg == "count_distinct":
                     agg: exp.Expr = exp.Count(this=exp.Distinct(expressions=[target]))
+                    distinct.append((columns, value, condition))
                 elif measure.agg == "sum":
-                    agg = exp.Sum(this=target)
+                    agg = exp.Sum(this=_exact(target))
                 elif measure.agg == "mean":
-                    agg = exp.Sum(this=_double(target))
+                    agg = exp.Sum(this=_exact(target))
                     columns.count = f"{prefix}_count"
                     aggregates.append(exp.alias_(exp.Count(this=target.copy()), columns.count))
                 elif measure.agg == "median":
@@ -362,8 +372,15 @@ class Compiler:
                 _col("label", "p"),
             )
         )
+        additive = all(
+            m.agg in ("count", "sum", "mean", "count_distinct") for m in plan.measures.values()
+        )
+        if additive and distinct:
+            # Distinct counts do not add up: they are counted from key sets (_distinct_counts).
+            counted = {c.value for c, _, _ in distinct}
+            aggregates = [a for a in aggregates if a.alias not in counted]
+            by_rm.set("expressions", by_rm.expressions[:4] + [a.copy() for a in aggregates])
         names = [a.alias for a in aggregates]
-        additive = all(m.agg in ("count", "sum", "mean") for m in plan.measures.values())
         if additive and plan.fact.when.overlap is not None:
             # An interval's share of a quarter or year is the sum of its shares of the months:
             # join the months only, then add them up into every period that holds them.
@@ -416,14 +433,137 @@ class Compiler:
                     _col("label", "r"),
                 )
             )
-            union = exp.union(
+            union: exp.Query = exp.union(
                 exp.select(exp.Star()).from_(f"kraft_rmagg_{plan.name}"), rolled, distinct=False
             )
-            return [
-                self._create(f"kraft_rmagg_{plan.name}", by_rm),
-                self._create(f"kraft_agg_{plan.name}", union),
+            statements = [self._create(f"kraft_rmagg_{plan.name}", by_rm)]
+            if distinct:
+                statements += self._distinct_counts(plan, spine, on, distinct)
+                union = self._with_distinct(plan.name, union, [c.value for c, _, _ in distinct])
+            return [*statements, self._create(f"kraft_agg_{plan.name}", union)]
+        return [
+            self._create(
+                f"kraft_agg_{plan.name}", exp.union(by_rm, by_entity, distinct=False, copy=False)
+            )
+        ]
+
+    def _distinct_counts(
+        self,
+        plan: FactPlan,
+        spine: str,
+        on: exp.Expr,
+        distinct: list[tuple[MeasureColumns, exp.Expr, exp.Expr | None]],
+    ) -> list[str]:
+        """kraft_distinct_<name>: distinct counts per RM, team and company, and period.
+
+        Each RM's keys are collected once per period (kraft_keys_<name>_<n>, one table per key
+        expression, a 0/1 flag per measure). A key that only one RM ever holds counts for that
+        RM's teams and the company by addition; only keys shared by several RMs are counted
+        again through the bridge, as distinct values over the union.
+        """
+        base = plan.fact.table
+        groups: dict[str, tuple[exp.Expr, list[tuple[str, exp.Expr | None]]]] = {}
+        for columns, key, condition in distinct:
+            groups.setdefault(self.sql(key), (key, []))[1].append((columns.value, condition))
+        values = [c.value for c, _, _ in distinct]
+        statements: list[str] = []
+        ctes: list[str] = []
+        parts: list[str] = []
+        for number, (key, members) in enumerate(groups.values()):
+            table = f"kraft_keys_{plan.name}_{number}"
+            flags = [
+                exp.alias_(
+                    exp.Max(
+                        this=exp.Case(ifs=[exp.If(this=condition, true=_num(1))], default=_num(0))
+                        if condition is not None
+                        else _num(1)
+                    ),
+                    f"f_{name}",
+                )
+                for name, condition in members
             ]
-        return [self._create(f"kraft_agg_{plan.name}", exp.union(by_rm, by_entity, distinct=False))]
+            conditions = [condition for _, condition in members]
+            wanted = (
+                [exp.or_(*conditions)] if all(c is not None for c in conditions) else []
+            )  # rows no measure counts need not be collected
+            keys = (
+                exp.select(
+                    exp.alias_(_col("__rm", base), "rm"),
+                    _col("grain", "p"),
+                    _col("label", "p"),
+                    exp.alias_(key.copy(), "k"),
+                    *flags,
+                )
+                .from_(exp.to_table(f"kraft_fact_{plan.name}").as_(base))
+                .join(exp.to_table(spine).as_("p"), on=on.copy())
+                .where(
+                    _and(
+                        exp.Not(this=exp.Is(this=_col("__rm", base), expression=exp.null())),
+                        exp.Not(this=exp.Is(this=key.copy(), expression=exp.null())),
+                        *(w.copy() for w in wanted),
+                    )
+                )
+                .group_by(_col("__rm", base), _col("grain", "p"), _col("label", "p"), key.copy())
+            )
+            statements.append(self._create(table, keys))
+            mine = [name for name, _ in members]
+
+            def spread(pick: Callable[[str], str], mine: list[str] = mine) -> str:
+                return ", ".join(f"{pick(v) if v in mine else '0'} AS {v}" for v in values)
+
+            ctes.append(
+                f"keyed_{number} AS (SELECT keys.rm, keys.grain, keys.label, keys.k, "
+                f"{', '.join(f'keys.f_{v}' for v in mine)}, shared.k IS NOT NULL AS shared "
+                f"FROM {table} AS keys LEFT JOIN (SELECT k FROM {table} GROUP BY k "
+                "HAVING MIN(rm) <> MAX(rm)) AS shared ON shared.k = keys.k), "
+                f"per_rm_{number} AS (SELECT rm, grain, label, "
+                + ", ".join(
+                    f"SUM(f_{v}) AS {v}, SUM(CASE WHEN shared THEN 0 ELSE f_{v} END) AS local_{v}"
+                    for v in mine
+                )
+                + f" FROM keyed_{number} GROUP BY rm, grain, label)"
+            )
+            parts += [
+                f"SELECT 'rm' AS entity_type, rm AS entity_id, grain, label, "
+                f"{spread(lambda v: v)} FROM per_rm_{number}",
+                "SELECT e.entity_type, e.entity_id, r.grain, r.label, "
+                f"{spread(lambda v: f'SUM(r.local_{v})')} FROM per_rm_{number} AS r "
+                "JOIN kraft_rm_entities AS e ON e.rm_id = r.rm "
+                "GROUP BY e.entity_type, e.entity_id, r.grain, r.label",
+                "SELECT e.entity_type, e.entity_id, s.grain, s.label, "
+                f"{spread(lambda v: f'COUNT(DISTINCT CASE WHEN s.f_{v} = 1 THEN s.k END)')} "
+                f"FROM keyed_{number} AS s JOIN kraft_rm_entities AS e ON e.rm_id = s.rm "
+                "WHERE s.shared GROUP BY e.entity_type, e.entity_id, s.grain, s.label",
+            ]
+        totals = ", ".join(f"CAST(SUM({v}) AS BIGINT) AS {v}" for v in values)
+        query = (
+            f"WITH {', '.join(ctes)} SELECT entity_type, entity_id, grain, label, {totals} "
+            f"FROM ({' UNION ALL '.join(parts)}) AS parts "
+            "GROUP BY entity_type, entity_id, grain, label"
+        )
+        statements.append(self._create(f"kraft_distinct_{plan.name}", snippets.parse_query(query)))
+        return statements
+
+    @staticmethod
+    def _with_distinct(name: str, additive: exp.Query, values: list[str]) -> exp.Query:
+        """The additive measures of every entity and period, with their distinct counts."""
+        on = _and(
+            *(
+                _eq(_col(c, "d"), _col(c, "a"))
+                for c in ("entity_type", "entity_id", "grain", "label")
+            )
+        )
+        return (
+            exp.select(
+                exp.Column(this=exp.Star(), table=exp.to_identifier("a")),
+                *(
+                    exp.alias_(exp.Coalesce(this=_col(v, "d"), expressions=[_num(0)]), v)
+                    for v in values
+                ),
+            )
+            .from_(additive.subquery("a"))
+            .join(exp.to_table(f"kraft_distinct_{name}").as_("d"), on=on, join_type="left")
+        )
 
     def _create(self, name: str, query: exp.Expr) -> str:
         return self.sql(
@@ -435,15 +575,18 @@ class Compiler:
             )
         )
 
-    def aggregate_snapshot(self, plan: FactPlan) -> str:
+    def aggregate_snapshot(self, plan: FactPlan) -> list[str]:
         """Snapshot measures by counting intervals, not by joining every row to every day.
 
         A row in force from __start to __end holds on day d when __start <= d <= __end. Each
         interval becomes +1 at the first snapshot month whose day is >= __start and -1 at the
         first whose day is >= __end + 1; the count on a period's day is the running sum up to
         its month. For a distinct count, the intervals of each entity and key are first merged
-        where they overlap, so that a client with two policies in force counts once.
+        where they overlap, so that a client with two policies in force counts once; the
+        merged intervals do not depend on the snapshot day, so facts over the same rows (in
+        force at the start and at the end of a period) share them (kraft_merged_<n>).
         """
+        statements: list[str] = []
         base = plan.fact.table
         derived = self._derived(plan)
         first_day = plan.fact.when.snapshot == "first_day"
@@ -469,12 +612,19 @@ class Compiler:
             plan.columns[(metric, measure_name)] = result
             columns[signature] = result
             template = _DISTINCT_TEMPLATE if measure.agg == "count_distinct" else _COUNT_TEMPLATE
+            substitutions: dict[str, exp.Expr] = {
+                "keep": condition if condition is not None else exp.true(),
+                "key": key if key is not None else exp.Literal.number(1),
+            }
+            merged = ""
+            if measure.agg == "count_distinct":
+                merged, staged = self._merged_intervals(plan, substitutions)
+                statements += staged
             tree = snippets.parse_query(template)
             tree = snippets.substitute(
                 tree,
                 {
-                    "keep": condition if condition is not None else exp.true(),
-                    "key": key if key is not None else exp.Literal.number(1),
+                    **substitutions,
                     "bucket_start": self._bucket(_col("s"), first_day),
                     "bucket_end": self._bucket(
                         exp.Add(this=_col("e"), expression=_num(1)), first_day
@@ -487,12 +637,12 @@ class Compiler:
                     "measure": exp.Literal.number(index),
                 },
             )
-            bound = self._bind_fact(tree, plan.name, base)
+            bound = self._bind_fact(tree, plan.name, base, merged)
             assert isinstance(bound, exp.Query)
             selects.append(exp.select(exp.Star()).from_(bound.subquery(f"measure_{index}")))
         union = selects[0]
         for select in selects[1:]:
-            union = exp.union(union, select, distinct=False)
+            union = exp.union(union, select, distinct=False, copy=False)
         assert isinstance(union, exp.Query)
         distinct = {c.value: c for c in plan.columns.values()}.values()
         pivot = [
@@ -505,21 +655,32 @@ class Compiler:
             .from_(union.subquery("snapshots"))
             .group_by(_col("entity_type"), _col("entity_id"), _col("grain"), _col("label"))
         )
-        table = exp.to_table(f"kraft_agg_{plan.name}")
-        return self.sql(
-            exp.Create(
-                this=table,
-                kind="TABLE",
-                expression=query,
-                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-            )
+        return [*statements, self._create(f"kraft_agg_{plan.name}", query)]
+
+    def _merged_intervals(
+        self, plan: FactPlan, substitutions: dict[str, exp.Expr]
+    ) -> tuple[str, list[str]]:
+        """The table of merged intervals for this fact's rows and key; staged once per plan."""
+        fact = plan.fact.model_dump()
+        fact["when"].pop("snapshot")
+        signature = json.dumps(
+            [fact, {n: self.sql(e) for n, e in substitutions.items()}], sort_keys=True
         )
+        if signature in self._merged:
+            return self._merged[signature], []
+        name = f"kraft_merged_{len(self._merged)}"
+        self._merged[signature] = name
+        tree = snippets.substitute(snippets.parse_query(_MERGED_TEMPLATE), substitutions)
+        return name, [self._create(name, self._bind_fact(tree, plan.name, plan.fact.table))]
 
     @staticmethod
-    def _bind_fact(tree: exp.Expr, fact: str, base: str) -> exp.Expr:
-        """The template's `fact_rows AS fact` becomes the staged fact under the table's name."""
+    def _bind_fact(tree: exp.Expr, fact: str, base: str, merged: str = "") -> exp.Expr:
+        """The template's `fact_rows AS fact` becomes the staged fact under the table's name,
+        and `merged_intervals` the fact's merged intervals."""
 
         def bind(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Table) and node.name == "merged_intervals":
+                return exp.to_table(merged)
             if isinstance(node, exp.Table) and node.name == "fact_rows":
                 return exp.to_table(f"kraft_fact_{fact}").as_(base)
             if isinstance(node, exp.Column) and node.table == "fact":
@@ -614,8 +775,8 @@ class Compiler:
 
     # -- metrics ----------------------------------------------------------------------------
 
-    def assemble_metric(self, name: str, plans: dict[str, FactPlan]) -> str:
-        """INSERT the metric's values for every entity and period that should have one."""
+    def assemble_metric(self, name: str, plans: dict[str, FactPlan]) -> exp.Select:
+        """The metric's values for every entity and period that should have one."""
         metric = self.catalogue.metrics[name]
         joins: dict[str, str] = {}
         measure_sql: dict[str, exp.Expr] = {}
@@ -682,7 +843,7 @@ class Compiler:
                     expression=_num(0),
                 ),
             )
-        extra: exp.Expr = exp.null()
+        extra: exp.Expr = exp.cast(exp.null(), "VARCHAR")
         if metric.report:
             pairs: list[exp.Expr] = []
             for report in metric.report:
@@ -713,10 +874,9 @@ class Compiler:
                 _eq(_col("label", alias), _col("label", "ep")),
             )
             select = select.join(
-                exp.to_table(f"kraft_agg_{fact}").as_(alias), on=on, join_type="left"
+                exp.to_table(f"kraft_agg_{fact}").as_(alias), on=on, join_type="left", copy=False
             )
-        select = select.where(self._applies(metric))
-        return self.sql(exp.insert(select, VALUES_TABLE, columns=list(VALUE_COLUMNS)))
+        return select.where(self._applies(metric))
 
     @staticmethod
     def _json_object(pairs: list[exp.Expr]) -> exp.Expr:
@@ -743,7 +903,7 @@ class Compiler:
             )
         return exp.true()
 
-    def derive_metric(self, name: str) -> str:
+    def derive_metric(self, name: str) -> exp.Select:
         """A metric over other metrics' values: x and previous(x) for this and the prior period."""
         metric = self.catalogue.metrics[name]
         assert metric.derived is not None
@@ -795,8 +955,7 @@ class Compiler:
         select = select.select(
             exp.alias_(provisional, "provisional"), exp.alias_(exp.null(), "extra")
         )
-        select = select.where(self._applies(metric))
-        return self.sql(exp.insert(select, VALUES_TABLE, columns=list(VALUE_COLUMNS)))
+        return select.where(self._applies(metric))
 
     def definition_hash(self, name: str) -> str:
         metric = self.catalogue.metrics[name]
@@ -810,18 +969,45 @@ class Compiler:
         ).hexdigest()[:16]
 
     def plan(self, metrics: list[str]) -> Plan:
-        """Statements for these metrics (derived ones after the metrics they read)."""
+        """Statements for these metrics, and the query of their values.
+
+        Only the metrics a derived one reads are written to kraft_new_values first (derived
+        ones after what they read); every other value goes straight from one query into
+        kpi_values, so that four million values are not written twice.
+        """
+        self._merged = {}
         base = [m for m in metrics if self.catalogue.metrics[m].derived is None]
-        derived = [m for m in metrics if self.catalogue.metrics[m].derived is not None]
         plans = self.fact_plans(base)
         statements: list[str] = []
         for plan in plans.values():
             statements.append(self.stage_fact(plan))
             statements += self.aggregate_fact(plan)
-        statements += [self.assemble_metric(m, plans) for m in base]
-        statements += [self.derive_metric(m) for m in derived]
+        read = {
+            column.name
+            for m in metrics
+            if (derived := self.catalogue.metrics[m].derived) is not None
+            for column in snippets.parse(derived, m).find_all(exp.Column)
+        }
+        selects: list[exp.Query] = [exp.select(*VALUE_COLUMNS).from_(VALUES_TABLE)]
+        for name in metrics:
+            metric = self.catalogue.metrics[name]
+            if metric.derived is None:
+                select = self.assemble_metric(name, plans)
+            else:
+                select = self.derive_metric(name)
+            if name in read:
+                statements.append(
+                    self.sql(
+                        exp.insert(select, VALUES_TABLE, columns=list(VALUE_COLUMNS), copy=False)
+                    )
+                )
+            else:
+                selects.append(select)
+        union = selects[0]
+        for query in selects[1:]:
+            union = exp.union(union, query, distinct=False, copy=False)
         hashes = {m: self.definition_hash(m) for m in metrics}
-        return Plan(self.dialect, statements, metrics, hashes)
+        return Plan(self.dialect, statements, self.sql(union), metrics, hashes)
 
 
 def metrics_needed(catalogue: Catalogue, wanted: list[str]) -> list[str]:
@@ -907,27 +1093,49 @@ def _merge(name: str, source: str, keys: str) -> str:
 )"""
 
 
-_DISTINCT_TEMPLATE = f"""
+_MERGED_TEMPLATE = f"""
 WITH rm_rows AS ({_RM_ROWS}),
 keyed_rows AS (SELECT rm, k, s, e FROM rm_rows WHERE k IS NOT NULL),
 {_merge("rm_merged", "keyed_rows", "rm, k")},
+shared_keys AS (SELECT k FROM keyed_rows GROUP BY k HAVING MIN(rm) <> MAX(rm)),
 team_rows AS (
   SELECT bridge.entity_type, bridge.entity_id, rm_merged.k, rm_merged.s, rm_merged.e
-  FROM rm_merged JOIN kraft_rm_entities AS bridge ON bridge.rm_id = rm_merged.rm
+  FROM rm_merged
+  JOIN shared_keys ON shared_keys.k = rm_merged.k
+  JOIN kraft_rm_entities AS bridge ON bridge.rm_id = rm_merged.rm
 ),
-{_merge("team_merged", "team_rows", "entity_type, entity_id, k")},
-merged AS (
-  SELECT 'rm' AS entity_type, rm AS entity_id, s, e FROM rm_merged
-  UNION ALL
-  SELECT entity_type, entity_id, s, e FROM team_merged
+{_merge("team_merged", "team_rows", "entity_type, entity_id, k")}
+SELECT 'rm' AS entity_type, rm_merged.rm AS entity_id, rm_merged.s, rm_merged.e,
+       shared_keys.k IS NOT NULL AS shared
+FROM rm_merged LEFT JOIN shared_keys ON shared_keys.k = rm_merged.k
+UNION ALL
+SELECT entity_type, entity_id, s, e, TRUE AS shared FROM team_merged
+"""
+
+_DISTINCT_TEMPLATE = f"""
+WITH rm_rows AS ({_RM_ROWS}),
+rm_key_events AS (
+  SELECT rm, shared, b, SUM(delta) AS delta FROM (
+    SELECT entity_id AS rm, shared, :merged_bucket_start AS b, 1 AS delta
+    FROM merged_intervals WHERE entity_type = 'rm'
+    UNION ALL
+    SELECT entity_id AS rm, shared, :merged_bucket_end AS b, -1 AS delta
+    FROM merged_intervals WHERE entity_type = 'rm'
+  ) AS key_events GROUP BY rm, shared, b
 ),
 {_ROW_EVENTS},
 events AS (
+  SELECT 'rm' AS entity_type, rm AS entity_id, b, delta, 0 AS row_delta FROM rm_key_events
+  UNION ALL
+  SELECT bridge.entity_type, bridge.entity_id, b, delta, 0 AS row_delta
+  FROM rm_key_events JOIN kraft_rm_entities AS bridge ON bridge.rm_id = rm_key_events.rm
+  WHERE NOT rm_key_events.shared
+  UNION ALL
   SELECT entity_type, entity_id, :merged_bucket_start AS b, 1 AS delta, 0 AS row_delta
-  FROM merged
+  FROM merged_intervals WHERE entity_type <> 'rm'
   UNION ALL
   SELECT entity_type, entity_id, :merged_bucket_end AS b, -1 AS delta, 0 AS row_delta
-  FROM merged
+  FROM merged_intervals WHERE entity_type <> 'rm'
   UNION ALL
   SELECT entity_type, entity_id, b, 0 AS delta, delta AS row_delta FROM row_events
 )

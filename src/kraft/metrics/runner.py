@@ -202,7 +202,15 @@ def compute(
         conn.commit()  # the temporary tables only; the values are replaced in one transaction
         with conn.begin():
             run_id = _replace_values(
-                conn, kpis, stored, started, as_of, actor, db.dialect, request.grains
+                conn,
+                plan.values_query,
+                kpis,
+                stored,
+                started,
+                as_of,
+                actor,
+                db.dialect,
+                request.grains,
             )
         if progress:
             progress(total, total)
@@ -221,6 +229,7 @@ def compute(
 
 def _replace_values(
     conn: Connection,
+    values_query: str,
     kpis: list[str],
     stored: list[Period],
     started: datetime,
@@ -240,19 +249,18 @@ def _replace_values(
     )
     now = datetime.now(UTC).replace(tzinfo=None)
     labels = [p.label for p in stored]
-    params = {"run_id": run_id, "now": now}
     delete = sa.text(
         "DELETE FROM kpi_values WHERE period IN :labels AND kpi_id IN :kpis"
     ).bindparams(sa.bindparam("labels", expanding=True), sa.bindparam("kpis", expanding=True))
     conn.execute(delete, {"labels": labels, "kpis": kpis})
     columns = ", ".join(VALUE_COLUMNS)
-    insert = sa.text(
+    result = conn.exec_driver_sql(  # the compiled query as it is: no bind parameters
         f"INSERT INTO kpi_values ({columns}, definition_hash, run_id, computed_at) "
-        f"SELECT {', '.join('v.' + c for c in VALUE_COLUMNS)}, h.definition_hash, :run_id, :now "
-        f"FROM {VALUES_TABLE} AS v JOIN kraft_hashes AS h ON h.kpi_id = v.kpi_id "
+        f"SELECT {', '.join('v.' + c for c in VALUE_COLUMNS)}, h.definition_hash, {run_id}, "
+        f"CAST('{now.isoformat(sep=' ')}' AS TIMESTAMP) "
+        f"FROM ({values_query}) AS v JOIN kraft_hashes AS h ON h.kpi_id = v.kpi_id "
         "JOIN kraft_periods AS p ON p.label = v.period AND p.grain = v.grain WHERE p.stored"
     )
-    result = conn.execute(insert, params)
     conn.execute(
         compute_runs.insert().values(
             run_id=run_id,

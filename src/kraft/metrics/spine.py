@@ -90,7 +90,9 @@ def create_table(
         if chunk:
             values = exp.Values(expressions=list(chunk))
             statements.append(
-                exp.insert(values, name, columns=[c for c, _ in columns]).sql(dialect=dialect)
+                exp.insert(values, name, columns=[c for c, _ in columns], copy=False).sql(
+                    dialect=dialect
+                )
             )
             chunk.clear()
 
