@@ -12,7 +12,6 @@ import csv
 import json
 import re
 from datetime import date, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,9 @@ import sqlalchemy as sa
 from openpyxl import Workbook
 from typer.testing import CliRunner
 
-from kraft import cli as kraft_cli
 from kraft.cli import app
 from kraft.errors import KraftError
+from kraft.ingest import sources
 from kraft.ingest.sources import read_sources
 from kraft.schema.tables import table
 from kraft.store.database import workspace_database
@@ -595,9 +594,8 @@ def test_file_over_the_size_cap_is_refused(
 ) -> None:
     before = import_base(runner, workspace, tmp_path)
     path = write_table(tmp_path / "big", "policies", [policy()])
-    # read_sources binds DEFAULT_MAX_BYTES as its default at definition time, so lower the cap
-    # where the CLI calls it.
-    monkeypatch.setattr(kraft_cli, "read_sources", partial(read_sources, max_bytes=100))
+    # read_sources reads DEFAULT_MAX_BYTES when it is called: lower the cap the CLI gets.
+    monkeypatch.setattr(sources, "DEFAULT_MAX_BYTES", 100)
     output = assert_rejected(runner, workspace, before, str(path))
     assert "policies.csv is " in output and "over the import size cap of" in output
     assert len(output.strip().splitlines()) == 1, output

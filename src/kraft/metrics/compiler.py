@@ -381,6 +381,10 @@ class Compiler:
             aggregates = [a for a in aggregates if a.alias not in counted]
             by_rm.set("expressions", by_rm.expressions[:4] + [a.copy() for a in aggregates])
         names = [a.alias for a in aggregates]
+        period_bound = any(
+            c.table == "p" for a in aggregates for c in a.find_all(exp.Column)
+        )  # a measure reading the period's own dates cannot be added up from months
+        monthly: exp.Select | None = None
         if additive and plan.fact.when.overlap is not None:
             # An interval's share of a quarter or year is the sum of its shares of the months:
             # join the months only, then add them up into every period that holds them.
@@ -395,6 +399,20 @@ class Compiler:
                 .where(exp.Not(this=exp.Is(this=_col("__rm", base), expression=exp.null())))
                 .group_by(_col("__rm", base), _col("month_key", "p"))
             )
+        elif additive and plan.fact.when.date is not None and not period_bound:
+            # Rows dated in a month: counted once per month, then added up into quarters and
+            # years (instead of aggregating every row three times).
+            monthly = (
+                exp.select(
+                    exp.alias_(_col("__rm", base), "entity_id"),
+                    exp.alias_(_col("__month_key", base), "month_key"),
+                    *(a.copy() for a in aggregates),
+                )
+                .from_(fact_table.copy())
+                .where(exp.Not(this=exp.Is(this=_col("__rm", base), expression=exp.null())))
+                .group_by(_col("__rm", base), _col("__month_key", base))
+            )
+        if monthly is not None:
             by_rm = (
                 exp.select(
                     exp.alias_(exp.Literal.string("rm"), "entity_type"),

@@ -51,20 +51,17 @@ def spine_periods(
     return out
 
 
-def _date(day: date) -> exp.Expr:
-    return exp.cast(exp.Literal.string(day.isoformat()), "DATE")
-
-
-def _value(value: object) -> exp.Expr:
+def _literal(value: object) -> str:
+    """A value as SQL text that DuckDB, PostgreSQL and Spark read alike."""
     if isinstance(value, bool):
-        return exp.true() if value else exp.false()
+        return "TRUE" if value else "FALSE"
     if isinstance(value, int):
-        return exp.Literal.number(value)
+        return str(value)
     if isinstance(value, date):
-        return _date(value)
+        return f"CAST('{value.isoformat()}' AS DATE)"
     if value is None:
-        return exp.null()
-    return exp.Literal.string(str(value))
+        return "NULL"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def create_table(
@@ -84,20 +81,16 @@ def create_table(
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
         ).sql(dialect=dialect)
     ]
-    chunk: list[exp.Tuple] = []
+    names = ", ".join(c for c, _ in columns)
+    chunk: list[str] = []
 
-    def flush() -> None:
+    def flush() -> None:  # plain text: building thousands of literal trees is slow
         if chunk:
-            values = exp.Values(expressions=list(chunk))
-            statements.append(
-                exp.insert(values, name, columns=[c for c, _ in columns], copy=False).sql(
-                    dialect=dialect
-                )
-            )
+            statements.append(f"INSERT INTO {name} ({names}) VALUES {', '.join(chunk)}")
             chunk.clear()
 
     for row in rows:
-        chunk.append(exp.Tuple(expressions=[_value(v) for v in row]))
+        chunk.append("(" + ", ".join(_literal(v) for v in row) + ")")
         if len(chunk) >= 2000:
             flush()
     flush()
