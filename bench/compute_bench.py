@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/compute_bench.py [--rms 2000] [--months 24] [--runs 3]
 
-Builds the demo workspace once (not timed), then times fresh `kraft compute` processes (median)
-with their peak memory, and the baseline the issue names: one plain DuckDB scan of every column
-of the tables the compute reads (policies, claims, leads, interactions, surveys, activities,
+Builds the demo workspace once (not timed), then times fresh `kraft compute --no-score`
+processes (the KPI engine alone; median) with their peak memory, then `kraft compute` (values
+and scores) to report what scoring adds, and the baseline the issue names: one plain DuckDB scan
+of every column of the tables the compute reads (policies, claims, leads, interactions, surveys, activities,
 compliance_audits, compliance_incidents, document_checks, tool_usage, team_goals, measurements).
 """
 
@@ -80,7 +81,10 @@ def main() -> None:
                 "2024-01",
             ]
         )
-        results = [run(["--workspace", str(folder), "compute"]) for _ in range(args.runs)]
+        results = [
+            run(["--workspace", str(folder), "compute", "--no-score"]) for _ in range(args.runs)
+        ]
+        scored = [run(["--workspace", str(folder), "compute"]) for _ in range(args.runs)]
         scans = [plain_scan(folder / "kraft.duckdb") for _ in range(args.runs)]
     times = [t for t, _ in results]
     median, scan = statistics.median(times), statistics.median(scans)
@@ -90,6 +94,12 @@ def main() -> None:
         "target 20 s"
     )
     print(f"peak RSS: max {max(m for _, m in results):.0f} MB; target 2000 MB")
+    with_scores = statistics.median(t for t, _ in scored)
+    print(
+        f"with scoring: median {with_scores:.1f} s (runs: {', '.join(f'{t:.1f}' for t, _ in scored)}); "
+        f"scoring adds {with_scores - median:.1f} s (target 10 s); "
+        f"peak RSS {max(m for _, m in scored):.0f} MB"
+    )
     print(
         f"plain scan of every column read: median {scan:.2f} s; compute / scan = "
         f"{median / scan:.0f}×"

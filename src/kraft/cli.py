@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import getpass
 import json
 import os
 import sys
@@ -14,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -22,6 +20,15 @@ from rich.tree import Tree
 from typer.core import TyperGroup
 
 from kraft import __version__
+from kraft.commands.common import actor as _actor
+from kraft.commands.common import calendar_of as _calendar
+from kraft.commands.common import close_databases, err, out, raw_database, styled, warn
+from kraft.commands.common import framework_of as _framework
+from kraft.commands.common import open_database as _open_database
+from kraft.commands.common import parse_date as _parse_date
+from kraft.commands.common import parse_period as _parse_period
+from kraft.commands.common import workspace_of as _workspace
+from kraft.commands.common import write_or_print as _write_or_print
 from kraft.errors import KraftError
 from kraft.formatting import neutralise
 from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
@@ -34,35 +41,18 @@ from kraft.metrics.runner import ComputeRequest, ComputeResult
 from kraft.metrics.runner import compute as compute_kpis
 from kraft.metrics.runner import explain as explain_value
 from kraft.metrics.spec import load_catalogue
-from kraft.periods import Calendar, Grain, Period
+from kraft.periods import Calendar, Grain
 from kraft.reports.exports import KPI_VALUE_COLUMNS, write_kpi_values
 from kraft.reports.framework_document import DocumentFormat, render_framework_document
 from kraft.reports.values import format_value
+from kraft.scoring.runner import ScoreResult, score_database
 from kraft.store import audit, migrate
-from kraft.store.database import Database, workspace_database
+from kraft.store.database import Database
 
 if TYPE_CHECKING:  # the import and demo modules load numpy and pyarrow: only when used
     from kraft.ingest.importer import ImportResult
 
-from kraft.workspace import (
-    NoWorkspaceError,
-    Settings,
-    Workspace,
-    find_workspace,
-    init_workspace,
-)
-
-# Markup is off: file names, ids and values from users may hold [brackets]. Styling is explicit.
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
-
-
-def styled(label: str, style: str, text: str) -> Text:
-    return Text.assemble((label, style), text)
-
-
-def warn(text: str) -> None:
-    err.print(styled("Warning: ", "yellow", text))
+from kraft.workspace import Settings, Workspace, init_workspace
 
 
 class KraftGroup(TyperGroup):
@@ -91,16 +81,7 @@ class KraftGroup(TyperGroup):
             )
             raise SystemExit(2) from None
         finally:
-            _close_databases()
-
-
-_opened: list[Database] = []
-
-
-def _close_databases() -> None:
-    """Release every database the command opened (on DuckDB: the file lock) when it ends."""
-    while _opened:
-        _opened.pop().dispose()
+            close_databases()
 
 
 app = typer.Typer(
@@ -156,33 +137,6 @@ def main_callback(
     ] = False,
 ) -> None:
     ctx.obj = workspace
-
-
-def _workspace(ctx: typer.Context, local: Path | None = None) -> Workspace:
-    return find_workspace(local or ctx.obj)
-
-
-def _framework(ctx: typer.Context, reference: str | None, local: Path | None = None) -> Framework:
-    """The named framework, else the workspace's, else the built-in default outside a workspace."""
-    if reference:
-        return resolve_framework(reference, Path.cwd())
-    try:
-        workspace = _workspace(ctx, local)
-    except NoWorkspaceError:
-        return resolve_framework(DEFAULT_FRAMEWORK)
-    return resolve_framework(workspace.settings.framework, workspace.root)
-
-
-def _write_or_print(text: str, output: Path | None, what: str) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise KraftError(f"Cannot write {output}: {exc.strerror}; choose another path.") from None
-    out.print(f"Wrote {what} to {output}")
 
 
 @app.command()
@@ -336,36 +290,11 @@ def framework_new(
     out.print(f"Fill in every TODO, then run: kraft framework validate {output}")
 
 
-def main() -> None:
-    app()
-
-
-def _open_database(workspace: Workspace, *, migrate_to_head: bool = False) -> Database:
-    """The workspace database; refuses one whose schema is behind (run `kraft db upgrade`)."""
-    db = workspace_database(workspace.root, workspace.settings.database_url)
-    _opened.append(db)
-    if migrate_to_head:
-        migrate.upgrade(db)
-        return db
-    current, head = migrate.current_revision(db), migrate.head_revision()
-    if current != head:
-        raise KraftError(
-            f"The database {db.display_url} is at schema revision {current or 'none'}, and this "
-            f"kraft needs {head}; run `kraft db upgrade`."
-        )
-    return db
-
-
-def _calendar(workspace: Workspace) -> Calendar:
-    return Calendar(workspace.settings.fiscal_year_start_month)
-
-
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     workspace = _workspace(ctx)
-    db = workspace_database(workspace.root, workspace.settings.database_url)
-    _opened.append(db)
+    db = raw_database(workspace)
     before = migrate.current_revision(db)
     migrate.upgrade(db, revision)
     after = migrate.current_revision(db)
@@ -376,19 +305,9 @@ def db_upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> No
 def db_downgrade(ctx: typer.Context, revision: str = typer.Argument(...)) -> None:
     """Undo migrations down to REVISION ('base' removes every table: data is lost)."""
     workspace = _workspace(ctx)
-    db = workspace_database(workspace.root, workspace.settings.database_url)
-    _opened.append(db)
+    db = raw_database(workspace)
     migrate.downgrade(db, revision)
     out.print(f"{db.display_url}: schema revision now {migrate.current_revision(db) or 'none'}.")
-
-
-def _parse_date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise KraftError(f"{option} {value!r} is not a date; write it as YYYY-MM-DD.") from None
 
 
 @app.command("import")
@@ -451,10 +370,6 @@ def import_(
             exc.details.append(f"All {exc.total} problem(s) are in {errors_out}.")
         raise
     _print_import(result)
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 def _write_problems(path: Path, problems: list[Problem]) -> None:
@@ -614,10 +529,11 @@ def demo(
             manual_kpis=[k.id for _, k in framework.kpis() if k.kind is KpiKind.manual],
         )
     _print_import(result)
-    computed = _run_compute(workspace, db, framework, ComputeRequest())
+    computed, scored = _run_compute(workspace, db, framework, ComputeRequest())
     out.print(
         f"Computed {len(computed.kpis)} KPIs for {computed.first_period} to "
-        f"{computed.last_period}: {computed.rows:,} values."
+        f"{computed.last_period}: {computed.rows:,} values; "
+        f"{scored.scorecards if scored else 0:,} scorecards."
     )
     out.print(f"Demo workspace: {workspace.root}")
     out.print(
@@ -660,8 +576,12 @@ def compute(
     engine: Annotated[
         str | None, typer.Option(help="duckdb or postgres: must be the workspace's database.")
     ] = None,
+    score: Annotated[
+        bool, typer.Option("--score/--no-score", help="Score every RM from the new values.")
+    ] = True,
 ) -> None:
-    """Compute every KPI for every RM, team and the company, per month, quarter and year."""
+    """Compute every KPI for every RM, team and the company, per month, quarter and year; then
+    score every RM (KPI, KRA and overall scores, ratings)."""
     workspace = _workspace(ctx)
     if grain not in GRAIN_CHOICES:
         raise KraftError(f"--grain {grain!r} is not month, quarter, year or all.")
@@ -678,11 +598,15 @@ def compute(
     request = ComputeRequest(
         as_of=_parse_date(as_of, "--as-of"), first=first, last=last, grains=GRAIN_CHOICES[grain]
     )
-    result = _run_compute(workspace, db, framework, request)
-    out.print(
+    result, scored = _run_compute(workspace, db, framework, request, score=score)
+    summary = (
         f"Computed {len(result.kpis)} KPIs for {result.first_period} to {result.last_period} "
-        f"(as of {result.as_of}): {result.rows:,} values, run {result.run_id}."
+        f"(as of {result.as_of}): {result.rows:,} values, run {result.run_id}"
     )
+    if scored is None:
+        out.print(summary + "; scores not updated (--no-score).")
+    else:
+        out.print(summary + f"; scored {scored.scorecards:,} scorecards ({scored.rows:,} scores).")
 
 
 export_app = typer.Typer(help="Export KPI values and data.", no_args_is_help=True)
@@ -733,13 +657,6 @@ def export_kpi_values(
         out.print(f"Wrote {len(rows):,} KPI values to {output}.")
 
 
-def _parse_period(calendar: Calendar, label: str, option: str) -> Period:
-    try:
-        return calendar.parse(label)
-    except ValueError as exc:
-        raise KraftError(f"{option}: {exc}.") from None
-
-
 def _within(calendar: Calendar, label: str, start: date | None, end: date | None) -> bool:
     if start is None and end is None:
         return True
@@ -748,8 +665,14 @@ def _within(calendar: Calendar, label: str, start: date | None, end: date | None
 
 
 def _run_compute(
-    workspace: Workspace, db: Database, framework: Framework, request: ComputeRequest
-) -> ComputeResult:
+    workspace: Workspace,
+    db: Database,
+    framework: Framework,
+    request: ComputeRequest,
+    *,
+    score: bool = True,
+) -> tuple[ComputeResult, ScoreResult | None]:
+    """Compute the KPI values, then (unless told not to) score every RM from them."""
     settings = workspace.settings
     with Progress(
         TextColumn("Computing KPIs"),
@@ -760,7 +683,7 @@ def _run_compute(
         transient=True,
     ) as bar:
         task = bar.add_task("compute", total=None)
-        return compute_kpis(
+        computed = compute_kpis(
             db,
             framework,
             load_catalogue(),
@@ -773,6 +696,11 @@ def _run_compute(
             actor=_actor(),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    if not score:
+        return computed, None
+    with err.status("Scoring…"):
+        scored = score_database(db, framework, _calendar(workspace), computed.run_id)
+    return computed, scored
 
 
 @app.command()
@@ -844,3 +772,24 @@ def explain(
             out.print(f"… {len(row_set.rows) - len(shown)} more (use --limit 0 for all).")
         if show_sql:
             out.print(row_set.sql)
+
+
+# Command modules, each adding its commands to the app (kraft.commands).
+COMMAND_MODULES: tuple[str, ...] = ("targets",)
+
+
+def _register_commands() -> None:
+    from importlib import import_module
+
+    for name in COMMAND_MODULES:
+        module = import_module(f"kraft.commands.{name}")
+        module.register(app)
+        if hasattr(module, "register_export"):  # commands under `kraft export`
+            module.register_export(export_app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()

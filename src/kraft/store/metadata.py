@@ -111,3 +111,51 @@ compute_runs = sa.Table(
     sa.Column("kpis", sa.Integer(), nullable=False),
     sa.Column("rows", sa.BigInteger(), nullable=False),
 )
+
+TARGET = sa.Numeric(24, 6)
+SCORE = sa.Numeric(12, 4)
+
+targets = sa.Table(
+    "targets",
+    metadata,
+    sa.Column("target_id", sa.Integer(), nullable=False),
+    sa.Column("scope_type", sa.String(), nullable=False),
+    sa.Column("scope_id", sa.String(), nullable=False),
+    sa.Column("kpi_id", sa.String(), nullable=False),
+    sa.Column("from_period", sa.String(), nullable=True),
+    sa.Column("to_period", sa.String(), nullable=True),
+    sa.Column("from_date", sa.Date(), nullable=True),
+    sa.Column("to_date", sa.Date(), nullable=True),
+    sa.Column("target", TARGET, nullable=False),
+    sa.Column("threshold", TARGET, nullable=True),
+    sa.Column("recorded_at", sa.DateTime(), nullable=False),
+    sa.Column("recorded_by", sa.String(), nullable=False),
+    sa.Column("source", sa.String(), nullable=False),
+)
+
+scores = sa.Table(
+    "scores",
+    metadata,
+    sa.Column("run_id", sa.Integer(), nullable=False),
+    sa.Column("rm_id", sa.String(), nullable=False),
+    sa.Column("period", sa.String(), nullable=False),
+    sa.Column("grain", sa.String(), nullable=False),
+    sa.Column("level", sa.String(), nullable=False),  # kpi, kra or overall
+    sa.Column("item_id", sa.String(), nullable=False),  # the KPI's id, the KRA's id, or overall
+    sa.Column("kra_id", sa.String(), nullable=True),
+    sa.Column("actual", sa.Double(), nullable=True),
+    sa.Column("volume", sa.Double(), nullable=True),
+    sa.Column("target", TARGET, nullable=True),
+    sa.Column("threshold", TARGET, nullable=True),
+    sa.Column("target_source", sa.String(), nullable=True),
+    sa.Column("target_id", sa.Integer(), nullable=True),
+    sa.Column("weight", TARGET, nullable=True),
+    sa.Column("score", SCORE, nullable=True),
+    sa.Column("status", sa.String(), nullable=True),
+    sa.Column("provisional", sa.Boolean(), nullable=False),
+    sa.Column("coverage", SCORE, nullable=True),
+    sa.Column("rating", sa.Integer(), nullable=True),
+    sa.Column("rating_label", sa.String(), nullable=True),
+    sa.Column("capped_at", SCORE, nullable=True),
+    sa.Column("values_run_id", sa.Integer(), nullable=True),
+)

@@ -1,0 +1,129 @@
+"""What every command needs: the consoles, the workspace and its database, argument parsing."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from kraft.errors import KraftError
+from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
+from kraft.framework.model import Framework
+from kraft.periods import Calendar, Period
+from kraft.store import migrate
+from kraft.store.database import Database, workspace_database
+from kraft.workspace import NoWorkspaceError, Workspace, find_workspace
+
+# Markup is off: file names, ids and values from users may hold [brackets]. Styling is explicit.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+_opened: list[Database] = []
+
+
+def styled(label: str, style: str, text: str) -> Text:
+    return Text.assemble((label, style), text)
+
+
+def warn(text: str) -> None:
+    err.print(styled("Warning: ", "yellow", text))
+
+
+def close_databases() -> None:
+    """Release every database the command opened (on DuckDB: the file lock) when it ends."""
+    while _opened:
+        _opened.pop().dispose()
+
+
+def workspace_of(ctx: typer.Context, local: Path | None = None) -> Workspace:
+    """The workspace named by --workspace (kept in ctx.obj), else the one found from here."""
+    root = ctx.find_root().obj if local is None else local
+    return find_workspace(root)
+
+
+def framework_of(ctx: typer.Context, reference: str | None, local: Path | None = None) -> Framework:
+    """The named framework, else the workspace's, else the built-in default outside a workspace."""
+    if reference:
+        return resolve_framework(reference, Path.cwd())
+    try:
+        workspace = workspace_of(ctx, local)
+    except NoWorkspaceError:
+        return resolve_framework(DEFAULT_FRAMEWORK)
+    return workspace_framework(workspace)
+
+
+def workspace_framework(workspace: Workspace) -> Framework:
+    return resolve_framework(workspace.settings.framework, workspace.root)
+
+
+def raw_database(workspace: Workspace) -> Database:
+    """The workspace database as it is, released when the command ends."""
+    db = workspace_database(workspace.root, workspace.settings.database_url)
+    _opened.append(db)
+    return db
+
+
+def open_database(workspace: Workspace, *, migrate_to_head: bool = False) -> Database:
+    """The workspace database; refuses one whose schema is behind (run `kraft db upgrade`)."""
+    db = raw_database(workspace)
+    if migrate_to_head:
+        migrate.upgrade(db)
+        return db
+    current, head = migrate.current_revision(db), migrate.head_revision()
+    if current != head:
+        raise KraftError(
+            f"The database {db.display_url} is at schema revision {current or 'none'}, and this "
+            f"kraft needs {head}; run `kraft db upgrade`."
+        )
+    return db
+
+
+def calendar_of(workspace: Workspace) -> Calendar:
+    return Calendar(workspace.settings.fiscal_year_start_month)
+
+
+def compute_parameters(workspace: Workspace) -> dict[str, int]:
+    """The workspace settings the metric catalogue's snippets read."""
+    settings = workspace.settings
+    return {
+        "renewal_grace_days": settings.renewal_grace_days,
+        "free_look_days": settings.free_look_days,
+    }
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise KraftError(f"{option} {value!r} is not a date; write it as YYYY-MM-DD.") from None
+
+
+def parse_period(calendar: Calendar, label: str, option: str) -> Period:
+    try:
+        return calendar.parse(label)
+    except ValueError as exc:
+        raise KraftError(f"{option}: {exc}.") from None
+
+
+def actor() -> str:
+    """Who the audit log names for a change made from the command line."""
+    return f"cli:{getpass.getuser()}"
+
+
+def write_or_print(text: str, output: Path | None, what: str) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise KraftError(f"Cannot write {output}: {exc.strerror}; choose another path.") from None
+    out.print(f"Wrote {what} to {output}")
