@@ -52,7 +52,7 @@ from kraft.store.database import Database
 if TYPE_CHECKING:  # the import and demo modules load numpy and pyarrow: only when used
     from kraft.ingest.importer import ImportResult
 
-from kraft.workspace import Settings, Workspace, init_workspace
+from kraft.workspace import NoWorkspaceError, Settings, Workspace, init_workspace
 
 
 class KraftGroup(TyperGroup):
@@ -222,7 +222,9 @@ def framework_validate(
 ) -> None:
     """Check every KPI against the SMART rules and the framework's structure; exit 1 on errors."""
     fw = _framework(ctx, file)
-    findings = validate(fw, known_metrics=load_catalogue().kpi_ids())
+    findings = validate(
+        fw, known_metrics=load_catalogue().kpi_ids(), recent_actuals=_recent_actuals(ctx, fw)
+    )
     if findings and not out.is_terminal:
         for f in findings:
             fields = (f.severity.value, f.rule.value, f.where, f.problem, f.fix)
@@ -253,6 +255,26 @@ def framework_validate(
         raise typer.Exit(1)
     passed = f"{fw.id}: {kpi_count} KPIs in {len(fw.kras)} KRAs pass every SMART and structure rule"
     out.print(Text(passed + (f" ({n_warnings} warning(s))." if n_warnings else "."), "green"))
+
+
+def _recent_actuals(ctx: typer.Context, fw: Framework) -> dict[str, list[Decimal]] | None:
+    """Inside a workspace with computed values: last full year's actuals of comparable RMs, for
+    the data-driven half of "achievable"; None elsewhere."""
+    from kraft.scoring.target_table import as_of_date, comparable_actuals
+
+    try:
+        workspace = _workspace(ctx)
+    except NoWorkspaceError:
+        return None
+    try:
+        db = _open_database(workspace)
+    except KraftError:  # a database that is behind: checked without data
+        return None
+    with db.connect() as conn:
+        as_of = as_of_date(conn)
+        if as_of is None:
+            return None
+        return comparable_actuals(conn, fw, _calendar(workspace), as_of)
 
 
 @framework_app.command("render")

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from kraft.framework.model import KPI, KRA, Direction, Framework, KpiKind, ScoringMethod, Unit
@@ -388,19 +388,31 @@ def _achievable(kpi: KPI, actuals: Sequence[Decimal] | None) -> list[Finding]:
     return out
 
 
-def _against_history(kpi: KPI, target: Decimal, actuals: Sequence[Decimal]) -> list[Finding]:
+def outside_spread(target: Decimal, actuals: Sequence[Decimal]) -> str | None:
+    """How a target lies outside the 5th to 95th percentile of actuals, or None if inside."""
+    if not actuals:
+        return None
     low, high = percentile(actuals, Decimal(5)), percentile(actuals, Decimal(95))
     if target > high:
-        side, bound = "above the 95th", high
-    elif target < low:
-        side, bound = "below the 5th", low
-    else:
+        return f"above the 95th percentile ({_plain(high)}) of {len(actuals)} recent actuals"
+    if target < low:
+        return f"below the 5th percentile ({_plain(low)}) of {len(actuals)} recent actuals"
+    return None
+
+
+def _plain(number: Decimal) -> str:
+    return f"{number.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP).normalize():f}"
+
+
+def _against_history(kpi: KPI, target: Decimal, actuals: Sequence[Decimal]) -> list[Finding]:
+    why = outside_spread(target, actuals)
+    if why is None:
         return []
     return [
         Finding(
             Rule.achievable,
             kpi.id,
-            f"target {target} is {side} percentile ({bound}) of {len(actuals)} recent actuals",
+            f"target {target} is {why}",
             "check the target against what comparable RMs achieve (kraft targets derive)",
             Severity.warning,
         )
