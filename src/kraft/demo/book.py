@@ -34,6 +34,8 @@ Rng = np.random.Generator
 INITIATIVE_ID = "INIT-RETENTION"
 INITIATIVE_NAME = "Client Retention Strategy"
 RENEWAL_UPLIFT = 0.06  # participants' renewal probability on policies due after the start
+PERSONALISED_P = (0.04, 0.30)  # share of policies personalised: in general, participants after
+CSAT_UPLIFT = 0.3  # on the logit of a participant's satisfaction after the start
 PARTICIPANT_SHARE = 0.35  # of the rm-role RMs employed at the initiative's start
 RENEWAL_BAND = (0.75, 0.95)  # renewal probability (within grace) = band mapped by skill
 GRACE_DAYS = 30
@@ -755,7 +757,14 @@ def _finish_leads(rng: Rng, leads: _Leads, clients: _Clients, held: Arr) -> _Lea
     return leads
 
 
-def _terms(rng: Rng, org: _Org, w: _Window, chains: dict[str, Arr], init_start: int) -> _Terms:
+def _terms(
+    rng: Rng,
+    org: _Org,
+    w: _Window,
+    chains: dict[str, Arr],
+    init_start: int,
+    uplift: float = RENEWAL_UPLIFT,
+) -> _Terms:
     """Every term of every chain: new business, then renewals generation by generation."""
     owner = chains["owner"]
     line_of = chains["line"]
@@ -802,7 +811,7 @@ def _terms(rng: Rng, org: _Org, w: _Window, chains: dict[str, Arr], init_start: 
         death = np.where(happened & (kind == 3), when, -1)
         # renewal of the terms that ran to their end
         due = ran_out & ~matured
-        p = org.p_renew[rm] + RENEWAL_UPLIFT * (org.participant[rm] & (end >= init_start))
+        p = org.p_renew[rm] + uplift * (org.participant[rm] & (end >= init_start))
         v = rng.random(n)
         on_time = due & (v < np.minimum(p, 1.0))
         late = due & ~on_time & (v < p + (1.0 - p) * LATE_SHARE)
@@ -856,6 +865,7 @@ def _policies_table(
     t: _Terms,
     ids: tuple[Any, Any, Any],  # policy, client and RM ids
     init: int,
+    effect: float = 1.0,
 ) -> Any:
     policy_ids, client_ids, rm_ids = ids
     n = t.rm.size
@@ -875,7 +885,10 @@ def _policies_table(
     need = np.rint(need / 1000.0) * 1000.0
     insured = np.where(adequate, np.maximum(insured, need), np.minimum(insured, need - 1000.0))
     insured = np.maximum(insured, 0.0)
-    personal = rng.random(n) < np.where(org.participant[t.rm] & (t.issue >= init), 0.30, 0.04)
+    general, planted = PERSONALISED_P
+    if effect != 1.0:  # scaled with the planted renewal effect (1.0: exactly the constants)
+        planted = general + (planted - general) * effect
+    personal = rng.random(n) < np.where(org.participant[t.rm] & (t.issue >= init), planted, general)
     return _build(
         "policies",
         {
@@ -1002,6 +1015,7 @@ def _interactions_and_surveys(
     rm_ids: Any,
     client_ids: Any,
     init: int,
+    effect: float = 1.0,
 ) -> tuple[Any, Any]:
     skill = org.skill[:, None]
     tiny = org.tiny[:, None]
@@ -1094,6 +1108,7 @@ def _interactions_and_surveys(
         cols["kind"],
         cols["status"],
         cols["client"],
+        effect,
     )
     return interactions, surveys
 
@@ -1112,6 +1127,7 @@ def _surveys(
     i_kind: Arr,
     i_status: Arr,
     i_client: Arr,
+    effect: float = 1.0,
 ) -> Any:
     kinds = table("interactions").column("type").enum
     types = table("surveys").column("survey_type").enum
@@ -1127,7 +1143,7 @@ def _surveys(
     service = np.isin(i_kind, [kinds.index("meeting"), kinds.index("service_visit")])
     idx = np.flatnonzero(done & service & (rng.random(i_rm.size) < 0.15))
     rm, client, day = after(idx)
-    uplift = 0.3 * (org.participant[rm] & (day >= init))
+    uplift = CSAT_UPLIFT * effect * (org.participant[rm] & (day >= init))
     sat = rng.random(idx.size) < _sigmoid(_logit(0.83) + 0.5 * org.skill[rm] + uplift)
     ten = rng.random(idx.size) < 0.1
     score5 = np.where(
@@ -1593,11 +1609,19 @@ def generate_book(
     seed: int = 7,
     start: date = date(2024, 1, 1),
     calendar: Calendar | None = None,
+    retention_uplift: float = RENEWAL_UPLIFT,
 ) -> dict[str, Any]:
     """One pyarrow Table per contract table: `rms` RMs with a book (plus their managers), the
-    `months` months from `start`'s month; the data as-of date is the last day of the last month."""
+    `months` months from `start`'s month; the data as-of date is the last day of the last month.
+
+    `retention_uplift` is the initiative's planted effect on participants' renewal probability
+    (0: a book with no effect, to test that the impact analysis then finds none); the secondary
+    effects (personalised policies, CSAT) scale with it."""
     if rms < 1 or months < 1:
         raise ValueError("rms and months must be at least 1")
+    if not -1.0 <= retention_uplift <= 1.0:
+        raise ValueError("retention_uplift must lie between -1 and 1")
+    effect = retention_uplift / RENEWAL_UPLIFT
     w = _window(start, months, calendar or Calendar(1))
     streams = np.random.default_rng(seed).spawn(12)
     org = _org(streams[0], rms, w)
@@ -1617,7 +1641,7 @@ def generate_book(
     leads = _finish_leads(streams[3], leads, clients, held)
     chains = _chains(streams[4], w, clients, leads, pre_chains)
     del pre_chains, pre_clients, held, held_client, held_line
-    terms = _terms(streams[5], org, w, chains, init)
+    terms = _terms(streams[5], org, w, chains, init, retention_uplift)
     del chains
 
     # Each table is built as soon as its inputs exist and the inputs dropped after their last use,
@@ -1632,11 +1656,11 @@ def generate_book(
     book["claims"] = _claims_table(streams[9], org, w, terms, policy_ids)
     book["document_checks"] = _document_checks(streams[9], org, w, terms, policy_ids, rm_ids)
     book["policies"] = _policies_table(
-        streams[7], org, w, terms, (policy_ids, client_ids, rm_ids), init
+        streams[7], org, w, terms, (policy_ids, client_ids, rm_ids), init, effect
     )
     del terms, policy_ids
     book["interactions"], book["surveys"] = _interactions_and_surveys(
-        streams[8], org, w, month_span, clients, rm_ids, client_ids, init
+        streams[8], org, w, month_span, clients, rm_ids, client_ids, init, effect
     )
     del clients, client_ids
     book["activities"] = _activities(streams[10], org, month_span, quarter_span, rm_ids)

@@ -1,0 +1,706 @@
+"""The measured impact of an initiative: KPIS.md's worked example, with a control group.
+
+For an initiative starting on S, the participants' book in a window after S is compared with an
+equal window before it, and with the same change among the RMs who did not take part: the
+difference in differences (DiD) of the client retention rate, in percentage points, with a
+bootstrap 95 % percentile interval that resamples RMs within each group.
+
+The retention and CSAT figures reuse the metric catalogue: the rows are staged by the compiler
+exactly as `kraft compute` stages them (the fact's filter, its derived columns such as `renewed`,
+the RM credited) and counted with the catalogue's own measures, over the initiative's windows
+instead of calendar periods. The catalogue has no fact for personalised packages sold to existing
+clients or for referrals by retained clients, so those two are plain SQL over the contract's
+columns (policies.personalised, leads.referred_by_client_id).
+
+Group rates are ratios of sums over the group's RMs (each RM's distinct-client counts, as each
+RM's own KPI counts them), never means of RM rates, so the point estimate is the bootstrap's
+statistic on the sample itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlglot import exp
+
+from kraft.errors import KraftError
+from kraft.framework.model import Example
+from kraft.ingest.status import last_import
+from kraft.metrics import snippets
+from kraft.metrics.compiler import PROVISIONAL, Compiler
+from kraft.metrics.spec import Catalogue, Measure
+from kraft.store.database import Database
+
+DIALECTS = {"duckdb": "duckdb", "postgresql": "postgres"}
+DEFAULT_WINDOW_MONTHS = 6
+MAX_WINDOW_MONTHS = 60
+DEFAULT_RESAMPLES = 2000
+DEFAULT_SEED = 0
+LEVEL = 95  # percent: the interval's coverage
+BEFORE, AFTER = "before", "after"
+PARTICIPANTS, NON_PARTICIPANTS = "participants", "non_participants"
+
+# The example's KPI ids and their seed wording, when the framework has no example section.
+KPI_NAMES: dict[str, str] = {
+    "retention_uplift": "Percentage increase in client retention rate after strategy implementation",
+    "personalised_packages_sold": "Number of personalised insurance packages sold to existing "
+    "clients",
+    "post_strategy_csat": "Client satisfaction survey score post-strategy execution",
+    "retained_client_referral_rate": "Referral rate from retained clients to new prospects",
+}
+
+
+# --- Windows ----------------------------------------------------------------------------------
+
+
+def parse_window(text: str) -> int:
+    """`6m` → 6: the window in whole months."""
+    match = re.fullmatch(r"\s*(\d+)\s*[mM]\s*", text)
+    months = int(match[1]) if match else 0
+    if not 1 <= months <= MAX_WINDOW_MONTHS:
+        raise KraftError(
+            f"--window {text!r} is not a number of months; write it as e.g. 3m, 6m or 12m "
+            f"(1m to {MAX_WINDOW_MONTHS}m)."
+        )
+    return months
+
+
+def shift_months(day: date, months: int) -> date:
+    """The same day of the month `months` later (or earlier), clamped to the month's end."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    following = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    last = (following - timedelta(days=1)).day
+    return date(year, month + 1, min(day.day, last))
+
+
+@dataclass(frozen=True)
+class Window:
+    first: date
+    last: date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def contains(self, day: date) -> bool:
+        return self.first <= day <= self.last
+
+
+def windows(start: date, months: int, as_of: date) -> tuple[Window, Window, bool]:
+    """(before, after, truncated): the `months` months ending the day before the start and the
+    `months` months from it. When the after window would reach past the as-of date, both are cut
+    to the days observed after the start, so that they stay equally long."""
+    if start > as_of:
+        raise KraftError(
+            f"The initiative starts on {start}, after the data's as-of date {as_of}: there is "
+            "no window after the start to measure yet; import newer data first."
+        )
+    after = Window(start, shift_months(start, months) - timedelta(days=1))
+    before = Window(shift_months(start, -months), start - timedelta(days=1))
+    if after.last <= as_of:
+        return before, after, False
+    days = (as_of - start).days + 1
+    return (
+        Window(start - timedelta(days=days), start - timedelta(days=1)),
+        Window(start, as_of),
+        True,
+    )
+
+
+# --- Results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    """One group's example KPIs in one window, with the counts behind each."""
+
+    retained_clients: int
+    due_clients: int
+    pending_policies: int  # due, not renewed, still inside their grace on the as-of date
+    personalised_packages: int
+    satisfied_responses: int
+    csat_responses: int
+    referring_clients: int  # retained clients who referred a lead created in the window
+
+    @property
+    def retention_rate(self) -> Fraction | None:
+        return _percent(self.retained_clients, self.due_clients)
+
+    @property
+    def csat(self) -> Fraction | None:
+        return _percent(self.satisfied_responses, self.csat_responses)
+
+    @property
+    def referral_rate(self) -> Fraction | None:
+        return _percent(self.referring_clients, self.retained_clients)
+
+
+@dataclass(frozen=True)
+class GroupImpact:
+    name: str  # participants | non_participants
+    rm_ids: tuple[str, ...]
+    before: WindowFigures
+    after: WindowFigures
+
+    @property
+    def retention_change(self) -> Fraction | None:
+        """After − before, in percentage points."""
+        return _difference(self.after.retention_rate, self.before.retention_rate)
+
+    @property
+    def retention_uplift(self) -> Fraction | None:
+        """(after − before) ÷ before × 100: the relative change, in percent."""
+        before, after = self.before.retention_rate, self.after.retention_rate
+        if before is None or after is None or before == 0:
+            return None
+        return (after - before) / before * 100
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+    resamples: int
+    valid: int  # resamples in which every group rate was defined
+    seed: int
+    level: int = LEVEL
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class InitiativeImpact:
+    initiative_id: str
+    name: str
+    start_date: date
+    end_date: date | None
+    as_of: date
+    window_months: int
+    before: Window
+    after: Window
+    truncated: bool
+    participants: GroupImpact
+    non_participants: GroupImpact
+    difference_in_differences: Fraction | None  # percentage points
+    interval: Interval | None
+    kpi_names: Mapping[str, str] = field(default_factory=lambda: dict(KPI_NAMES))
+    conclusion: str = ""
+
+    @property
+    def provisional(self) -> bool:
+        return any(
+            g.before.pending_policies or g.after.pending_policies
+            for g in (self.participants, self.non_participants)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Every number, the interval and the conclusion (rates in percent, rounded once)."""
+        groups = (self.participants, self.non_participants)
+        did = self.difference_in_differences
+        return {
+            "initiative": {
+                "initiative_id": self.initiative_id,
+                "name": self.name,
+                "start_date": self.start_date.isoformat(),
+                "end_date": self.end_date.isoformat() if self.end_date else None,
+            },
+            "as_of": self.as_of.isoformat(),
+            "window": {
+                "months": self.window_months,
+                "days": self.after.days,
+                "truncated": self.truncated,
+                BEFORE: _window_json(self.before),
+                AFTER: _window_json(self.after),
+            },
+            "groups": {
+                g.name: {
+                    "rms": len(g.rm_ids),
+                    "rm_ids": list(g.rm_ids),
+                    BEFORE: _figures_json(g.before),
+                    AFTER: _figures_json(g.after),
+                    "retention_change_points": _round(g.retention_change),
+                    "retention_uplift": _round(g.retention_uplift),
+                }
+                for g in groups
+            },
+            "kpis": [
+                {
+                    "id": kpi_id,
+                    "name": self.kpi_names.get(kpi_id, KPI_NAMES[kpi_id]),
+                    **{
+                        g.name: {
+                            BEFORE: _round(kpi_value(kpi_id, g.before)),
+                            AFTER: _round(kpi_value(kpi_id, g.after)),
+                            **(
+                                {"value": _round(g.retention_uplift)}
+                                if kpi_id == "retention_uplift"
+                                else {}
+                            ),
+                        }
+                        for g in groups
+                    },
+                }
+                for kpi_id in KPI_NAMES
+            ],
+            "difference_in_differences": {
+                "points": _round(did),
+                "interval": None
+                if self.interval is None
+                else {
+                    "level": self.interval.level,
+                    "low": round(self.interval.low, 4),
+                    "high": round(self.interval.high, 4),
+                    "resamples": self.interval.resamples,
+                    "valid_resamples": self.interval.valid,
+                    "seed": self.interval.seed,
+                    "method": "percentile bootstrap, resampling RMs within each group",
+                },
+            },
+            "provisional": self.provisional,
+            "conclusion": self.conclusion,
+        }
+
+
+def kpi_value(kpi_id: str, figures: WindowFigures) -> Fraction | int | None:
+    """The value of an example KPI in one window (retention_uplift: the retention rate itself,
+    the uplift being the change between two windows)."""
+    if kpi_id == "retention_uplift":
+        return figures.retention_rate
+    if kpi_id == "personalised_packages_sold":
+        return figures.personalised_packages
+    if kpi_id == "post_strategy_csat":
+        return figures.csat
+    return figures.referral_rate
+
+
+def _percent(part: int, whole: int) -> Fraction | None:
+    return Fraction(part * 100, whole) if whole else None
+
+
+def _difference(a: Fraction | None, b: Fraction | None) -> Fraction | None:
+    return None if a is None or b is None else a - b
+
+
+def _round(value: Fraction | int | None) -> float | int | None:
+    if value is None or isinstance(value, int):
+        return value
+    return round(float(value), 4) + 0.0  # + 0.0: never -0.0
+
+
+def _window_json(window: Window) -> dict[str, str]:
+    return {"first": window.first.isoformat(), "last": window.last.isoformat()}
+
+
+def _figures_json(f: WindowFigures) -> dict[str, float | int | None]:
+    return {
+        "client_retention_rate": _round(f.retention_rate),
+        "retained_clients": f.retained_clients,
+        "due_clients": f.due_clients,
+        "pending_policies": f.pending_policies,
+        "personalised_packages_sold": f.personalised_packages,
+        "post_strategy_csat": _round(f.csat),
+        "satisfied_responses": f.satisfied_responses,
+        "csat_responses": f.csat_responses,
+        "retained_client_referral_rate": _round(f.referral_rate),
+        "referring_clients": f.referring_clients,
+    }
+
+
+# --- The bootstrap ----------------------------------------------------------------------------
+
+
+def bootstrap_did(
+    participants: np.ndarray[Any, Any],
+    non_participants: np.ndarray[Any, Any],
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    chunk: int = 250,
+) -> Interval | None:
+    """The percentile interval of the DiD of retention (points) over `resamples` draws.
+
+    Each group is an array of RMs × (retained before, due before, retained after, due after);
+    every draw resamples each group's RMs with replacement and takes ratios of the sums. Draws in
+    which a group rate is undefined (no due client) are left out; None when none is left.
+    """
+    if len(participants) == 0 or len(non_participants) == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    draws: list[np.ndarray[Any, Any]] = []
+    for done in range(0, resamples, chunk):
+        size = min(chunk, resamples - done)
+        change = []
+        for group in (participants, non_participants):
+            pick = rng.integers(0, len(group), size=(size, len(group)))
+            sums = group[pick].sum(axis=1).astype(float)  # size × 4
+            with np.errstate(divide="ignore", invalid="ignore"):
+                change.append(100 * (sums[:, 2] / sums[:, 3] - sums[:, 0] / sums[:, 1]))
+        draws.append(change[0] - change[1])
+    did = np.concatenate(draws)
+    valid = did[np.isfinite(did)]
+    if valid.size == 0:
+        return None
+    low, high = np.percentile(valid, [(100 - LEVEL) / 2, 100 - (100 - LEVEL) / 2])
+    return Interval(float(low), float(high), resamples, int(valid.size), seed)
+
+
+# --- Queries ----------------------------------------------------------------------------------
+
+
+def _date(day: date) -> str:
+    return f"CAST('{day.isoformat()}' AS DATE)"
+
+
+class _Rows:
+    """Catalogue measures counted per RM over the two windows instead of calendar periods."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        parameters: Mapping[str, int],
+        as_of: date,
+        dialect: str,
+        before: Window,
+        after: Window,
+    ) -> None:
+        self.catalogue = catalogue
+        self.values: dict[str, int | date] = {**parameters, "as_of": as_of}
+        self.compiler = Compiler(catalogue, self.values, dialect)
+        self.dialect = dialect
+        self.before, self.after = before, after
+
+    def _snippet(self, text: str, where: str, base: str) -> str:
+        """A measure's expr or filter as SQL over the staged rows (parameters filled in)."""
+        params: dict[str, exp.Expr] = {
+            name: exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+            if isinstance(value, date)
+            else exp.Literal.number(value)
+            for name, value in self.values.items()
+        }
+        tree = snippets.unqualify(snippets.substitute(snippets.parse(text, where), params), base)
+        return tree.sql(dialect=self.dialect)
+
+    def staged(self, metric: str) -> tuple[str, str, dict[str, Measure], str]:
+        """(SQL of the staged rows, SQL of their date, the measures, the fact's table) of a
+        metric whose measures (and provisional rows) share one date-based fact."""
+        plans = self.compiler.fact_plans([metric])
+        if len(plans) != 1:
+            raise KraftError(f"Metric {metric} reads more than one fact; it cannot be windowed.")
+        (plan,) = plans.values()
+        when = plan.fact.when.date
+        if when is None:
+            raise KraftError(f"Metric {metric} is not dated by a column; it cannot be windowed.")
+        base = plan.fact.table
+        dated = snippets.column_names(snippets.parse(when, plan.name), base)
+        sql = self.compiler.sql(self.compiler.stage_select(plan, extra_columns=sorted(dated)))
+        measures = {name: m for (_, name), m in plan.measures.items()}
+        return sql, self._snippet(when, plan.name, base), measures, base
+
+    def window_case(self, day: str) -> str:
+        return f"CASE WHEN {day} < {_date(self.after.first)} THEN '{BEFORE}' ELSE '{AFTER}' END"
+
+    def in_windows(self, day: str) -> str:
+        return f"{day} >= {_date(self.before.first)} AND {day} <= {_date(self.after.last)}"
+
+    def aggregate(self, metric: str, measure: Measure, name: str, base: str) -> str:
+        """count or count_distinct of one measure, as SQL."""
+        where = f"{metric}.{name}"
+        test = self._snippet(measure.filter, where, base) if measure.filter else "TRUE"
+        if measure.agg == "count":
+            return f"SUM(CASE WHEN {test} THEN 1 ELSE 0 END)"
+        if measure.agg == "count_distinct" and measure.expr:
+            value = self._snippet(measure.expr, where, base)
+            return f"COUNT(DISTINCT CASE WHEN {test} THEN {value} END)"
+        raise KraftError(f"Measure {where} is a {measure.agg}; the impact analysis counts rows.")
+
+    def per_rm(
+        self, conn: Connection, metric: str, names: Sequence[str]
+    ) -> dict[tuple[str, str], tuple[int, ...]]:
+        """(RM, window) → the counts of the metric's named measures."""
+        sql, day, measures, base = self.staged(metric)
+        columns = ", ".join(
+            f"{self.aggregate(metric, measures[n], n, base)} AS m{i}" for i, n in enumerate(names)
+        )
+        query = (
+            f"SELECT f.__rm AS rm_id, {self.window_case(day)} AS win, {columns} "
+            f"FROM ({sql}) AS f WHERE {self.in_windows(day)} "
+            f"GROUP BY f.__rm, {self.window_case(day)}"
+        )
+        return {
+            (str(r[0]), str(r[1])): tuple(int(v or 0) for v in r[2:])
+            for r in conn.exec_driver_sql(query)
+        }
+
+    def referring(self, conn: Connection) -> dict[tuple[str, str], int]:
+        """(RM, window) → the RM's retained clients who referred a lead created in the same
+        window (any RM's lead): the retention's own retained measure, joined to the leads."""
+        sql, day, measures, base = self.staged("client_retention_rate")
+        retained = measures["retained"]
+        assert retained.filter is not None
+        assert retained.expr is not None
+        test = self._snippet(retained.filter, "client_retention_rate.retained", base)
+        client = self._snippet(retained.expr, "client_retention_rate.retained", base)
+        query = (
+            "SELECT r.rm_id, r.win, COUNT(*) FROM ("
+            f"SELECT DISTINCT f.__rm AS rm_id, {client} AS client_id, {self.window_case(day)} "
+            f"AS win FROM ({sql}) AS f WHERE {test} AND {self.in_windows(day)}"
+            ") AS r JOIN ("
+            "SELECT DISTINCT referred_by_client_id AS client_id, "
+            f"{self.window_case('created_date')} AS win FROM leads "
+            f"WHERE referred_by_client_id IS NOT NULL AND {self.in_windows('created_date')}"
+            ") AS ref ON ref.client_id = r.client_id AND ref.win = r.win "
+            "GROUP BY r.rm_id, r.win"
+        )
+        return {(str(r[0]), str(r[1])): int(r[2]) for r in conn.exec_driver_sql(query)}
+
+    def personalised(self, conn: Connection) -> dict[tuple[str, str], int]:
+        """(RM, window) → personalised policies issued in the window to clients who held a
+        policy (any RM's, any status) issued before the window began."""
+        held_before = (
+            f"CASE WHEN p.issue_date < {_date(self.after.first)} "
+            f"THEN {_date(self.before.first)} ELSE {_date(self.after.first)} END"
+        )
+        query = (
+            f"SELECT p.rm_id, {self.window_case('p.issue_date')} AS win, COUNT(*) "
+            f"FROM policies AS p WHERE p.personalised AND {self.in_windows('p.issue_date')} "
+            "AND EXISTS (SELECT 1 FROM policies AS held WHERE held.client_id = p.client_id "
+            f"AND held.issue_date < {held_before}) "
+            f"GROUP BY p.rm_id, {self.window_case('p.issue_date')}"
+        )
+        return {(str(r[0]), str(r[1])): int(r[2]) for r in conn.exec_driver_sql(query)}
+
+
+# --- The analysis -----------------------------------------------------------------------------
+
+
+def initiative_impact(
+    db: Database,
+    catalogue: Catalogue,
+    parameters: Mapping[str, int],
+    initiative_id: str,
+    *,
+    window_months: int = DEFAULT_WINDOW_MONTHS,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    example: Example | None = None,
+) -> InitiativeImpact:
+    """The example's four KPIs for participants and non-participants before and after the
+    initiative's start, the DiD of retention with its bootstrap interval, and a conclusion."""
+    if resamples < 1:
+        raise KraftError("--resamples must be at least 1; the default is 2000.")
+    with db.connect() as conn:
+        initiative = conn.execute(
+            sa.text(
+                "SELECT initiative_id, name, start_date, end_date FROM initiatives "
+                "WHERE initiative_id = :i"
+            ),
+            {"i": initiative_id},
+        ).first()
+        if initiative is None:
+            known = [r[0] for r in conn.execute(sa.text("SELECT initiative_id FROM initiatives"))]
+            listed = ", ".join(sorted(known)[:10]) if known else "none (import initiatives.csv)"
+            raise KraftError(
+                f"There is no initiative {initiative_id!r}; the initiatives are: {listed}."
+            )
+        latest = last_import(conn)
+        if latest is None or not latest["as_of"]:
+            raise KraftError("There is no data to analyse: run `kraft import` first.")
+        as_of = date.fromisoformat(latest["as_of"])
+        start, end = _as_date(initiative.start_date), initiative.end_date
+        before, after, truncated = windows(start, window_months, as_of)
+        members = _groups(conn, initiative_id, before, after)
+        rows = _Rows(catalogue, parameters, as_of, DIALECTS[db.dialect], before, after)
+        retention = rows.per_rm(conn, "client_retention_rate", ["retained", "due", PROVISIONAL])
+        csat = rows.per_rm(conn, "customer_satisfaction_score", ["satisfied", "responses"])
+        referring = rows.referring(conn)
+        personalised = rows.personalised(conn)
+        conn.rollback()
+
+    def figures(rm_ids: Sequence[str], win: str) -> WindowFigures:
+        sums = [0] * 7
+        for rm in rm_ids:
+            key = (rm, win)
+            r = retention.get(key, (0, 0, 0))
+            c = csat.get(key, (0, 0))
+            values = (*r, personalised.get(key, 0), *c, referring.get(key, 0))
+            sums = [a + b for a, b in zip(sums, values, strict=True)]
+        return WindowFigures(*sums)
+
+    groups = {
+        name: GroupImpact(name, ids, figures(ids, BEFORE), figures(ids, AFTER))
+        for name, ids in members.items()
+    }
+    part, non = groups[PARTICIPANTS], groups[NON_PARTICIPANTS]
+    did = _difference(part.retention_change, non.retention_change)
+
+    def counts(rm_ids: Sequence[str]) -> np.ndarray[Any, Any]:
+        data = [
+            (*retention.get((rm, BEFORE), (0, 0))[:2], *retention.get((rm, AFTER), (0, 0))[:2])
+            for rm in rm_ids
+        ]
+        return np.array(data, dtype=np.int64).reshape(len(rm_ids), 4)
+
+    interval = (
+        bootstrap_did(counts(part.rm_ids), counts(non.rm_ids), resamples=resamples, seed=seed)
+        if did is not None
+        else None
+    )
+    names = dict(KPI_NAMES)
+    if example is not None:
+        names.update({k.id: k.name for k in example.kpis if k.id in names})
+    impact = InitiativeImpact(
+        initiative_id=str(initiative.initiative_id),
+        name=str(initiative.name),
+        start_date=start,
+        end_date=_as_date(end) if end is not None else None,
+        as_of=as_of,
+        window_months=window_months,
+        before=before,
+        after=after,
+        truncated=truncated,
+        participants=part,
+        non_participants=non,
+        difference_in_differences=did,
+        interval=interval,
+        kpi_names=names,
+    )
+    return _with_conclusion(impact)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _groups(
+    conn: Connection, initiative_id: str, before: Window, after: Window
+) -> dict[str, tuple[str, ...]]:
+    """Participants: the initiative's RMs of role rm. Non-participants: every other RM of role rm
+    employed over both windows (hired on or before the first day of the before window, and no
+    exit date before the last day of the after window)."""
+    participants = tuple(
+        str(r[0])
+        for r in conn.execute(
+            sa.text(
+                "SELECT p.rm_id FROM initiative_participants AS p "
+                "JOIN relationship_managers AS r ON r.rm_id = p.rm_id "
+                "WHERE p.initiative_id = :i AND coalesce(r.role, 'rm') = 'rm' ORDER BY p.rm_id"
+            ),
+            {"i": initiative_id},
+        )
+    )
+    if not participants:
+        raise KraftError(
+            f"Initiative {initiative_id!r} has no participants of role rm; import "
+            "initiative_participants.csv with the RMs who carry it out."
+        )
+    others = tuple(
+        str(r[0])
+        for r in conn.execute(
+            sa.text(
+                "SELECT rm_id FROM relationship_managers WHERE coalesce(role, 'rm') = 'rm' "
+                "AND (hire_date IS NULL OR hire_date <= :first) "
+                "AND (exit_date IS NULL OR exit_date >= :last) "
+                "AND rm_id NOT IN (SELECT rm_id FROM initiative_participants "
+                "WHERE initiative_id = :i) ORDER BY rm_id"
+            ),
+            {"i": initiative_id, "first": before.first, "last": after.last},
+        )
+    )
+    return {PARTICIPANTS: participants, NON_PARTICIPANTS: others}
+
+
+# --- The conclusion ---------------------------------------------------------------------------
+
+
+def points(value: Fraction | float | None, sign: bool = False) -> str:
+    """A number with one decimal (never -0.0); an em dash when undefined."""
+    if value is None:
+        return "—"
+    number = round(float(value), 1) + 0.0
+    return f"{number:+.1f}" if sign else f"{number:.1f}"
+
+
+def _with_conclusion(impact: InitiativeImpact) -> InitiativeImpact:
+    return replace(impact, conclusion=conclusion(impact))
+
+
+def conclusion(impact: InitiativeImpact) -> str:
+    """One plain-language paragraph whose wording follows the numbers."""
+    part, non = impact.participants, impact.non_participants
+    span = f"{impact.after.days} days" if impact.truncated else f"{impact.window_months} months"
+    sentences = [
+        f"In the {span} from the start of {impact.name} on {impact.start_date}, against the "
+        f"{span} before it, the client retention rate of its {len(part.rm_ids)} participants "
+        f"went from {points(part.before.retention_rate)} % to "
+        f"{points(part.after.retention_rate)} % (a relative change of "
+        f"{points(part.retention_uplift, True)} %)."
+    ]
+    did, interval = impact.difference_in_differences, impact.interval
+    if not non.rm_ids:
+        sentences.append(
+            "No RM of role rm outside the initiative was employed over both windows, so there "
+            "is no comparison group and no effect can be estimated."
+        )
+    elif did is None:
+        sentences.append(
+            f"Among the {len(non.rm_ids)} non-participants it went from "
+            f"{points(non.before.retention_rate)} % to {points(non.after.retention_rate)} %; "
+            "a group had no client due for renewal in a window, so the difference in "
+            "differences cannot be computed."
+        )
+    else:
+        sentences.append(
+            f"Among the {len(non.rm_ids)} non-participants it went from "
+            f"{points(non.before.retention_rate)} % to {points(non.after.retention_rate)} %."
+        )
+        if interval is None:
+            sentences.append(
+                f"The difference in differences is {points(did, True)} points, but no bootstrap "
+                "interval could be drawn, so no effect can be claimed."
+            )
+        elif interval.low > 0 or interval.high < 0:
+            way = "an increase" if interval.low > 0 else "a decrease"
+            sentences.append(
+                f"That is {way} of {points(abs(did))} points (95 % interval "
+                f"{points(interval.low)} to {points(interval.high)}) beyond the change among "
+                f"non-participants: the data show the initiative "
+                f"{'raising' if interval.low > 0 else 'lowering'} retention, assuming both "
+                "groups' retention would otherwise have moved alike."
+            )
+        else:
+            sentences.append(
+                f"The difference in differences is {points(did, True)} points, but its 95 % "
+                f"interval ({points(interval.low)} to {points(interval.high)}) includes 0, so "
+                "no effect of the initiative on retention can be claimed from these data."
+            )
+    sentences.append(
+        f"Participants sold {part.after.personalised_packages} personalised packages to existing "
+        f"clients after the start ({part.before.personalised_packages} in the window before); "
+        f"their CSAT was {points(part.after.csat)} % against {points(part.before.csat)} % before, "
+        f"and {points(part.after.referral_rate)} % of their retained clients referred a new "
+        "prospect."
+    )
+    if impact.provisional:
+        pending = part.after.pending_policies + non.after.pending_policies
+        pending += part.before.pending_policies + non.before.pending_policies
+        sentences.append(
+            f"The figures are provisional: {pending} due policies not yet renewed are still "
+            f"inside their grace period on the as-of date {impact.as_of}."
+        )
+    if impact.truncated:
+        sentences.append(
+            f"The data end on {impact.as_of}, so both windows were cut to the "
+            f"{impact.after.days} days observed after the start instead of "
+            f"{impact.window_months} months."
+        )
+    return " ".join(sentences)
