@@ -1,7 +1,13 @@
-"""Stored scores read back for people: the export's stable columns and leaderboards."""
+"""Stored scores read back for people: the export's stable columns and the leaderboards' records.
+
+The export's columns are fixed (rm_id, period, overall_score, rating, rating_label, coverage, then
+kra:<id> per KRA in framework order); leaderboards as CSV or JSON keep the raw value beside the
+interval and the shrunk rate, so that a ranking can always be checked against the score.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -10,6 +16,40 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kraft.framework.model import Framework
+from kraft.periods import Grain
+from kraft.scoring.leaderboard import KpiStanding, OverallStanding
+
+SCORE_EXPORT_COLUMNS = ("rm_id", "period", "overall_score", "rating", "rating_label", "coverage")
+OVERALL_BOARD_COLUMNS = (
+    "rank",
+    "rm_id",
+    "name",
+    "team_id",
+    "overall_score",
+    "adjusted_overall",
+    "rating",
+    "rating_label",
+    "coverage",
+    "flags",
+)
+KPI_BOARD_COLUMNS = (
+    "rank",
+    "rm_id",
+    "name",
+    "team_id",
+    "value",
+    "numerator",
+    "denominator",
+    "interval_low",
+    "interval_high",
+    "shrunk",
+    "shrunk_toward",
+    "status",
+    "insufficient_volume",
+)
+BOARD_TEXT_COLUMNS = frozenset({"rm_id", "name", "team_id", "rating_label", "flags", "status"})
+EXPORT_TEXT_COLUMNS = frozenset({"rm_id", "period", "rating_label"})
+GRAIN_ORDER = {Grain.month: 0, Grain.quarter: 1, Grain.year: 2}
 
 
 @dataclass(frozen=True)
@@ -28,19 +68,27 @@ class OverallRow:
     kras: dict[str, Decimal | None]
 
 
-def overall_rows(conn: Connection, periods: list[str] | None = None) -> list[OverallRow]:
-    """Every stored scorecard (or those of the given periods), with its KRA scores."""
-    where = ""
+def overall_rows(
+    conn: Connection,
+    periods: list[str] | None = None,
+    grain: Grain | None = None,
+) -> list[OverallRow]:
+    """Every stored scorecard (or those of the given periods or grain), with its KRA scores:
+    months, then quarters, then years, each oldest first (a grain's labels sort by time), then
+    by rm_id."""
+    clauses: list[str] = []
     params: dict[str, Any] = {}
     if periods is not None:
-        where = "AND s.period IN :periods"
+        clauses.append("AND s.period IN :periods")
         params["periods"] = periods
+    if grain is not None:
+        clauses.append("AND s.grain = :grain")
+        params["grain"] = grain.value
     query = sa.text(
         "SELECT s.rm_id, r.name, r.team_id, s.period, s.grain, s.level, s.item_id, s.score, "
         "s.rating, s.rating_label, s.coverage, s.provisional, s.capped_at "
         "FROM scores AS s LEFT JOIN relationship_managers AS r ON r.rm_id = s.rm_id "
-        f"WHERE s.level IN ('overall', 'kra') {where} "
-        "ORDER BY s.period, s.rm_id, s.level DESC"
+        f"WHERE s.level IN ('overall', 'kra') {' '.join(clauses)}"
     )
     if periods is not None:
         query = query.bindparams(sa.bindparam("periods", expanding=True))
@@ -55,7 +103,13 @@ def overall_rows(conn: Connection, periods: list[str] | None = None) -> list[Ove
             r.rm_id, r.name, r.team_id, r.period, r.grain, r.score, r.rating, r.rating_label,
             r.coverage, bool(r.provisional), r.capped_at, kras.setdefault(key, {}),
         )  # fmt: skip
-    return list(cards.values())
+    return sorted(
+        cards.values(), key=lambda row: (GRAIN_ORDER[Grain(row.grain)], row.period, row.rm_id)
+    )
+
+
+def export_columns(framework: Framework) -> list[str]:
+    return [*SCORE_EXPORT_COLUMNS, *(f"kra:{kra.id}" for kra in framework.kras)]
 
 
 def export_records(rows: list[OverallRow], framework: Framework) -> list[dict[str, Any]]:
@@ -76,12 +130,51 @@ def export_records(rows: list[OverallRow], framework: Framework) -> list[dict[st
     return records
 
 
+def overall_board_records(standings: Sequence[OverallStanding]) -> list[dict[str, Any]]:
+    return [
+        {
+            "rank": s.rank,
+            "rm_id": s.rm_id,
+            "name": s.name,
+            "team_id": s.team_id,
+            "overall_score": _number(s.overall),
+            "adjusted_overall": _number(s.adjusted),
+            "rating": s.rating,
+            "rating_label": s.rating_label,
+            "coverage": _number(s.coverage),
+            "flags": "; ".join(s.flags),
+        }
+        for s in standings
+    ]
+
+
+def kpi_board_records(standings: Sequence[KpiStanding]) -> list[dict[str, Any]]:
+    return [
+        {
+            "rank": s.rank,
+            "rm_id": s.rm_id,
+            "name": s.name,
+            "team_id": s.team_id,
+            "value": s.value,
+            "numerator": s.numerator,
+            "denominator": s.denominator,
+            "interval_low": s.interval[0] if s.interval else None,
+            "interval_high": s.interval[1] if s.interval else None,
+            "shrunk": s.shrunk,
+            "shrunk_toward": s.prior,
+            "status": s.status,
+            "insufficient_volume": s.insufficient_volume,
+        }
+        for s in standings
+    ]
+
+
 def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
 def latest_period(conn: Connection, grain: str) -> str | None:
-    """The most recent period of a grain that has scores."""
+    """The most recent period of a grain that has scores (labels of one grain sort by time)."""
     labels = [
         r[0]
         for r in conn.execute(

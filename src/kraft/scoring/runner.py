@@ -8,6 +8,10 @@ from, the values' run), in one transaction.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -99,48 +103,140 @@ def load_values(
     """The values scorecards read, by period label, then rm_id, then kpi_id."""
     clauses = []
     for grain, kpis in _kpis_by_grain(framework).items():
+        if not kpis:  # a framework without monthly KPIs: `IN ()` fails on PostgreSQL
+            continue
         ids = ", ".join("'" + k.replace("'", "''") + "'" for k in kpis)
         clauses.append(f"(grain = '{grain.value}' AND kpi_id IN ({ids}))")
-    result = conn.exec_driver_sql(
+    sql = (
         "SELECT period, entity_id, kpi_id, value, denominator, provisional "
-        f"FROM kpi_values WHERE entity_type = 'rm' AND ({' OR '.join(clauses)})"
+        f"FROM kpi_values WHERE entity_type = 'rm' AND ({' OR '.join(clauses)}) "
+        "ORDER BY period, entity_id"
     )
     values: dict[str, dict[str, dict[str, Value]]] = {}
-    while rows := result.fetchmany(100_000):
+    for rows in _batches(conn, sql):
+        by_rm: dict[str, dict[str, Value]] = {}
+        last_label = last_rm = None
+        own: dict[str, Value] = {}
         for label, rm_id, kpi_id, value, denominator, provisional in rows:
-            by_rm = values.get(label)
-            if by_rm is None:
-                by_rm = values[label] = {}
-            own = by_rm.get(rm_id)
-            if own is None:
-                own = by_rm[rm_id] = {}
+            if label != last_label:
+                by_rm = values.setdefault(label, {})
+                last_label, last_rm = label, None
+            if rm_id != last_rm:
+                own = by_rm.setdefault(rm_id, {})
+                last_rm = rm_id
             own[kpi_id] = Value(value, denominator, provisional)
     run_id = conn.exec_driver_sql("SELECT max(run_id) FROM kpi_values").scalar()
     periods = sorted((calendar.parse(label) for label in values), key=lambda p: (p.grain, p.start))
     return values, periods, run_id
 
 
+def _batches(conn: Connection, sql: str) -> Iterator[Iterable[tuple[Any, ...]]]:
+    """The rows of a query in batches; on DuckDB through Arrow (columns, not row objects)."""
+    if conn.dialect.name == "duckdb":
+        driver: Any = conn.connection.driver_connection
+        reader = driver.sql(sql).to_arrow_reader(200_000)
+        for batch in reader:
+            yield zip(*(column.to_pylist() for column in batch.columns), strict=True)
+        return
+    result = conn.exec_driver_sql(sql)
+    while rows := result.fetchmany(100_000):
+        yield (tuple(row) for row in rows)
+
+
+# Big books are scored in worker processes, one grain each (a grain's periods depend on each
+# other through the previous period's overall scores; grains do not). Forked workers read these.
+_FORKED: tuple[Any, ...] | None = None
+PARALLEL_FROM = 20_000  # RM × period pairs from which forking pays
+
+
 def score_database(
-    db: Database, framework: Framework, calendar: Calendar, run_id: int
+    db: Database,
+    framework: Framework,
+    calendar: Calendar,
+    run_id: int,
+    *,
+    workers: int | None = None,
 ) -> ScoreResult:
-    """Score from the stored values and replace every stored score, in one transaction."""
+    """Score from the stored values and replace every stored score, in one transaction.
+
+    `workers`: processes to score in (default: one per core, up to one per grain, for books
+    with at least PARALLEL_FROM scorecards; else in this process).
+    """
+    global _FORKED
     with db.connect() as conn:
         people, parents = load_people(conn)
         book = TargetBook(framework, load_targets(conn), parents)
         values, periods, values_run = load_values(conn, framework, calendar)
     previous = {p.label: calendar.previous(p).label for p in periods}
     scorer = Scorer(framework, book)
+    grains = sorted({p.grain for p in periods}, key=lambda g: -_weight(framework, g))
+    if workers is None:
+        pairs = sum(len(by_rm) for by_rm in values.values())
+        workers = min(os.cpu_count() or 1, len(grains)) if pairs >= PARALLEL_FROM else 1
+    _FORKED = (scorer, people, periods, values, previous, framework, run_id, values_run)
+    try:
+        if workers > 1 and len(grains) > 1:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                results = [(n, _from_ipc(data)) for n, data in pool.map(_score_in_worker, grains)]
+        else:
+            results = [_score_grain(grain) for grain in grains]
+    finally:
+        _FORKED = None
     scorecards = rows = 0
     with db.begin() as conn:
         conn.execute(scores.delete())
-        for cards in scorer.score_periods(
-            people, periods, lambda p: values.pop(p.label, {}), previous
-        ):
-            columns = _columns(cards, framework, run_id, values_run)
-            _write(conn, db, columns)
-            scorecards += len(cards)
-            rows += len(columns.get("rm_id", ()))
+        for count, table in results:
+            if table is not None:
+                _write(conn, db, table)
+                rows += table.num_rows
+            scorecards += count
     return ScoreResult(scorecards, rows, len(periods))
+
+
+def _weight(framework: Framework, grain: Grain) -> int:
+    """How much scoring a grain's scorecards take, roughly: the KPIs they hold."""
+    return sum(1 for _, k in framework.kpis() if k.grain and k.grain.months <= grain.months)
+
+
+def _score_grain(grain: Grain) -> tuple[int, Any]:
+    """Every scorecard of one grain's periods, oldest first, as one Arrow table."""
+    import pyarrow as pa
+
+    assert _FORKED is not None
+    scorer, people, periods, values, previous, framework, run_id, values_run = _FORKED
+    tables = []
+    count = 0
+    for cards in scorer.score_periods(
+        people,
+        [p for p in periods if p.grain is grain],
+        lambda p: values.get(p.label, {}),
+        previous,
+    ):
+        count += len(cards)
+        columns = _columns(cards, framework, run_id, values_run)
+        if columns:
+            tables.append(_arrow_table(columns))
+    return count, pa.concat_tables(tables) if tables else None
+
+
+def _score_in_worker(grain: Grain) -> tuple[int, bytes | None]:
+    """`_score_grain` in a worker process: the table goes back as Arrow IPC bytes."""
+    import pyarrow as pa
+
+    count, table = _score_grain(grain)
+    if table is None:
+        return count, None
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return count, sink.getvalue().to_pybytes()
+
+
+def _from_ipc(data: bytes | None) -> Any:
+    import pyarrow as pa
+
+    return None if data is None else pa.ipc.open_stream(data).read_all()
 
 
 def _float(number: Decimal | None) -> float | None:
@@ -151,53 +247,72 @@ def _float(number: Decimal | None) -> float | None:
 def _columns(
     cards: list[Scorecard], framework: Framework, run_id: int, values_run: int | None
 ) -> dict[str, list[Any]]:
-    """One period's scores as columns (SCORE_COLUMNS): a row per KPI, per KRA and overall."""
-    rows: list[tuple[Any, ...]] = []
-    append = rows.append
+    """One period's scores as columns (SCORE_COLUMNS): a row per KPI, per KRA and overall.
+
+    Built column by column (a list per column, constants by repetition): the rows number
+    millions for a large book, and per-row tuples cost more than the scoring itself.
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in SCORE_COLUMNS}
     kra_weight = {kra.id: float(kra.weight) for kra in framework.kras}
+    c = columns
     for card in cards:
-        rm_id, label, grain = card.rm_id, card.period.label, str(card.period.grain)
-        for k in card.kpis:
-            choice = k.choice
-            goal = choice.goal if choice else None
-            append((
-                run_id, rm_id, label, grain, "kpi", k.kpi_id, k.kra_id,
-                _float(k.actual), _float(k.volume),
-                _float(goal.target) if goal else None,
-                _float(goal.threshold) if goal else None,
-                choice.source if choice else None,
-                choice.target_id if choice else None,
-                float(k.weight), _float(k.score), k.status, k.provisional,
-                None, None, None, None, values_run,
-            ))  # fmt: skip
-        provisional = {k.kra_id for k in card.kpis if k.provisional}
-        for kra in card.kras:
-            append((
-                run_id, rm_id, label, grain, "kra", kra.kra_id, kra.kra_id,
-                None, None, None, None, None, None,
-                kra_weight[kra.kra_id], _float(kra.score), None, kra.kra_id in provisional,
-                None, None, None, _float(kra.capped_at), values_run,
-            ))  # fmt: skip
-        append((
-            run_id, rm_id, label, grain, "overall", "overall", None,
-            None, None, None, None, None, None,
-            None, _float(card.overall), None, bool(provisional),
-            _float(card.coverage), card.rating, card.rating_label, card.rating_capped_at,
-            values_run,
-        ))  # fmt: skip
-    return dict(zip(SCORE_COLUMNS, (list(c) for c in zip(*rows, strict=True)), strict=True))
-
-
-def _write(conn: Connection, db: Database, columns: dict[str, list[Any]]) -> None:
-    """Bulk insert: Arrow into DuckDB, COPY into PostgreSQL."""
-    if not columns:
-        return
-    if db.is_duckdb:
-        import pyarrow as pa
-
-        table = pa.table(
-            {name: pa.array(columns[name], type=_arrow_type(name)) for name in SCORE_COLUMNS}
+        kpis, kras = card.kpis, card.kras
+        n = len(kpis) + len(kras) + 1
+        c["rm_id"] += [card.rm_id] * n
+        c["period"] += [card.period.label] * n
+        c["grain"] += [str(card.period.grain)] * n
+        c["level"] += ["kpi"] * len(kpis) + ["kra"] * len(kras) + ["overall"]
+        c["item_id"] += [k.kpi_id for k in kpis] + [k.kra_id for k in kras] + ["overall"]
+        c["kra_id"] += [k.kra_id for k in kpis] + [k.kra_id for k in kras] + [None]
+        nothing = [None] * (len(kras) + 1)
+        c["actual"] += [None if k.actual is None else float(k.actual) for k in kpis] + nothing
+        c["volume"] += [None if k.volume is None else float(k.volume) for k in kpis] + nothing
+        choices = [k.choice for k in kpis]
+        c["target"] += [None if g is None else float(g.goal.target) for g in choices] + nothing
+        c["threshold"] += [
+            None if g is None or g.goal.threshold is None else float(g.goal.threshold)
+            for g in choices
+        ] + nothing
+        c["target_source"] += [None if g is None else g.source for g in choices] + nothing
+        c["target_id"] += [None if g is None else g.target_id for g in choices] + nothing
+        c["weight"] += (
+            [float(k.weight) for k in kpis] + [kra_weight[k.kra_id] for k in kras] + [None]
         )
+        c["score"] += (
+            [None if k.score is None else float(k.score) for k in kpis]
+            + [_float(k.score) for k in kras]
+            + [_float(card.overall)]
+        )
+        c["status"] += [str(k.status) for k in kpis] + nothing
+        provisional = {k.kra_id for k in kpis if k.provisional}
+        c["provisional"] += (
+            [k.provisional for k in kpis]
+            + [k.kra_id in provisional for k in kras]
+            + [bool(provisional)]
+        )
+        c["coverage"] += [None] * (n - 1) + [_float(card.coverage)]
+        c["rating"] += [None] * (n - 1) + [card.rating]
+        c["rating_label"] += [None] * (n - 1) + [card.rating_label]
+        c["capped_at"] += (
+            [None] * len(kpis) + [_float(k.capped_at) for k in kras] + [card.rating_capped_at]
+        )
+    rows = len(c["rm_id"])
+    c["run_id"] = [run_id] * rows
+    c["values_run_id"] = [values_run] * rows
+    return columns if rows else {}
+
+
+def _arrow_table(columns: dict[str, list[Any]]) -> Any:
+    import pyarrow as pa
+
+    return pa.table(
+        {name: pa.array(columns[name], type=_arrow_type(name)) for name in SCORE_COLUMNS}
+    )
+
+
+def _write(conn: Connection, db: Database, table: Any) -> None:
+    """Bulk insert of an Arrow table: registered in DuckDB, COPY into PostgreSQL."""
+    if db.is_duckdb:
         driver: Any = conn.connection.driver_connection
         driver.register("kraft_scores_batch", table)
         try:
@@ -213,8 +328,11 @@ def _write(conn: Connection, db: Database, columns: dict[str, list[Any]]) -> Non
         raw.cursor() as cur,
         cur.copy(f"COPY scores ({', '.join(SCORE_COLUMNS)}) FROM STDIN") as copy,
     ):
-        for row in zip(*(columns[name] for name in SCORE_COLUMNS), strict=True):
-            copy.write_row(row)
+        for batch in table.to_batches(100_000):
+            for row in zip(
+                *(batch.column(name).to_pylist() for name in SCORE_COLUMNS), strict=True
+            ):
+                copy.write_row(row)
 
 
 def _arrow_type(name: str) -> Any:

@@ -1,0 +1,312 @@
+"""`kraft scores`: leaderboards that allow for small books; `kraft export scores`: the scores.
+
+The overall leaderboard ranks by the credibility-adjusted overall (the same scoring on each
+proportion KPI's rate shrunk toward the team's), with the stored overall beside it; a KPI's
+leaderboard ranks by the shrunk rate with the raw value, its volume and 95 % interval beside it.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy.engine import Connection
+
+from kraft.commands.common import (
+    calendar_of,
+    open_database,
+    out,
+    parse_period,
+    workspace_framework,
+    workspace_of,
+)
+from kraft.errors import KraftError
+from kraft.formatting import plain
+from kraft.framework.model import KPI, Framework
+from kraft.periods import Calendar, Grain, Period
+from kraft.reports.exports import write_records
+from kraft.reports.scores import (
+    BOARD_TEXT_COLUMNS,
+    EXPORT_TEXT_COLUMNS,
+    KPI_BOARD_COLUMNS,
+    OVERALL_BOARD_COLUMNS,
+    export_columns,
+    export_records,
+    kpi_board_records,
+    latest_period,
+    overall_board_records,
+    overall_rows,
+)
+from kraft.reports.values import format_value
+from kraft.scoring.leaderboard import (
+    KpiStanding,
+    OverallStanding,
+    has_scores,
+    has_values,
+    kpi_leaderboard,
+    load_roster,
+    overall_leaderboard,
+)
+
+TABLE_LIMIT = 50  # rows a table shows unless --limit says otherwise
+GRAINS = ("month", "quarter", "year", "all")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scores")(scores)
+
+
+def register_export(export_app: typer.Typer) -> None:
+    export_app.command("scores")(export_scores)
+
+
+def scores(
+    ctx: typer.Context,
+    period: Annotated[
+        str | None, typer.Option(help="Period label (default: the latest quarter with scores).")
+    ] = None,
+    team: Annotated[
+        str | None, typer.Option(help="Only this team and the teams below it (a team_id).")
+    ] = None,
+    kpi: Annotated[
+        str | None, typer.Option(help="A KPI's leaderboard instead of the overall one (its id).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Rows to show, 0 for all (default: {TABLE_LIMIT} in a table, all else)."
+        ),
+    ] = None,
+) -> None:
+    """Leaderboards: the overall one (ranked by the credibility-adjusted overall score), or a
+    KPI's (ranked by the rate shrunk toward the team's), with 95 % intervals beside raw values."""
+    workspace = workspace_of(ctx)
+    if fmt not in ("table", "csv", "json"):
+        raise KraftError(f"--format {fmt!r} is not table, csv or json; choose one of those.")
+    if limit is not None and limit < 0:
+        raise KraftError(f"--limit {limit} is negative; give 0 for every row, or a row count.")
+    framework = workspace_framework(workspace)
+    calendar = calendar_of(workspace)
+    chosen = _kpi(framework, kpi) if kpi is not None else None
+    db = open_database(workspace)
+    with db.connect() as conn:
+        when = _period(conn, calendar, period, chosen)
+        roster = load_roster(conn)
+        if team is not None and team not in roster.teams:
+            raise KraftError(
+                f"--team {team!r} is not a team of this workspace; give a team_id of the "
+                "teams table."
+            )
+        if chosen is None:
+            board = overall_leaderboard(conn, framework, calendar, when, team, roster)
+        else:
+            rows = kpi_leaderboard(conn, framework, chosen, when, team, roster)
+    shown = limit if limit is not None else (TABLE_LIMIT if fmt == "table" else 0)
+    if chosen is None:
+        _print_overall(board, when, team, fmt, shown)
+    else:
+        _print_kpi(rows, chosen, framework, when, team, fmt, shown)
+
+
+def _kpi(framework: Framework, kpi_id: str) -> KPI:
+    try:
+        return framework.kpi(kpi_id)
+    except KeyError:
+        raise KraftError(
+            f"--kpi {kpi_id!r} is not a KPI of framework {framework.id}; see `kraft framework "
+            "show` for the KPI ids."
+        ) from None
+
+
+def _period(conn: Connection, calendar: Calendar, label: str | None, kpi: KPI | None) -> Period:
+    """The period asked for, checked to have scores (or the KPI's values); else the latest
+    scored quarter (then month, then year)."""
+    if label is not None:
+        period = parse_period(calendar, label, "--period")
+        if kpi is not None:
+            if not has_values(conn, kpi, period.label):
+                raise KraftError(
+                    f"--period {period.label} has no values of {kpi.id}; run `kraft compute` "
+                    "or choose a computed period."
+                )
+        elif not has_scores(conn, period.label):
+            raise KraftError(
+                f"--period {period.label} has no scores; run `kraft compute` or choose a "
+                "scored period (default: the latest scored quarter)."
+            )
+        return period
+    for grain in (Grain.quarter, Grain.month, Grain.year):
+        latest = latest_period(conn, grain.value)
+        if latest is not None:
+            return calendar.parse(latest)
+    raise KraftError("There are no scores yet; run `kraft compute` first.")
+
+
+def _title(what: str, period: Period, team: str | None) -> str:
+    return f"{what}, {period.label}" + (f", team {team} and below" if team else "")
+
+
+def _rows_shown(count: int, limit: int) -> int:
+    return count if limit == 0 else min(count, limit)
+
+
+def _print_overall(
+    board: list[OverallStanding], period: Period, team: str | None, fmt: str, limit: int
+) -> None:
+    shown = board[: _rows_shown(len(board), limit)]
+    if fmt != "table":
+        write_records(
+            overall_board_records(shown), OVERALL_BOARD_COLUMNS, fmt, None, BOARD_TEXT_COLUMNS,
+            "scores",
+        )  # fmt: skip
+        return
+    table = Table(title=_title("Overall leaderboard", period, team))
+    _columns(
+        table, ["#", "RM", "name", "team", "overall", "adjusted", "rating", "coverage", "flags"]
+    )
+    for s in shown:
+        table.add_row(
+            _rank(s.rank),
+            s.rm_id,
+            s.name or "",
+            s.team_id or "",
+            _fixed(s.overall, 2),
+            _fixed(s.adjusted, 2),
+            f"{s.rating} {s.rating_label}" if s.rating is not None else "—",
+            f"{_fixed(s.coverage, 1)} %" if s.coverage is not None else "—",
+            ", ".join(s.flags),
+        )
+    out.print(table)
+    _more(len(board), len(shown))
+    out.print(
+        "Ranked by the adjusted overall: the same scoring with each proportion KPI's rate shrunk "
+        "toward the team's (small books move most); the rating is the overall score's."
+    )
+
+
+def _print_kpi(
+    rows: list[KpiStanding],
+    kpi: KPI,
+    framework: Framework,
+    period: Period,
+    team: str | None,
+    fmt: str,
+    limit: int,
+) -> None:
+    shown = rows[: _rows_shown(len(rows), limit)]
+    if fmt != "table":
+        write_records(
+            kpi_board_records(shown), KPI_BOARD_COLUMNS, fmt, None, BOARD_TEXT_COLUMNS, "scores"
+        )
+        return
+    table = Table(title=_title(f"{kpi.name} ({kpi.id})", period, team))
+    _columns(table, ["#", "RM", "name", "value", "n", "95 % interval", "shrunk", "status"])
+    for s in shown:
+        status = s.status or ("insufficient volume" if s.insufficient_volume else "—")
+        table.add_row(
+            _rank(s.rank),
+            s.rm_id,
+            s.name or "",
+            format_value(_rounded(s.value, 2), kpi.unit, framework.currency),
+            _count(s.denominator),
+            f"{_fixed(s.interval[0], 1)}–{_fixed(s.interval[1], 1)} %" if s.interval else "—",
+            f"{_fixed(s.shrunk, 1)} %" if s.shrunk is not None else "—",
+            status,
+        )
+    out.print(table)
+    _more(len(rows), len(shown))
+    if any(s.shrunk is not None for s in rows):
+        out.print(
+            "Ranked by the shrunk rate (empirical Bayes toward the team's rate, or the company's "
+            "for a small team); scores use the raw value."
+        )
+
+
+NUMERIC_COLUMNS = frozenset(
+    {"#", "overall", "adjusted", "coverage", "value", "n", "95 % interval", "shrunk"}
+)
+
+
+def _columns(table: Table, names: list[str]) -> None:
+    for name in names:
+        numeric = name in NUMERIC_COLUMNS
+        table.add_column(
+            name,
+            justify="right" if numeric else "left",
+            overflow="fold",
+            no_wrap=numeric or name == "RM",
+        )
+
+
+def _more(total: int, shown: int) -> None:
+    if shown < total:
+        out.print(f"… {total - shown} more (use --limit 0 for all).")
+
+
+def _rank(rank: int | None) -> str:
+    return "—" if rank is None else str(rank)
+
+
+def _rounded(value: float | Decimal | None, places: int) -> Decimal | None:
+    if value is None:
+        return None
+    number = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _fixed(value: float | Decimal | None, places: int) -> str:
+    rounded = _rounded(value, places)
+    return "—" if rounded is None else f"{rounded:.{places}f}"
+
+
+def _count(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return plain(Decimal(repr(value)))
+
+
+def export_scores(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or xlsx.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default: stdout for csv/json).")
+    ] = None,
+    period: Annotated[str | None, typer.Option(help="Only this period (a label).")] = None,
+    grain: Annotated[str, typer.Option(help="month, quarter, year or all.")] = "all",
+) -> None:
+    """Write scores: rm_id,period,overall_score,rating,rating_label,coverage and kra:<id> per KRA
+    (rating 1–5 after gates, coverage in percent)."""
+    workspace = workspace_of(ctx)
+    if fmt not in ("csv", "json", "xlsx"):
+        raise KraftError(f"--format {fmt!r} is not csv, json or xlsx; choose one of those.")
+    if fmt == "xlsx" and output is None:
+        raise KraftError("--format xlsx needs --output FILE.")
+    if grain not in GRAINS:
+        raise KraftError(f"--grain {grain!r} is not month, quarter, year or all.")
+    calendar = calendar_of(workspace)
+    chosen = parse_period(calendar, period, "--period") if period is not None else None
+    if chosen is not None and grain not in ("all", chosen.grain.value):
+        raise KraftError(
+            f"--period {chosen.label} is a {chosen.grain.value}, not a {grain}; drop --grain or "
+            f"give --grain {chosen.grain.value}."
+        )
+    framework = workspace_framework(workspace)
+    db = open_database(workspace)
+    with db.connect() as conn:
+        rows = overall_rows(
+            conn,
+            [chosen.label] if chosen is not None else None,
+            Grain(grain) if grain != "all" else None,
+        )
+    if chosen is not None and not rows:
+        raise KraftError(
+            f"--period {chosen.label} has no scores; run `kraft compute` or choose a scored period."
+        )
+    records = export_records(rows, framework)
+    write_records(records, export_columns(framework), fmt, output, EXPORT_TEXT_COLUMNS, "scores")
+    if output is not None:
+        out.print(f"Wrote {len(rows):,} scorecards to {output}.")
