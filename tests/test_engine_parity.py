@@ -1,4 +1,5 @@
-"""The same book gives the same values on DuckDB and PostgreSQL: every KPI, entity and period."""
+"""The same book gives the same values and scores on DuckDB and PostgreSQL: every KPI, entity
+and period; and scoring in worker processes gives the same scores as scoring in one."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from kraft.ingest.sources import from_arrow
 from kraft.metrics.runner import ComputeRequest, compute
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar
+from kraft.scoring.runner import score_database
 from kraft.store import migrate
 from kraft.store.database import Database
 
@@ -25,21 +27,23 @@ PARAMETERS = {"renewal_grace_days": 30, "free_look_days": 30}
 MANUAL = ["automation_time_savings", "management_decision_impact"]
 
 
-def _values(url: str) -> dict[tuple[str, str, str, str], tuple[object, ...]]:
+Rows = dict[tuple[str, ...], tuple[object, ...]]
+SCORE_SQL = (
+    "SELECT rm_id, period, level, item_id, score, status, target, coverage, rating, capped_at "
+    "FROM scores"
+)
+
+
+def _values(url: str) -> tuple[Rows, Rows, Rows]:
+    """The book's values, its scores from one process, and its scores from two workers."""
     db = Database(url)
     try:
         migrate.upgrade(db)
         book = generate_book(rms=20, months=12, seed=11, start=date(2024, 1, 1))
         raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
         run_import(db, raws, mode=Mode.replace, as_of=date(2024, 12, 31), manual_kpis=MANUAL)
-        compute(
-            db,
-            load_builtin("insurance_rm"),
-            load_catalogue(),
-            Calendar(1),
-            PARAMETERS,
-            ComputeRequest(),
-        )
+        framework = load_builtin("insurance_rm")
+        result = compute(db, framework, load_catalogue(), Calendar(1), PARAMETERS, ComputeRequest())
         with db.connect() as conn:
             rows = conn.execute(
                 sa.text(
@@ -47,7 +51,14 @@ def _values(url: str) -> dict[tuple[str, str, str, str], tuple[object, ...]]:
                     "row_count, provisional, extra FROM kpi_values"
                 )
             ).all()
-        return {tuple(r[:4]): tuple(r[4:]) for r in rows}  # type: ignore[misc]
+        scored = []
+        for workers in (1, 2):
+            score_database(db, framework, Calendar(1), result.run_id, workers=workers)
+            with db.connect() as conn:
+                scored.append(
+                    {tuple(r[:4]): tuple(r[4:]) for r in conn.execute(sa.text(SCORE_SQL))}
+                )
+        return {tuple(r[:4]): tuple(r[4:]) for r in rows}, scored[0], scored[1]
     finally:
         db.dispose()
 
@@ -70,8 +81,8 @@ def test_duckdb_and_postgres_agree(tmp_path: Path) -> None:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:
-        duck = _values(f"duckdb:///{tmp_path / 'parity.duckdb'}")
-        pg = _values(postgres_schema_url(schema))
+        duck, duck_scores, duck_parallel = _values(f"duckdb:///{tmp_path / 'parity.duckdb'}")
+        pg, pg_scores, pg_parallel = _values(postgres_schema_url(schema))
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -84,3 +95,8 @@ def test_duckdb_and_postgres_agree(tmp_path: Path) -> None:
         if not all(_same(a, b) for a, b in zip(duck[key][:5], pg[key][:5], strict=True))
     ]
     assert different == []
+    # Scores are exact decimals: the same on both databases, and from one process or two.
+    assert len(duck_scores) > 10_000
+    assert duck_scores == pg_scores
+    assert duck_parallel == duck_scores
+    assert pg_parallel == pg_scores
