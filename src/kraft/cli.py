@@ -797,7 +797,7 @@ def explain(
 
 
 # Command modules, each adding its commands to the app (kraft.commands).
-COMMAND_MODULES: tuple[str, ...] = ("targets",)
+COMMAND_MODULES: tuple[str, ...] = ("targets", "initiative", "scores", "analysis")
 
 
 def _register_commands() -> None:

@@ -1,0 +1,368 @@
+"""Pacing: where each KPI of an open period will land at its end; and the alerts built on it.
+
+A period is open when it holds the data's as-of date and has not ended (as_of < its last day;
+the same rule as the engine's provisional values). Forecasts, by the KPI's unit:
+
+- additive KPIs (count, currency, and count per month, whose to-date value is the count so far ÷
+  the period's months, so it grows like a count): by last year's seasonality where the RM has a
+  value for every month of the same period last year, else by run rate.
+  run rate = to date × days in the period ÷ days elapsed (as-of day included).
+  seasonal = to date × last year's period total ÷ last year's total to the same point, where last
+  year's total to the same point is the sum of its months before the as-of month plus the as-of
+  month's value × the share of that month elapsed (as-of day ÷ days in the month). That is the
+  issue's "to date + last year's remaining months × (this year's to date ÷ last year's to date)".
+  When last year's total to the same point is 0 (nothing to scale from), run rate.
+- ratios whose cases are fixed on the period's first day while their successes accumulate
+  (referral_rate: referrers ÷ active clients at the start; new_business_acquisition_rate): the
+  value grows like a count, so it is paced like one (from the catalogue: the denominator is a
+  first-day snapshot, the numerator is counted by an event date).
+- other ratios, means and scores: the value to date.
+
+Status: "on track" when the forecast is at or better than the target (scaled to the period for
+counts and sums, by the TargetBook), else "at risk"; a ratio or mean whose volume to date is
+under the KPI's minimum volume is "insufficient volume" (too few cases to call it), a KPI with no
+value "no data", one with no target anywhere "no target".
+
+Alerts (`alerts`): for the period asked, every KPI at risk by pacing (open period only: a closed
+period has nothing left to pace) and every KPI below threshold in the period and in the one before
+it. A closed period is read from the scores table: status "below threshold", or a provisional
+score (an observation window still open) whose actual is worse than its threshold. In the open
+period every score is provisional and a count to date falls short of any whole-period threshold,
+so there the forecast is held against the threshold instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kraft.analysis.variance import (
+    StoredValue,
+    event_dated,
+    load_rm_values,
+    same_period_last_year,
+    scorecard_kpis,
+    to_decimal,
+)
+from kraft.framework.model import KPI, Framework, Unit
+from kraft.metrics.spec import Catalogue
+from kraft.periods import Calendar, Grain, Period
+from kraft.scoring.methods import ZERO, Goal, Status, better_or_equal
+from kraft.scoring.runner import load_people, load_targets
+from kraft.scoring.targets import TargetBook
+from kraft.store.metadata import scores
+
+ADDITIVE_UNITS = {Unit.count, Unit.currency, Unit.count_per_month}
+
+
+class Method(StrEnum):
+    run_rate = "run rate"
+    seasonal = "seasonal"
+    to_date = "to date"
+
+
+class Pace(StrEnum):
+    on_track = "on track"
+    at_risk = "at risk"
+    insufficient_volume = "insufficient volume"
+    no_data = "no data"
+    no_target = "no target"
+
+
+def is_open(period: Period, as_of: date) -> bool:
+    return period.start <= as_of < period.end
+
+
+def accumulating(kpi: KPI, catalogue: Catalogue | None) -> bool:
+    """Does the KPI's value grow through the period like a count (see the module docstring)?"""
+    if kpi.unit in ADDITIVE_UNITS:
+        return True
+    if catalogue is None or kpi.metric is None:
+        return False
+    metric = catalogue.metrics.get(kpi.metric)
+    if metric is None or metric.numerator is None or metric.denominator is None:
+        return False
+    numerator = metric.measures.get(metric.numerator)
+    denominator = metric.measures.get(metric.denominator)
+    if numerator is None or denominator is None:
+        return False
+    return (
+        event_dated(catalogue.facts[numerator.fact])
+        and catalogue.facts[denominator.fact].when.snapshot == "first_day"
+    )
+
+
+def run_rate(to_date: Decimal, period: Period, as_of: date) -> Decimal:
+    """To date × days in the period ÷ days elapsed (the as-of day included)."""
+    days = (period.end - period.start).days + 1
+    elapsed = (as_of - period.start).days + 1
+    return to_date * Decimal(days) / Decimal(elapsed)
+
+
+def month_position(period: Period, as_of: date) -> tuple[int, Decimal]:
+    """(complete months of the period before the as-of month, share of the as-of month elapsed)."""
+    index = (as_of.year * 12 + as_of.month) - (period.start.year * 12 + period.start.month)
+    month_end = Calendar().month(as_of).end
+    return index, Decimal(as_of.day) / Decimal(month_end.day)
+
+
+def seasonal(
+    to_date: Decimal,
+    last_year: Sequence[Decimal | None],
+    months_before: int,
+    month_share: Decimal,
+) -> Decimal | None:
+    """To date × last year's total ÷ last year's total to the same point; None (run rate instead)
+    when a month of last year is missing or nothing had happened by that point last year."""
+    if not last_year or months_before >= len(last_year) or any(v is None for v in last_year):
+        return None
+    months = [v for v in last_year if v is not None]
+    so_far = sum(months[:months_before], ZERO) + months[months_before] * month_share
+    if so_far <= ZERO:
+        return None
+    return to_date * sum(months, ZERO) / so_far
+
+
+def forecast_value(
+    kpi: KPI,
+    to_date: Decimal | None,
+    period: Period,
+    as_of: date,
+    last_year: Sequence[Decimal | None] = (),
+    *,
+    grows: bool | None = None,
+) -> tuple[Decimal | None, Method | None]:
+    """The KPI's value at the period's end, and how it was forecast (`grows`: paced like a
+    count; by default for count, currency and per-month units)."""
+    if to_date is None:
+        return None, None
+    if not (grows if grows is not None else kpi.unit in ADDITIVE_UNITS):
+        return to_date, Method.to_date
+    months_before, share = month_position(period, as_of)
+    by_season = seasonal(to_date, last_year, months_before, share)
+    if by_season is not None:
+        return by_season, Method.seasonal
+    return run_rate(to_date, period, as_of), Method.run_rate
+
+
+def pace(kpi: KPI, forecast: Decimal | None, volume: Decimal | None, goal: Goal | None) -> Pace:
+    """On track when the forecast is at or better than the target, else at risk."""
+    if forecast is None:
+        return Pace.no_data
+    if kpi.unit not in ADDITIVE_UNITS and volume is not None and volume < kpi.min_volume:
+        return Pace.insufficient_volume
+    if goal is None:
+        return Pace.no_target
+    return Pace.on_track if better_or_equal(kpi, forecast, goal.target) else Pace.at_risk
+
+
+@dataclass(frozen=True)
+class Forecast:
+    rm_id: str
+    kpi_id: str
+    kra_id: str
+    period: str
+    to_date: Decimal | None
+    forecast: Decimal | None
+    method: Method | None
+    target: Decimal | None
+    threshold: Decimal | None
+    volume: Decimal | None
+    status: Pace
+
+
+def forecasts(
+    conn: Connection,
+    framework: Framework,
+    calendar: Calendar,
+    period: Period,
+    as_of: date,
+    rm_ids: Collection[str] | None = None,
+    catalogue: Catalogue | None = None,
+) -> list[Forecast]:
+    """Every KPI of every scored RM (or those named) with values in the period; [] when the
+    period is not open. Without the catalogue, only counts and sums are paced as counts."""
+    if not is_open(period, as_of):
+        return []
+    people, parents = load_people(conn)
+    chosen = [p for p in people if rm_ids is None or p.rm_id in rm_ids]
+    book = TargetBook(framework, load_targets(conn), parents)
+    ids = [p.rm_id for p in chosen]
+    now = load_rm_values(conn, [period.label], ids)
+    last = same_period_last_year(calendar, period)
+    months = [m.label for m in calendar.periods(Grain.month, last.start, last.end)]
+    history = load_rm_values(conn, months, ids)
+    grows = {kpi.id: accumulating(kpi, catalogue) for _, kpi in framework.kpis()}
+    found: list[Forecast] = []
+    for person in chosen:
+        own = now.get((period.label, person.rm_id))
+        if not own:
+            continue
+        for kra, kpi in scorecard_kpis(framework, period, person):
+            stored = own.get(kpi.id, StoredValue(None, None, None, False))
+            last_year = [_value(history, m, person.rm_id, kpi.id) for m in months]
+            value, method = forecast_value(
+                kpi, stored.value, period, as_of, last_year, grows=grows[kpi.id]
+            )
+            choice = book(person, kpi, period)
+            goal = choice.goal if choice else None
+            found.append(
+                Forecast(
+                    person.rm_id,
+                    kpi.id,
+                    kra.id,
+                    period.label,
+                    stored.value,
+                    value,
+                    method,
+                    goal.target if goal else None,
+                    goal.threshold if goal else None,
+                    stored.denominator,
+                    pace(kpi, value, stored.denominator, goal),
+                )
+            )
+    return found
+
+
+def _value(
+    values: dict[tuple[str, str], dict[str, StoredValue]], label: str, rm_id: str, kpi_id: str
+) -> Decimal | None:
+    stored = values.get((label, rm_id), {}).get(kpi_id)
+    return stored.value if stored is not None else None
+
+
+# -- alerts ---------------------------------------------------------------------------------------
+
+
+class AlertKind(StrEnum):
+    at_risk = "at risk"
+    below_threshold_twice = "below threshold two periods running"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One KPI of one RM that needs attention in a period."""
+
+    rm_id: str
+    kpi_id: str
+    kra_id: str
+    period: str
+    kind: AlertKind
+    actual: Decimal | None  # the value to date (at risk) or the period's actual
+    target: Decimal | None
+    threshold: Decimal | None
+    forecast: Decimal | None = None  # at risk: the forecast at the period's end
+    method: Method | None = None
+    previous_period: str | None = None  # below threshold twice: the period before
+    previous_actual: Decimal | None = None
+
+
+def below_threshold(
+    kpi: KPI, status: str | None, actual: Decimal | None, threshold: object
+) -> bool:
+    """A scored KPI worse than its threshold (a provisional one judged on its actual)."""
+    if status == Status.below_threshold:
+        return True
+    if status != Status.provisional or actual is None or threshold is None:
+        return False
+    return not better_or_equal(kpi, actual, Decimal(str(threshold)))
+
+
+def alerts(
+    conn: Connection,
+    framework: Framework,
+    calendar: Calendar,
+    period: Period,
+    as_of: date,
+    catalogue: Catalogue | None = None,
+) -> list[Alert]:
+    """At-risk KPIs (open period) and KPIs below threshold in the period and the one before.
+
+    In an open period every score is provisional and a count to date is naturally short of a
+    threshold set for the whole period, so there "below threshold" means the forecast is worse
+    than the threshold; a closed period is read from the scores table."""
+    order = {kpi.id: i for i, (_, kpi) in enumerate(framework.kpis())}
+    paced = forecasts(conn, framework, calendar, period, as_of, catalogue=catalogue)
+    found = [
+        Alert(
+            f.rm_id,
+            f.kpi_id,
+            f.kra_id,
+            f.period,
+            AlertKind.at_risk,
+            f.to_date,
+            f.target,
+            f.threshold,
+            forecast=f.forecast,
+            method=f.method,
+        )
+        for f in paced
+        if f.status is Pace.at_risk
+    ]
+    previous = calendar.previous(period)
+    open_now = is_open(period, as_of)
+    stored = _stored_below(
+        conn, framework, [previous.label] if open_now else [previous.label, period.label]
+    )
+    now: dict[tuple[str, str], Alert] = {}
+    if open_now:
+        for f in paced:
+            kpi = framework.kpi(f.kpi_id)
+            if (
+                f.status is not Pace.insufficient_volume
+                and f.forecast is not None
+                and f.threshold is not None
+                and not better_or_equal(kpi, f.forecast, f.threshold)
+            ):
+                now[(f.rm_id, f.kpi_id)] = Alert(
+                    f.rm_id, f.kpi_id, f.kra_id, period.label, AlertKind.below_threshold_twice,
+                    f.to_date, f.target, f.threshold, forecast=f.forecast, method=f.method,
+                )  # fmt: skip
+    else:
+        for (label, rm_id, kpi_id), alert in stored.items():
+            if label == period.label:
+                now[(rm_id, kpi_id)] = alert
+    for (rm_id, kpi_id), alert in now.items():
+        before = stored.get((previous.label, rm_id, kpi_id))
+        if before is not None:
+            found.append(
+                replace(alert, previous_period=previous.label, previous_actual=before.actual)
+            )
+    kinds = list(AlertKind)
+    return sorted(found, key=lambda a: (a.rm_id, kinds.index(a.kind), order.get(a.kpi_id, 0)))
+
+
+def _stored_below(
+    conn: Connection, framework: Framework, labels: list[str]
+) -> dict[tuple[str, str, str], Alert]:
+    """The KPI scores below threshold in the periods named, by (period, rm_id, kpi_id)."""
+    known = {kpi.id for _, kpi in framework.kpis()}
+    c = scores.c
+    rows = conn.execute(
+        sa.select(
+            c.rm_id, c.period, c.item_id, c.kra_id, c.status, c.actual, c.target, c.threshold
+        ).where(c.level == "kpi", c.period.in_(labels))
+    )
+    found: dict[tuple[str, str, str], Alert] = {}
+    for r in rows:
+        if r.item_id not in known:
+            continue  # scored under another framework
+        actual = to_decimal(r.actual)
+        if below_threshold(framework.kpi(r.item_id), r.status, actual, r.threshold):
+            found[(r.period, r.rm_id, r.item_id)] = Alert(
+                r.rm_id, r.item_id, r.kra_id, r.period, AlertKind.below_threshold_twice,
+                actual, _number(r.target), _number(r.threshold),
+            )  # fmt: skip
+    return found
+
+
+def _number(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))

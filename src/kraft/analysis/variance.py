@@ -1,0 +1,395 @@
+"""Variance analysis: each KPI's actual against its target, the previous period, the same period
+last year and the team median; and the drivers of a change in the overall score.
+
+Every comparison gives the difference (actual − reference, in the KPI's unit), the difference in
+percent of |reference| (none when the reference is 0), and a flag when the difference is beyond the
+tolerance (default ±10 % of |reference|; with a reference of 0, any difference): "favourable" when
+the actual is the better of the two by the KPI's direction (for a ↓ KPI, lower), "unfavourable"
+otherwise. Both sides are flagged: a manager wants to hear of a KPI far above target too. Within
+the tolerance, nothing is flagged (the same ±10 % as scoring's "on track" and key_metric_variance).
+
+The KPIs analysed are those of the RM's scorecard for the period (grain no longer than the period;
+KRA 6 only for leaders) that have a stored value; score-derived KPIs have none in kpi_values and
+are left to the scorecard. The team median is over the scored RMs (role rm) whose team_id is the
+RM's team, the RM included, with a value for that KPI and period.
+
+Drivers: a KPI's contribution to the overall score is
+    KRA weight ÷ Σ weights of the scored KRAs × KPI weight ÷ Σ weights of the KRA's scored KPIs
+    × KPI score,
+so that the contributions add up to the overall score (before its one rounding). Where a gate caps
+a KRA's score, its KPIs' contributions shrink by capped ÷ uncapped, so the sum still holds. It is
+computed as KRA weight ÷ Σ W × KRA score × (w × s) ÷ Σ (w × s) over the KRA's scored KPIs, which is
+the same thing and needs no uncapped score. A KPI not scored in a period contributes 0 to it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kraft.framework.model import KPI, KRA, AppliesTo, Framework, KpiKind
+from kraft.metrics.spec import Fact
+from kraft.periods import Calendar, Period
+from kraft.schema.tables import TABLES, ColumnType
+from kraft.scoring.methods import ZERO, Status, better_or_equal
+from kraft.scoring.runner import load_people, load_targets
+from kraft.scoring.scorecard import KpiScore, KraScore, Person, Scorecard, in_scorecard
+from kraft.scoring.targets import TargetBook
+from kraft.store.metadata import compute_runs, kpi_values, scores
+
+HUNDRED = Decimal(100)
+DEFAULT_TOLERANCE = Decimal("0.1")  # ±10 % of |reference|
+
+
+# -- stored values, shared by variance, pacing and what-if ----------------------------------------
+
+
+def to_decimal(number: float | Decimal | None) -> Decimal | None:
+    """A stored double as the decimal it prints as (66.66666666666667, not its binary expansion)."""
+    if number is None:
+        return None
+    if isinstance(number, Decimal):
+        return number
+    return Decimal(repr(float(number)))
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    """One RM's KPI value for one period, as kpi_values keeps it."""
+
+    value: Decimal | None
+    numerator: Decimal | None
+    denominator: Decimal | None
+    provisional: bool
+
+
+RmValues = dict[tuple[str, str], dict[str, StoredValue]]  # (period label, rm_id) → kpi_id → value
+
+
+def load_rm_values(
+    conn: Connection, labels: Iterable[str], rm_ids: Collection[str] | None = None
+) -> RmValues:
+    """The RMs' stored KPI values for the periods named (all RMs unless `rm_ids`)."""
+    wanted = sorted(set(labels))
+    if not wanted or (rm_ids is not None and not rm_ids):
+        return {}
+    c = kpi_values.c
+    query = sa.select(
+        c.period, c.entity_id, c.kpi_id, c.value, c.numerator, c.denominator, c.provisional
+    ).where(c.entity_type == "rm", c.period.in_(wanted))
+    if rm_ids is not None:
+        query = query.where(c.entity_id.in_(sorted(rm_ids)))
+    found: RmValues = {}
+    for label, rm_id, kpi_id, value, numerator, denominator, provisional in conn.execute(query):
+        found.setdefault((label, rm_id), {})[kpi_id] = StoredValue(
+            to_decimal(value), to_decimal(numerator), to_decimal(denominator), bool(provisional)
+        )
+    return found
+
+
+def data_as_of(conn: Connection) -> date | None:
+    """The as-of date the stored values were computed at (the latest compute run's)."""
+    run = conn.execute(sa.select(sa.func.max(kpi_values.c.run_id))).scalar()
+    query = sa.select(compute_runs.c.as_of).order_by(compute_runs.c.run_id.desc()).limit(1)
+    if run is not None:
+        query = sa.select(compute_runs.c.as_of).where(compute_runs.c.run_id == run)
+    as_of = conn.execute(query).scalar()
+    if as_of is None or isinstance(as_of, date):
+        return as_of
+    return date.fromisoformat(str(as_of)[:10])
+
+
+def scorecard_kpis(framework: Framework, period: Period, person: Person) -> list[tuple[KRA, KPI]]:
+    """The KPIs of the person's scorecard for the period that kpi_values holds (not kind score)."""
+    return [
+        (kra, kpi)
+        for kra, kpi in framework.kpis()
+        if in_scorecard(kpi, period)
+        and kpi.kind is not KpiKind.score
+        and (kra.applies_to is not AppliesTo.team_leaders or person.leads is not None)
+    ]
+
+
+def event_dated(fact: Fact) -> bool:
+    """Does the fact meet periods by a date on which something happened (DATA.md's event dates,
+    not a due or end date, nor a month column)?"""
+    column = fact.when.date
+    if column is None:
+        return False
+    table_name, _, name = column.rpartition(".")
+    table = next((t for t in TABLES if t.name == (table_name or fact.table)), None)
+    if table is None or name not in table.column_names:
+        return False
+    return name in table.event_dates and table.column(name).type is ColumnType.date
+
+
+def same_period_last_year(calendar: Calendar, period: Period) -> Period:
+    return calendar.period(period.grain, date(period.start.year - 1, period.start.month, 1))
+
+
+# -- variance -------------------------------------------------------------------------------------
+
+
+class Flag(StrEnum):
+    favourable = "favourable"
+    unfavourable = "unfavourable"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The actual against one reference value."""
+
+    reference: Decimal | None
+    difference: Decimal | None  # actual − reference, in the KPI's unit
+    percent: Decimal | None  # difference ÷ |reference| × 100; None when the reference is 0
+    flag: Flag | None  # beyond the tolerance, and which way
+
+
+def compare(
+    kpi: KPI,
+    actual: Decimal | None,
+    reference: Decimal | None,
+    tolerance: Decimal = DEFAULT_TOLERANCE,
+) -> Comparison:
+    """Actual against reference: flagged when |actual − reference| > tolerance × |reference|."""
+    if actual is None or reference is None:
+        return Comparison(reference, None, None, None)
+    difference = actual - reference
+    percent = difference / abs(reference) * HUNDRED if reference != ZERO else None
+    flag = None
+    if abs(difference) > tolerance * abs(reference):
+        flag = Flag.favourable if better_or_equal(kpi, actual, reference) else Flag.unfavourable
+    return Comparison(reference, difference, percent, flag)
+
+
+@dataclass(frozen=True)
+class Variance:
+    """One KPI of one RM in one period, against its four references."""
+
+    rm_id: str
+    kpi_id: str
+    kra_id: str
+    period: str
+    actual: Decimal
+    provisional: bool
+    target: Comparison
+    previous: Comparison
+    last_year: Comparison
+    team_median: Comparison
+    previous_period: str
+    last_year_period: str
+
+    @property
+    def flagged(self) -> bool:
+        return any(
+            c.flag is not None
+            for c in (self.target, self.previous, self.last_year, self.team_median)
+        )
+
+
+def median(values: Iterable[Decimal | None]) -> Decimal | None:
+    """The median of the values given (nulls left out); None when there are none."""
+    present = sorted(v for v in values if v is not None)
+    return statistics.median(present) if present else None
+
+
+def variances(
+    conn: Connection,
+    framework: Framework,
+    calendar: Calendar,
+    period: Period,
+    *,
+    rm_ids: Collection[str] | None = None,
+    team_id: str | None = None,
+    tolerance: Decimal = DEFAULT_TOLERANCE,
+) -> list[Variance]:
+    """Every KPI of every scored RM (or those named, or a team's) with a value in the period."""
+    people, parents = load_people(conn)
+    book = TargetBook(framework, load_targets(conn), parents)
+    chosen = [
+        p
+        for p in people
+        if (rm_ids is None or p.rm_id in rm_ids) and (team_id is None or p.team_id == team_id)
+    ]
+    previous = calendar.previous(period)
+    last_year = same_period_last_year(calendar, period)
+    now = load_rm_values(conn, [period.label])
+    before = load_rm_values(conn, [previous.label, last_year.label], [p.rm_id for p in chosen])
+    team_of = {p.rm_id: p.team_id for p in people}
+    members: dict[str | None, list[str]] = {}
+    for person in people:
+        members.setdefault(person.team_id, []).append(person.rm_id)
+    medians: dict[tuple[str | None, str], Decimal | None] = {}
+
+    def team_median(team: str | None, kpi_id: str) -> Decimal | None:
+        if team is None:
+            return None
+        if (team, kpi_id) not in medians:
+            medians[(team, kpi_id)] = median(
+                stored.value
+                for rm in members.get(team, [])
+                if (stored := now.get((period.label, rm), {}).get(kpi_id)) is not None
+            )
+        return medians[(team, kpi_id)]
+
+    found: list[Variance] = []
+    for person in chosen:
+        own = now.get((period.label, person.rm_id))
+        if not own:
+            continue
+        earlier = before.get((previous.label, person.rm_id), {})
+        year_ago = before.get((last_year.label, person.rm_id), {})
+        for kra, kpi in scorecard_kpis(framework, period, person):
+            stored = own.get(kpi.id)
+            if stored is None or stored.value is None:
+                continue
+            choice = book(person, kpi, period)
+            actual = stored.value
+            found.append(
+                Variance(
+                    rm_id=person.rm_id,
+                    kpi_id=kpi.id,
+                    kra_id=kra.id,
+                    period=period.label,
+                    actual=actual,
+                    provisional=stored.provisional,
+                    target=compare(kpi, actual, choice.goal.target if choice else None, tolerance),
+                    previous=compare(kpi, actual, _value(earlier, kpi.id), tolerance),
+                    last_year=compare(kpi, actual, _value(year_ago, kpi.id), tolerance),
+                    team_median=compare(
+                        kpi, actual, team_median(team_of[person.rm_id], kpi.id), tolerance
+                    ),
+                    previous_period=previous.label,
+                    last_year_period=last_year.label,
+                )
+            )
+    return found
+
+
+def _value(values: Mapping[str, StoredValue], kpi_id: str) -> Decimal | None:
+    stored = values.get(kpi_id)
+    return stored.value if stored is not None else None
+
+
+# -- drivers --------------------------------------------------------------------------------------
+
+
+def contributions(card: Scorecard) -> dict[str, Decimal]:
+    """Each scored KPI's share of the overall score (see the module's docstring); they sum to the
+    overall score before rounding."""
+    scored_kras = [k for k in card.kras if k.score is not None]
+    total_weight = sum((k.weight for k in scored_kras), ZERO)
+    result: dict[str, Decimal] = {}
+    if total_weight == ZERO:
+        return result
+    for kra in scored_kras:
+        assert kra.score is not None
+        items = [k for k in card.kpis if k.kra_id == kra.kra_id and k.score is not None]
+        weighted = sum((k.weight * k.score for k in items if k.score is not None), ZERO)
+        for item in items:
+            assert item.score is not None
+            share = item.weight * item.score / weighted if weighted != ZERO else ZERO
+            result[item.kpi_id] = kra.weight / total_weight * kra.score * share
+    return result
+
+
+@dataclass(frozen=True)
+class Driver:
+    """How much one KPI moved the overall score between two periods."""
+
+    kpi_id: str
+    kra_id: str
+    score_before: Decimal | None
+    score_after: Decimal | None
+    contribution_before: Decimal
+    contribution_after: Decimal
+
+    @property
+    def delta(self) -> Decimal:
+        return self.contribution_after - self.contribution_before
+
+
+def drivers(before: Scorecard | None, after: Scorecard) -> list[Driver]:
+    """Every KPI scored in either scorecard, largest absolute change of contribution first."""
+    was = contributions(before) if before is not None else {}
+    now = contributions(after)
+    old = {k.kpi_id: k for k in before.kpis} if before is not None else {}
+    new = {k.kpi_id: k for k in after.kpis}
+    found = []
+    for kpi_id in dict.fromkeys([*now, *was]):
+        item = new.get(kpi_id) or old[kpi_id]
+        found.append(
+            Driver(
+                kpi_id,
+                item.kra_id,
+                old[kpi_id].score if kpi_id in old else None,
+                new[kpi_id].score if kpi_id in new else None,
+                was.get(kpi_id, ZERO),
+                now.get(kpi_id, ZERO),
+            )
+        )
+    return sorted(found, key=lambda d: (-abs(d.delta), d.kpi_id))
+
+
+def stored_scorecard(conn: Connection, rm_id: str, period: Period) -> Scorecard | None:
+    """A scorecard rebuilt from the `scores` table (KPI, KRA and overall rows), if there is one."""
+    c = scores.c
+    rows = conn.execute(
+        sa.select(scores).where(c.rm_id == rm_id, c.period == period.label)
+    ).fetchall()
+    overall = next((r for r in rows if r.level == "overall"), None)
+    if overall is None:
+        return None
+    kpis = [
+        KpiScore(
+            kra_id=r.kra_id,
+            kpi_id=r.item_id,
+            actual=to_decimal(r.actual),
+            volume=to_decimal(r.volume),
+            status=Status(r.status),
+            provisional=bool(r.provisional),
+            score=_exact(r.score),
+            weight=_exact(r.weight) or Decimal(1),
+        )
+        for r in rows
+        if r.level == "kpi"
+    ]
+    kras = [
+        KraScore(
+            kra_id=r.item_id,
+            weight=_exact(r.weight) or ZERO,
+            score=_exact(r.score),
+            uncapped=None,
+            scored_kpis=sum(1 for k in kpis if k.kra_id == r.item_id and k.score is not None),
+            applicable_kpis=sum(1 for k in kpis if k.kra_id == r.item_id),
+            capped_at=_exact(r.capped_at),
+        )
+        for r in rows
+        if r.level == "kra"
+    ]
+    return Scorecard(
+        rm_id,
+        period,
+        kpis,
+        kras,
+        overall=_exact(overall.score),
+        rating=overall.rating,
+        rating_label=overall.rating_label,
+        coverage=_exact(overall.coverage) or ZERO,
+    )
+
+
+def _exact(number: object) -> Decimal | None:
+    """A NUMERIC column as Decimal (DuckDB and PostgreSQL both return Decimal; floats tolerated)."""
+    if number is None:
+        return None
+    if isinstance(number, Decimal):
+        return number
+    return Decimal(repr(number)) if isinstance(number, float) else Decimal(str(number))

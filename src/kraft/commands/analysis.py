@@ -1,0 +1,561 @@
+"""`kraft alerts`, `kraft whatif`, `kraft variance` and `kraft drivers`: analysis of the stored
+values and scores (kraft.analysis), as tables or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from kraft.analysis.pacing import Alert, AlertKind, alerts, is_open
+from kraft.analysis.variance import (
+    Comparison,
+    Flag,
+    Variance,
+    data_as_of,
+    drivers,
+    stored_scorecard,
+    variances,
+)
+from kraft.analysis.whatif import Growth, Outcome, WhatIf, what_if
+from kraft.commands.common import (
+    calendar_of,
+    open_database,
+    out,
+    parse_period,
+    warn,
+    workspace_framework,
+    workspace_of,
+)
+from kraft.errors import KraftError
+from kraft.formatting import plain
+from kraft.framework.model import KPI, Framework
+from kraft.metrics.spec import load_catalogue
+from kraft.periods import Calendar, Period
+from kraft.reports.values import format_value
+from kraft.store.database import Database
+from kraft.store.metadata import scores
+
+CENT = Decimal("0.01")
+TABLE_OR_JSON = ("table", "json")
+
+PeriodOption = Annotated[str, typer.Option("--period", help="The period label, e.g. 2025-Q1.")]
+FormatOption = Annotated[str, typer.Option("--format", help="table or json.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("alerts")(alerts_command)
+    app.command("whatif")(whatif_command)
+    app.command("variance")(variance_command)
+    app.command("drivers")(drivers_command)
+
+
+# -- shared ---------------------------------------------------------------------------------------
+
+
+def _format(fmt: str) -> str:
+    if fmt not in TABLE_OR_JSON:
+        raise KraftError(f"--format {fmt!r} is not table or json.")
+    return fmt
+
+
+def _round(number: Decimal | None) -> Decimal | None:
+    return None if number is None else number.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _short(number: Decimal | None) -> Decimal | None:
+    """To 2 decimals, without trailing zeros (₹15,00,000, 66.67, 20)."""
+    rounded = _round(number)
+    if rounded is None:
+        return None
+    return rounded.to_integral_value() if rounded == rounded.to_integral_value() else rounded
+
+
+def _num(number: Decimal | None) -> float | None:
+    """A Decimal for JSON (exact enough to read; the tables show 2 decimals)."""
+    return None if number is None else float(number)
+
+
+def _shown(framework: Framework, kpi_id: str, value: Decimal | None) -> str:
+    """A KPI value in its unit, to 2 decimals."""
+    kpi = _kpi(framework, kpi_id)
+    return format_value(_short(value), kpi.unit if kpi else None, framework.currency)
+
+
+def _kpi(framework: Framework, kpi_id: str) -> KPI | None:
+    try:
+        return framework.kpi(kpi_id)
+    except KeyError:
+        return None
+
+
+def _score(number: Decimal | None) -> str:
+    rounded = _round(number)
+    return "—" if rounded is None else f"{rounded:.2f}"
+
+
+def _kpi_name(framework: Framework, kpi_id: str) -> str:
+    kpi = _kpi(framework, kpi_id)
+    return kpi.name if kpi else kpi_id
+
+
+def _as_of(db: Database) -> date:
+    with db.connect() as conn:
+        as_of = data_as_of(conn)
+    if as_of is None:
+        raise KraftError("No KPI values are stored yet; run `kraft compute` first.")
+    return as_of
+
+
+def _period_with_data(calendar: Calendar, label: str | None, as_of: date, option: str) -> Period:
+    """The period asked for (default: the quarter holding the as-of date), not after the data."""
+    period = parse_period(calendar, label, option) if label else calendar.quarter(as_of)
+    if period.start > as_of:
+        raise KraftError(
+            f"{option} {period.label} starts after the data's as-of date {as_of}; "
+            f"give a period up to {calendar.period(period.grain, as_of).label}."
+        )
+    return period
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+# -- kraft alerts ---------------------------------------------------------------------------------
+
+
+def alerts_command(
+    ctx: typer.Context,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period", help="The period label (default: the quarter holding the as-of date)."
+        ),
+    ] = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """KPIs at risk by pacing in an open period, and KPIs below threshold two periods running."""
+    fmt = _format(fmt)
+    workspace = workspace_of(ctx)
+    db = open_database(workspace)
+    framework = workspace_framework(workspace)
+    calendar = calendar_of(workspace)
+    as_of = _as_of(db)
+    chosen = _period_with_data(calendar, period, as_of, "--period")
+    with db.connect() as conn:
+        found = alerts(conn, framework, calendar, chosen, as_of, load_catalogue())
+        scored = conn.execute(
+            sa.select(sa.func.count()).select_from(scores).where(scores.c.period == chosen.label)
+        ).scalar()
+    open_now = is_open(chosen, as_of)
+    if not scored:
+        warn(f"No scores are stored for {chosen.label}; run `kraft compute` to score it.")
+    if fmt == "json":
+        _print_json(
+            {
+                "period": chosen.label,
+                "as_of": as_of.isoformat(),
+                "open": open_now,
+                "alerts": [_alert_json(a) for a in found],
+            }
+        )
+        return
+    state = f"open, as of {as_of}" if open_now else "closed: nothing to pace"
+    if not found:
+        out.print(f"No alerts for {chosen.label} ({state}).")
+        return
+    table = Table(title=f"Alerts for {chosen.label} ({state}): {len(found)}")
+    for column in ("RM", "KPI", "alert", "value", "forecast", "target", "threshold", "note"):
+        table.add_column(column, overflow="fold")
+    for a in found:
+        note = (
+            f"{a.method} forecast"
+            if a.kind is AlertKind.at_risk
+            else f"{a.previous_period}: {_shown(framework, a.kpi_id, a.previous_actual)}"
+        )
+        table.add_row(
+            a.rm_id,
+            _kpi_name(framework, a.kpi_id),
+            Text(str(a.kind), style="red" if a.kind is AlertKind.at_risk else "bold red"),
+            _shown(framework, a.kpi_id, a.actual),
+            _shown(framework, a.kpi_id, a.forecast) if a.forecast is not None else "",
+            _shown(framework, a.kpi_id, a.target),
+            _shown(framework, a.kpi_id, a.threshold),
+            note,
+        )
+    out.print(table)
+
+
+def _alert_json(a: Alert) -> dict[str, Any]:
+    return {
+        "rm_id": a.rm_id,
+        "kpi_id": a.kpi_id,
+        "kra_id": a.kra_id,
+        "period": a.period,
+        "kind": a.kind.name,
+        "actual": _num(a.actual),
+        "forecast": _num(a.forecast),
+        "method": str(a.method) if a.method else None,
+        "target": _num(a.target),
+        "threshold": _num(a.threshold),
+        "previous_period": a.previous_period,
+        "previous_actual": _num(a.previous_actual),
+    }
+
+
+# -- kraft whatif ---------------------------------------------------------------------------------
+
+
+def whatif_command(
+    ctx: typer.Context,
+    rm: Annotated[str, typer.Option("--rm", help="The RM's rm_id.")],
+    period: PeriodOption,
+    kpi: Annotated[str, typer.Option("--kpi", help="The KPI id, e.g. client_retention_rate.")],
+    value: Annotated[
+        str, typer.Option("--value", help="The KPI's new value in its unit (85 for 85 %).")
+    ],
+    fmt: FormatOption = "table",
+) -> None:
+    """An RM's KPI, KRA and overall score and rating if one KPI had another value; for a ratio
+    KPI, how many more successes would reach its target."""
+    fmt = _format(fmt)
+    workspace = workspace_of(ctx)
+    framework = workspace_framework(workspace)
+    calendar = calendar_of(workspace)
+    chosen = parse_period(calendar, period, "--period")
+    db = open_database(workspace)
+    with db.connect() as conn:
+        result = what_if(conn, framework, load_catalogue(), rm, chosen, kpi, value)
+    if fmt == "json":
+        _print_json(_whatif_json(result))
+        return
+    definition = framework.kpi(result.kpi_id)
+    kra = next(k for k in framework.kras if k.id == result.kra_id)
+    out.print(
+        Text(
+            f"What if {result.rm_id}'s {definition.name} ({result.kpi_id}) in {result.period} "
+            f"were {_shown(framework, result.kpi_id, result.value)} instead of "
+            f"{_shown(framework, result.kpi_id, result.before.actual)}?",
+            style="bold",
+        )
+    )
+    table = Table()
+    for column in ("", "now", "what if"):
+        table.add_column(column)
+    b, a = result.before, result.after
+    for label, now, then in (
+        ("KPI status", str(b.status), str(a.status)),
+        ("KPI score", _score(b.kpi_score), _score(a.kpi_score)),
+        (f"KRA score: {kra.title}", _score(b.kra_score), _score(a.kra_score)),
+        ("Overall score", _score(b.overall), _score(a.overall)),
+        ("Rating", _rating(b), _rating(a)),
+        ("Coverage", f"{_score(b.coverage)} %", f"{_score(a.coverage)} %"),
+    ):
+        table.add_row(label, now, then)
+    out.print(table)
+    if result.team_kpi_as_stored:
+        out.print(
+            "team_performance_improvement_rate stays as stored: it follows the team members' "
+            "scores."
+        )
+    if result.successes is not None:
+        out.print(_successes_sentence(framework, result))
+
+
+def _rating(outcome: Outcome) -> str:
+    if outcome.rating is None:
+        return "—"
+    capped = ", capped by a gate" if outcome.rating_capped_at is not None else ""
+    return f"{outcome.rating_label} ({outcome.rating}{capped})"
+
+
+def _successes_sentence(framework: Framework, result: WhatIf) -> str:
+    s = result.successes
+    assert s is not None
+    kpi_id = result.kpi_id
+    num, den = s.shape.numerator, s.shape.denominator
+    n, d = plain(s.numerator), plain(s.denominator)
+    target = _shown(framework, kpi_id, s.target)
+    now = f"now {n} {num} of {d} {den}"
+    if s.shape.growth is Growth.growing:
+        how = f"each is a new case, so {num} and {den} both grow by 1"
+        if s.needed is None:
+            return (
+                f"No number of further {num} reaches the target of {target} ({now}): "
+                f"{den} already holds cases that did not succeed."
+            )
+    else:
+        how = f"each turns one of the {d} {den} into {num}; {den} stays {d}"
+        if s.needed is None:
+            if s.denominator == 0:
+                return f"No {den} cases in {result.period}, so none to turn into {num}."
+            return f"The target of {target} cannot be reached with {d} {den} ({now})."
+    if s.needed == 0:
+        return f"At or above the target of {target} already ({now})."
+    return f"To reach the target of {target}: {s.needed} more {num} ({now}; {how})."
+
+
+def _outcome_json(o: Outcome) -> dict[str, Any]:
+    return {
+        "actual": _num(o.actual),
+        "status": str(o.status),
+        "kpi_score": _num(o.kpi_score),
+        "kra_score": _num(o.kra_score),
+        "overall_score": _num(o.overall),
+        "rating": o.rating,
+        "rating_label": o.rating_label,
+        "coverage": _num(o.coverage),
+        "rating_capped_at": o.rating_capped_at,
+    }
+
+
+def _whatif_json(result: WhatIf) -> dict[str, Any]:
+    s = result.successes
+    return {
+        "rm_id": result.rm_id,
+        "period": result.period,
+        "kpi_id": result.kpi_id,
+        "kra_id": result.kra_id,
+        "value": _num(result.value),
+        "before": _outcome_json(result.before),
+        "after": _outcome_json(result.after),
+        "team_kpi_as_stored": result.team_kpi_as_stored,
+        "successes": None
+        if s is None
+        else {
+            "numerator": _num(s.numerator),
+            "denominator": _num(s.denominator),
+            "target": _num(s.target),
+            "growth": str(s.shape.growth),
+            "needed": s.needed,
+        },
+    }
+
+
+# -- kraft variance -------------------------------------------------------------------------------
+
+
+def variance_command(
+    ctx: typer.Context,
+    period: PeriodOption,
+    rm: Annotated[str | None, typer.Option("--rm", help="Only this RM.")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Only the RMs of this team.")] = None,
+    tolerance: Annotated[
+        str, typer.Option(help="Flag differences beyond this percent of the reference.")
+    ] = "10",
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Show every KPI, not only the flagged ones.")
+    ] = False,
+    fmt: FormatOption = "table",
+) -> None:
+    """Each KPI against its target, the previous period, the same period last year and the team
+    median; differences beyond the tolerance are flagged favourable or unfavourable."""
+    fmt = _format(fmt)
+    workspace = workspace_of(ctx)
+    framework = workspace_framework(workspace)
+    calendar = calendar_of(workspace)
+    chosen = parse_period(calendar, period, "--period")
+    share = _tolerance(tolerance)
+    db = open_database(workspace)
+    with db.connect() as conn:
+        found = variances(
+            conn,
+            framework,
+            calendar,
+            chosen,
+            rm_ids=[rm] if rm else None,
+            team_id=team,
+            tolerance=share,
+        )
+    if not found and (rm or team):
+        who = f"RM {rm}" if rm else f"team {team}"
+        raise KraftError(
+            f"No values for {who} in {chosen.label}; check --rm/--team (scored RMs only) and "
+            "--period, or run `kraft compute`."
+        )
+    shown = found if show_all else [v for v in found if v.flagged]
+    if fmt == "json":
+        _print_json(
+            {
+                "period": chosen.label,
+                "tolerance_percent": _num(share * 100),
+                "variances": [_variance_json(v) for v in shown],
+            }
+        )
+        return
+    if not shown:
+        out.print(
+            f"Nothing beyond ±{plain(share * 100)} % in {chosen.label} "
+            f"({len(found)} KPI values compared; --all shows them)."
+        )
+        return
+    first = shown[0]
+    table = Table(
+        title=f"Variance in {chosen.label}, tolerance ±{plain(share * 100)} %: "
+        f"{len(shown)} of {len(found)} KPI values" + ("" if show_all else " flagged")
+    )
+    for column in (
+        "RM",
+        "KPI",
+        "actual",
+        "vs target",
+        f"vs {first.previous_period}",
+        f"vs {first.last_year_period}",
+        "vs team median",
+    ):
+        table.add_column(column, overflow="fold")
+    for v in shown:
+        table.add_row(
+            v.rm_id,
+            _kpi_name(framework, v.kpi_id),
+            _shown(framework, v.kpi_id, v.actual) + (" (provisional)" if v.provisional else ""),
+            *(
+                _comparison_cell(framework, v.kpi_id, c)
+                for c in (v.target, v.previous, v.last_year, v.team_median)
+            ),
+        )
+    out.print(table)
+
+
+def _tolerance(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip().rstrip("%").strip())
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0:
+        raise KraftError(
+            f"--tolerance {text!r} is not a percent of 0 or more; give e.g. 10 for ±10 %."
+        )
+    return value / 100
+
+
+def _comparison_cell(framework: Framework, kpi_id: str, c: Comparison) -> Text:
+    if c.reference is None:
+        return Text("—")
+    if c.difference is None:
+        return Text(_shown(framework, kpi_id, c.reference))
+    change = (
+        f"{_signed(c.percent)} %" if c.percent is not None else _signed(c.difference) + " (abs)"
+    )
+    text = f"{_shown(framework, kpi_id, c.reference)}: {change}"
+    if c.flag is Flag.favourable:
+        return Text(text + " fav", style="green")
+    if c.flag is Flag.unfavourable:
+        return Text(text + " unfav", style="red")
+    return Text(text)
+
+
+def _signed(number: Decimal | None) -> str:
+    rounded = _round(number)
+    if rounded is None:
+        return "—"
+    return ("+" if rounded > 0 else "") + plain(rounded)
+
+
+def _comparison_json(c: Comparison) -> dict[str, Any]:
+    return {
+        "reference": _num(c.reference),
+        "difference": _num(c.difference),
+        "percent": _num(c.percent),
+        "flag": str(c.flag) if c.flag else None,
+    }
+
+
+def _variance_json(v: Variance) -> dict[str, Any]:
+    return {
+        "rm_id": v.rm_id,
+        "kpi_id": v.kpi_id,
+        "kra_id": v.kra_id,
+        "period": v.period,
+        "actual": _num(v.actual),
+        "provisional": v.provisional,
+        "target": _comparison_json(v.target),
+        "previous": {"period": v.previous_period, **_comparison_json(v.previous)},
+        "last_year": {"period": v.last_year_period, **_comparison_json(v.last_year)},
+        "team_median": _comparison_json(v.team_median),
+    }
+
+
+# -- kraft drivers --------------------------------------------------------------------------------
+
+
+def drivers_command(
+    ctx: typer.Context,
+    rm: Annotated[str, typer.Option("--rm", help="The RM's rm_id.")],
+    period: PeriodOption,
+    top: Annotated[int, typer.Option(help="Show this many KPIs (0: all).")] = 10,
+    fmt: FormatOption = "table",
+) -> None:
+    """Which KPIs moved the RM's overall score most since the previous period: the change of
+    each KPI's contribution to the overall score."""
+    fmt = _format(fmt)
+    if top < 0:
+        raise KraftError(f"--top {top} is negative; give 0 (all) or more.")
+    workspace = workspace_of(ctx)
+    framework = workspace_framework(workspace)
+    calendar = calendar_of(workspace)
+    chosen = parse_period(calendar, period, "--period")
+    previous = calendar.previous(chosen)
+    db = open_database(workspace)
+    with db.connect() as conn:
+        after = stored_scorecard(conn, rm, chosen)
+        before = stored_scorecard(conn, rm, previous)
+    if after is None:
+        raise KraftError(
+            f"No scores for --rm {rm} in {chosen.label}; give an RM of role rm and a period "
+            "with data, or run `kraft compute` to score them."
+        )
+    found = drivers(before, after)
+    shown: Sequence[Any] = found if top == 0 else found[:top]
+    before_overall = before.overall if before else None
+    if fmt == "json":
+        _print_json(
+            {
+                "rm_id": rm,
+                "period": chosen.label,
+                "previous_period": previous.label,
+                "overall_before": _num(before_overall),
+                "overall_after": _num(after.overall),
+                "drivers": [
+                    {
+                        "kpi_id": d.kpi_id,
+                        "kra_id": d.kra_id,
+                        "score_before": _num(d.score_before),
+                        "score_after": _num(d.score_after),
+                        "contribution_before": _num(d.contribution_before),
+                        "contribution_after": _num(d.contribution_after),
+                        "delta": _num(d.delta),
+                    }
+                    for d in shown
+                ],
+            }
+        )
+        return
+    change = (
+        f"{_score(before_overall)} → {_score(after.overall)}"
+        if before is not None
+        else f"{_score(after.overall)} (no scores for {previous.label})"
+    )
+    out.print(Text(f"{rm}: overall score {previous.label} → {chosen.label}: {change}", "bold"))
+    table = Table()
+    for column in ("KPI", "KRA", "score before", "score after", "contribution", "change"):
+        table.add_column(column, overflow="fold")
+    for d in shown:
+        table.add_row(
+            _kpi_name(framework, d.kpi_id),
+            d.kra_id,
+            _score(d.score_before),
+            _score(d.score_after),
+            f"{_score(d.contribution_before)} → {_score(d.contribution_after)}",
+            _signed(d.delta),
+        )
+    out.print(table)
