@@ -66,21 +66,25 @@ def main() -> None:
     parser.add_argument("--rms", type=int, default=2000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--workspace", type=Path, help="an already built demo workspace (skips building one)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "demo"
-        run(
-            [
-                "demo",
-                str(folder),
-                "--rms",
-                str(args.rms),
-                "--months",
-                str(args.months),
-                "--start",
-                "2024-01",
-            ]
-        )
+        folder = args.workspace or Path(tmp) / "demo"
+        if args.workspace is None:
+            run(
+                [
+                    "demo",
+                    str(folder),
+                    "--rms",
+                    str(args.rms),
+                    "--months",
+                    str(args.months),
+                    "--start",
+                    "2024-01",
+                ]
+            )
         results = [
             run(["--workspace", str(folder), "compute", "--no-score"]) for _ in range(args.runs)
         ]

@@ -503,12 +503,9 @@ def test_rounding_once_at_the_end() -> None:
     assert card.overall == D("90.00")
 
 
-@pytest.mark.xfail(
-    reason="KPIS.md: round the overall half-up once; the exact overall is 79.995 → 80.00 (Meets), "
-    "but 28-digit Decimal intermediates (means of three) give 79.99499… → 79.99",
-    strict=True,
-)
 def test_rounding_of_an_exact_half_reached_through_non_terminating_means() -> None:
+    """KPIS.md: round the overall half-up once. The exact overall is 79.995 → 80.00 (Meets),
+    though the means of three do not terminate in decimals (79.99499… in 28 digits)."""
     fw = framework(
         kra("alpha", 1, 10, kpi("a1"), kpi("a2"), kpi("a3")),
         kra("beta", 2, 20, kpi("b1"), kpi("b2"), kpi("b3")),

@@ -8,10 +8,12 @@ from, the values' run), in one transaction.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from kraft.framework.model import Framework
 from kraft.periods import Calendar, Grain, Period
-from kraft.scoring.scorecard import Person, Scorecard, Scorer, Value
+from kraft.scoring.scorecard import KpiScore, KraScore, Person, Scorecard, Scorer, Value
 from kraft.scoring.targets import TargetBook, TargetRow
 from kraft.store.database import Database
 from kraft.store.metadata import scores, targets
@@ -143,8 +145,9 @@ def _batches(conn: Connection, sql: str) -> Iterator[Iterable[tuple[Any, ...]]]:
         yield (tuple(row) for row in rows)
 
 
-# Big books are scored in worker processes, one grain each (a grain's periods depend on each
-# other through the previous period's overall scores; grains do not). Forked workers read these.
+# Big books are scored in worker processes, each taking whole team trees: a leader's score reads
+# the members' overall scores (this period's and the previous one's), and nothing crosses from
+# one top-level team to another. Forked workers read this state.
 _FORKED: tuple[Any, ...] | None = None
 PARALLEL_FROM = 20_000  # RM × period pairs from which forking pays
 
@@ -159,9 +162,29 @@ def score_database(
 ) -> ScoreResult:
     """Score from the stored values and replace every stored score, in one transaction.
 
-    `workers`: processes to score in (default: one per core, up to one per grain, for books
-    with at least PARALLEL_FROM scorecards; else in this process).
+    `workers`: processes to score in (default: one per core for books with at least
+    PARALLEL_FROM RM × period pairs; else this process alone).
     """
+    with _collector_paused():
+        return _score_database(db, framework, calendar, run_id, workers)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while millions of acyclic values and scores are made: each
+    full collection would walk all of them (about a fifth of the time on a large book)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _score_database(
+    db: Database, framework: Framework, calendar: Calendar, run_id: int, workers: int | None
+) -> ScoreResult:
     global _FORKED
     with db.connect() as conn:
         people, parents = load_people(conn)
@@ -169,18 +192,20 @@ def score_database(
         values, periods, values_run = load_values(conn, framework, calendar)
     previous = {p.label: calendar.previous(p).label for p in periods}
     scorer = Scorer(framework, book)
-    grains = sorted({p.grain for p in periods}, key=lambda g: -_weight(framework, g))
     if workers is None:
         pairs = sum(len(by_rm) for by_rm in values.values())
-        workers = min(os.cpu_count() or 1, len(grains)) if pairs >= PARALLEL_FROM else 1
-    _FORKED = (scorer, people, periods, values, previous, framework, run_id, values_run)
+        workers = (os.cpu_count() or 1) if pairs >= PARALLEL_FROM else 1
+    groups = team_trees(people, parents, workers)
+    _FORKED = (scorer, groups, periods, values, previous, framework, run_id, values_run)
     try:
-        if workers > 1 and len(grains) > 1:
+        if len(groups) > 1:
             context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                results = [(n, _from_ipc(data)) for n, data in pool.map(_score_in_worker, grains)]
+            with ProcessPoolExecutor(max_workers=len(groups), mp_context=context) as pool:
+                done = pool.map(_score_in_worker, range(len(groups)))
+                values.clear()  # the workers have their copies: free this process's memory
+                results = [(n, _from_ipc(data)) for n, data in done]
         else:
-            results = [_score_grain(grain) for grain in grains]
+            results = [_score_group(i) for i in range(len(groups))]
     finally:
         _FORKED = None
     scorecards = rows = 0
@@ -194,37 +219,61 @@ def score_database(
     return ScoreResult(scorecards, rows, len(periods))
 
 
-def _weight(framework: Framework, grain: Grain) -> int:
-    """How much scoring a grain's scorecards take, roughly: the KPIs they hold."""
-    return sum(1 for _, k in framework.kpis() if k.grain and k.grain.months <= grain.months)
+def team_trees(
+    people: list[Person], parents: dict[str, str | None], groups: int
+) -> list[list[Person]]:
+    """The RMs in at most `groups` groups of about equal size, each holding whole team trees
+    (an RM goes with the top-level team above their own team and above the team they lead)."""
+    joined: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while joined.get(key, key) != key:
+            key = joined[key]
+        return key
+
+    def top(team: str | None) -> str:
+        seen: set[str] = set()
+        while team is not None and parents.get(team) is not None and team not in seen:
+            seen.add(team)
+            team = parents[team]
+        return f"team:{team}" if team is not None else "none"
+
+    for person in people:
+        own = find(top(person.team_id) if person.team_id else f"rm:{person.rm_id}")
+        if person.leads is not None:
+            led = find(top(person.leads))
+            if led != own:
+                joined[led] = own
+    trees: dict[str, list[Person]] = {}
+    for person in people:
+        key = top(person.team_id) if person.team_id else f"rm:{person.rm_id}"
+        trees.setdefault(find(key), []).append(person)
+    buckets: list[list[Person]] = [[] for _ in range(max(1, groups))]
+    for tree in sorted(trees.values(), key=len, reverse=True):
+        min(buckets, key=len).extend(tree)
+    return [b for b in buckets if b] or [[]]
 
 
-def _score_grain(grain: Grain) -> tuple[int, Any]:
-    """Every scorecard of one grain's periods, oldest first, as one Arrow table."""
-    import pyarrow as pa
-
+def _score_group(index: int) -> tuple[int, Any]:
+    """Every scorecard of one group of RMs, all periods (each grain oldest first), as Arrow."""
     assert _FORKED is not None
-    scorer, people, periods, values, previous, framework, run_id, values_run = _FORKED
-    tables = []
+    scorer, groups, periods, values, previous, framework, run_id, values_run = _FORKED
+    rows = _ScoreRows(framework)
     count = 0
     for cards in scorer.score_periods(
-        people,
-        [p for p in periods if p.grain is grain],
-        lambda p: values.get(p.label, {}),
-        previous,
+        groups[index], periods, lambda p: values.get(p.label, {}), previous
     ):
         count += len(cards)
-        columns = _columns(cards, framework, run_id, values_run)
-        if columns:
-            tables.append(_arrow_table(columns))
-    return count, pa.concat_tables(tables) if tables else None
+        for card in cards:
+            rows.add(card)
+    return count, rows.table(run_id, values_run)
 
 
-def _score_in_worker(grain: Grain) -> tuple[int, bytes | None]:
-    """`_score_grain` in a worker process: the table goes back as Arrow IPC bytes."""
+def _score_in_worker(index: int) -> tuple[int, bytes | None]:
+    """`_score_group` in a worker process: the table goes back as Arrow IPC bytes."""
     import pyarrow as pa
 
-    count, table = _score_grain(grain)
+    count, table = _score_group(index)
     if table is None:
         return count, None
     sink = pa.BufferOutputStream()
@@ -244,69 +293,127 @@ def _float(number: Decimal | None) -> float | None:
     return None if number is None else float(number)
 
 
-def _columns(
-    cards: list[Scorecard], framework: Framework, run_id: int, values_run: int | None
-) -> dict[str, list[Any]]:
-    """One period's scores as columns (SCORE_COLUMNS): a row per KPI, per KRA and overall.
+class _ScoreRows:
+    """Scorecards as rows of `scores`: a row per KPI, per KRA and overall.
 
-    Built column by column (a list per column, constants by repetition): the rows number
-    millions for a large book, and per-row tuples cost more than the scoring itself.
+    A large book has millions of KPI rows but far fewer distinct KPI results (the scorer shares
+    one object per KPI, value and goal): each distinct result is turned into columns once, and
+    the rows pick theirs by index (Arrow `take`), instead of Python building every cell.
     """
-    columns: dict[str, list[Any]] = {name: [] for name in SCORE_COLUMNS}
-    kra_weight = {kra.id: float(kra.weight) for kra in framework.kras}
-    c = columns
-    for card in cards:
-        kpis, kras = card.kpis, card.kras
-        n = len(kpis) + len(kras) + 1
-        c["rm_id"] += [card.rm_id] * n
-        c["period"] += [card.period.label] * n
-        c["grain"] += [str(card.period.grain)] * n
-        c["level"] += ["kpi"] * len(kpis) + ["kra"] * len(kras) + ["overall"]
-        c["item_id"] += [k.kpi_id for k in kpis] + [k.kra_id for k in kras] + ["overall"]
-        c["kra_id"] += [k.kra_id for k in kpis] + [k.kra_id for k in kras] + [None]
-        nothing = [None] * (len(kras) + 1)
-        c["actual"] += [None if k.actual is None else float(k.actual) for k in kpis] + nothing
-        c["volume"] += [None if k.volume is None else float(k.volume) for k in kpis] + nothing
+
+    def __init__(self, framework: Framework) -> None:
+        self.kra_weight = {kra.id: float(kra.weight) for kra in framework.kras}
+        self.kpis: dict[int, tuple[int, KpiScore]] = {}  # id → (row, result): keeps them alive
+        self.kras: dict[int, tuple[int, KraScore]] = {}
+        self.kpi_rows: list[int] = []
+        self.kra_rows: list[int] = []
+        self.keys: dict[str, list[Any]] = {"kpi": [], "kra": [], "overall": []}
+        self.overall: dict[str, list[Any]] = {
+            name: [] for name in ("score", "provisional", "coverage", "rating", "label", "cap")
+        }
+
+    def add(self, card: Scorecard) -> None:
+        key = (card.rm_id, card.period.label, str(card.period.grain))
+        kpis = self.kpis
+        for item in card.kpis:
+            found = kpis.get(id(item))
+            if found is None:
+                found = kpis[id(item)] = (len(kpis), item)
+            self.kpi_rows.append(found[0])
+        self.keys["kpi"] += [key] * len(card.kpis)
+        kras = self.kras
+        for kra in card.kras:
+            seen = kras.get(id(kra))
+            if seen is None:
+                seen = kras[id(kra)] = (len(kras), kra)
+            self.kra_rows.append(seen[0])
+        self.keys["kra"] += [key] * len(card.kras)
+        self.keys["overall"].append(key)
+        o = self.overall
+        o["score"].append(_float(card.overall))
+        o["provisional"].append(any(k.provisional for k in card.kpis))
+        o["coverage"].append(_float(card.coverage))
+        o["rating"].append(card.rating)
+        o["label"].append(card.rating_label)
+        o["cap"].append(card.rating_capped_at)
+
+    def table(self, run_id: int, values_run: int | None) -> Any:
+        """All the rows, in SCORE_COLUMNS order; None when there are none."""
+        import pyarrow as pa
+
+        kpis = [item for _, item in self.kpis.values()]
         choices = [k.choice for k in kpis]
-        c["target"] += [None if g is None else float(g.goal.target) for g in choices] + nothing
-        c["threshold"] += [
-            None if g is None or g.goal.threshold is None else float(g.goal.threshold)
-            for g in choices
-        ] + nothing
-        c["target_source"] += [None if g is None else g.source for g in choices] + nothing
-        c["target_id"] += [None if g is None else g.target_id for g in choices] + nothing
-        c["weight"] += (
-            [float(k.weight) for k in kpis] + [kra_weight[k.kra_id] for k in kras] + [None]
+        distinct_kpis = _arrow_table(
+            {
+                "item_id": [k.kpi_id for k in kpis],
+                "kra_id": [k.kra_id for k in kpis],
+                "actual": [_float(k.actual) for k in kpis],
+                "volume": [_float(k.volume) for k in kpis],
+                "target": [None if c is None else float(c.goal.target) for c in choices],
+                "threshold": [None if c is None else _float(c.goal.threshold) for c in choices],
+                "target_source": [None if c is None else c.source for c in choices],
+                "target_id": [None if c is None else c.target_id for c in choices],
+                "weight": [float(k.weight) for k in kpis],
+                "score": [_float(k.score) for k in kpis],
+                "status": [str(k.status) for k in kpis],
+                "provisional": [k.provisional for k in kpis],
+            }
+        ).take(pa.array(self.kpi_rows, pa.int64()))
+        kras = [kra for _, kra in self.kras.values()]
+        distinct_kras = _arrow_table(
+            {
+                "item_id": [k.kra_id for k in kras],
+                "kra_id": [k.kra_id for k in kras],
+                "weight": [self.kra_weight[k.kra_id] for k in kras],
+                "score": [_float(k.score) for k in kras],
+                "provisional": [k.provisional for k in kras],
+                "capped_at": [_float(k.capped_at) for k in kras],
+            }
+        ).take(pa.array(self.kra_rows, pa.int64()))
+        o = self.overall
+        overall = _arrow_table(
+            {
+                "item_id": ["overall"] * len(o["score"]),
+                "score": o["score"],
+                "provisional": o["provisional"],
+                "coverage": o["coverage"],
+                "rating": o["rating"],
+                "rating_label": o["label"],
+                "capped_at": o["cap"],
+            }
         )
-        c["score"] += (
-            [None if k.score is None else float(k.score) for k in kpis]
-            + [_float(k.score) for k in kras]
-            + [_float(card.overall)]
-        )
-        c["status"] += [str(k.status) for k in kpis] + nothing
-        provisional = {k.kra_id for k in kpis if k.provisional}
-        c["provisional"] += (
-            [k.provisional for k in kpis]
-            + [k.kra_id in provisional for k in kras]
-            + [bool(provisional)]
-        )
-        c["coverage"] += [None] * (n - 1) + [_float(card.coverage)]
-        c["rating"] += [None] * (n - 1) + [card.rating]
-        c["rating_label"] += [None] * (n - 1) + [card.rating_label]
-        c["capped_at"] += (
-            [None] * len(kpis) + [_float(k.capped_at) for k in kras] + [card.rating_capped_at]
-        )
-    rows = len(c["rm_id"])
-    c["run_id"] = [run_id] * rows
-    c["values_run_id"] = [values_run] * rows
-    return columns if rows else {}
+        parts = []
+        for level, part in (("kpi", distinct_kpis), ("kra", distinct_kras), ("overall", overall)):
+            keys = self.keys[level]
+            if not keys:
+                continue
+            rm_ids, labels, grains = zip(*keys, strict=True)
+            fixed = {
+                "run_id": [run_id] * len(keys),
+                "rm_id": list(rm_ids),
+                "period": list(labels),
+                "grain": list(grains),
+                "level": [level] * len(keys),
+                "values_run_id": [values_run] * len(keys),
+            }
+            columns = {}
+            for name in SCORE_COLUMNS:
+                if name in fixed:
+                    columns[name] = pa.array(fixed[name], type=_arrow_type(name))
+                elif name in part.column_names:
+                    columns[name] = part.column(name)
+                else:
+                    columns[name] = pa.nulls(len(keys), type=_arrow_type(name))
+            parts.append(pa.table(columns))
+        return pa.concat_tables(parts) if parts else None
 
 
 def _arrow_table(columns: dict[str, list[Any]]) -> Any:
+    """Columns of `scores` (any of them) as an Arrow table of the table's types."""
     import pyarrow as pa
 
     return pa.table(
-        {name: pa.array(columns[name], type=_arrow_type(name)) for name in SCORE_COLUMNS}
+        {name: pa.array(data, type=_arrow_type(name)) for name, data in columns.items()}
     )
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 from kraft.framework.model import KPI, KRA, AppliesTo, Framework, KpiKind, Unit
 from kraft.periods import Period
@@ -29,6 +31,33 @@ KEY_METRIC_VARIANCE = "key_metric_variance"
 TEAM_PERFORMANCE_IMPROVEMENT = "team_performance_improvement_rate"
 ALWAYS_SCORED_UNITS = {Unit.count, Unit.currency, Unit.count_per_month}  # counts and sums
 CENT = Decimal("0.01")
+# Means of three and the like do not terminate: scores are computed with 50 significant digits,
+# and the overall is rounded as its exact value would be. An exact rational overall that lies
+# within 1e-30 of a half cent is one (its denominator would need 30 digits otherwise), so a
+# value that far short of a half (79.99499…9 for an exact 79.995) rounds up like the half.
+PRECISION = Context(prec=50)
+P = ParamSpec("P")
+R = TypeVar("R")
+HALF_CENT_TOLERANCE = Decimal("1e-30")
+
+
+def round_overall(exact: Decimal) -> Decimal:
+    """Half-up to 2 decimals, once, as KPIS.md says, of the exact value."""
+    return (exact + HALF_CENT_TOLERANCE).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _precise(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a scoring step in the 50-digit context."""
+
+    @wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext(PRECISION):
+            return method(*args, **kwargs)
+
+    return run
+
+
+KNOWN_SCORES = 500_000  # scored (KPI, value, goal) combinations remembered
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +79,13 @@ class Person:
     leads_depth: int = 0  # depth of that team below the top (deeper teams are scored first)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TargetChoice:
-    """The goal a scorecard uses, and where it came from (for explaining the score)."""
+    """The goal a scorecard uses, and where it came from (for explaining the score).
+
+    Compared by identity: a goal lookup hands out one object per target version and length, so
+    that the scorer can remember what a value scored against it.
+    """
 
     goal: Goal
     source: str  # framework, org, team:<id> or rm
@@ -62,8 +95,11 @@ class TargetChoice:
 GoalLookup = Callable[[Person, KPI, Period], TargetChoice | None]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class KpiScore:
+    """A KPI's place in a scorecard. Made once per (KPI, value, goal) and shared between
+    scorecards, so never changed after it is made; compared by identity."""
+
     kra_id: str
     kpi_id: str
     actual: Decimal | None
@@ -84,6 +120,7 @@ class KraScore:
     scored_kpis: int
     applicable_kpis: int
     capped_at: Decimal | None = None
+    provisional: bool = False  # one of its KPIs' values can still change
 
 
 @dataclass
@@ -112,6 +149,10 @@ def _decimal(number: float | None) -> Decimal | None:
         if len(_DECIMALS) < 100_000:  # counts, round percents and volumes repeat
             _DECIMALS[number] = known
     return known
+
+
+def _caps_kra(kpi: KPI) -> bool:
+    return kpi.gate is not None and kpi.gate.kind == "kra_score_cap"
 
 
 def in_scorecard(kpi: KPI, period: Period) -> bool:
@@ -166,6 +207,8 @@ class Scorer:
         self._kpi_of = {kpi.id: kpi for _, kpi in self._kpis}
         self._bands = sorted(framework.rating_bands, key=lambda b: b.min_score, reverse=True)
         self._slots: dict[int, list[_Slot]] = {}
+        self._known: dict[tuple[object, ...], KpiScore] = {}
+        self._known_kras: dict[tuple[object, ...], tuple[KraScore, Decimal, int | None]] = {}
         self._kra_gates = {
             kra.id: [kpi for kpi in kra.kpis if kpi.gate is not None] for kra in framework.kras
         }
@@ -187,8 +230,10 @@ class Scorer:
 
     # -- first pass ---------------------------------------------------------------------------
 
+    @_precise
     def first_pass(self, person: Person, period: Period, values: Mapping[str, Value]) -> Scorecard:
         kpis: list[KpiScore] = []
+        known = self._known
         for slot in self._slots_for(period):
             kra, kpi = slot.kra, slot.kpi
             if slot.leaders_only and person.leads is None:
@@ -201,11 +246,23 @@ class Scorer:
             if value is None:
                 kpis.append(kpi_score(kra, kpi, None, None, False, None))
                 continue
-            actual = _decimal(value.value)
-            choice = self.goals(person, kpi, period) if actual is not None else None
-            kpis.append(
-                kpi_score(kra, kpi, actual, _decimal(value.denominator), value.provisional, choice)
-            )
+            choice = self.goals(person, kpi, period) if value.value is not None else None
+            # The same value against the same goal scores the same: counts and round rates
+            # repeat across RMs and periods. KpiScores are never changed once made.
+            key = (kpi.id, value.value, value.denominator, value.provisional, choice)
+            item = known.get(key)
+            if item is None:
+                item = kpi_score(
+                    kra,
+                    kpi,
+                    _decimal(value.value),
+                    _decimal(value.denominator),
+                    value.provisional,
+                    choice,
+                )
+                if len(known) < KNOWN_SCORES:
+                    known[key] = item
+            kpis.append(item)
         card = Scorecard(person.rm_id, period, kpis)
         self._key_metric_variance(person, card)
         return card
@@ -232,6 +289,7 @@ class Scorer:
         provisional = any(k.provisional for k in counted)
         self.rescore(card, index, actual, Decimal(len(counted)), provisional, person)
 
+    @_precise
     def rescore(
         self,
         card: Scorecard,
@@ -246,10 +304,17 @@ class Scorer:
         kra = self._kra_of[old.kpi_id]
         kpi = self._kpi_of[old.kpi_id]
         choice = self.goals(person, kpi, card.period) if actual is not None else None
-        card.kpis[index] = kpi_score(kra, kpi, actual, volume, provisional, choice)
+        key = (kpi.id, actual, volume, provisional, choice)
+        item = self._known.get(key)
+        if item is None:
+            item = kpi_score(kra, kpi, actual, volume, provisional, choice)
+            if len(self._known) < KNOWN_SCORES:
+                self._known[key] = item
+        card.kpis[index] = item
 
     # -- KRA, overall, rating -----------------------------------------------------------------
 
+    @_precise
     def finish(self, card: Scorecard, values: Mapping[str, Value]) -> Scorecard:
         """KRA scores (with gates), overall score, coverage and rating."""
         by_kra: dict[str, list[KpiScore]] = {}
@@ -259,40 +324,26 @@ class Scorer:
         kras: list[KraScore] = []
         applicable_weight = covered = ZERO
         rating_cap: int | None = None
+        known = self._known_kras
         for kra in self.framework.kras:
             items = by_kra.get(kra.id)
             if not items:
                 continue
-            scored = [k for k in items if k.score is not None]
+            # A KRA's result follows from its KPI scores (remembered objects, compared by
+            # identity) and, for a score-cap gate, whether the gate's KPI is above 0.
+            gates = self._kra_gates[kra.id]
+            tripped = tuple(self._tripped(kpi, values) for kpi in gates if _caps_kra(kpi))
+            key = (kra.id, tuple(items), tripped)
+            found = known.get(key)
+            if found is None:
+                found = self._kra_score(kra, items, gates, tripped)
+                if len(known) < KNOWN_SCORES:
+                    known[key] = found
+            result, share, cap = found
             applicable_weight += kra.weight
-            covered += kra.weight * Decimal(len(scored)) / Decimal(len(items))
-            uncapped = None
-            if scored:
-                total = sum((k.weight for k in scored), ZERO)
-                if total > 0:
-                    uncapped = sum((k.weight * k.score for k in scored if k.score), ZERO) / total
-            result = KraScore(kra.id, kra.weight, uncapped, uncapped, len(scored), len(items))
-            for kpi in self._kra_gates[kra.id]:
-                gate = kpi.gate
-                assert gate is not None
-                if gate.kind == "kra_score_cap":
-                    value = values.get(kpi.id)
-                    actual = _decimal(value.value) if value else None
-                    if actual is not None and actual > 0 and result.score is not None:
-                        if result.score > gate.cap:
-                            result.score = gate.cap
-                        result.capped_at = gate.cap
-                    continue
-                gated = next((k for k in items if k.kpi_id == kpi.id), None)
-                threshold = gated.choice.goal.threshold if gated and gated.choice else None
-                if (
-                    gated is not None
-                    and gated.actual is not None
-                    and threshold is not None
-                    and not better_or_equal(kpi, gated.actual, threshold)
-                ):
-                    cap = int(gate.cap)
-                    rating_cap = cap if rating_cap is None else min(rating_cap, cap)
+            covered += share
+            if cap is not None:
+                rating_cap = cap if rating_cap is None else min(rating_cap, cap)
             kras.append(result)
         card.kras = kras
         card.coverage = covered / applicable_weight * HUNDRED if applicable_weight else ZERO
@@ -302,7 +353,7 @@ class Scorer:
             card.overall = card.rating = card.rating_label = None
             return card
         overall = sum((k.weight * k.score for k in weighted if k.score is not None), ZERO)
-        card.overall = (overall / total_weight).quantize(CENT, rounding=ROUND_HALF_UP)
+        card.overall = round_overall(overall / total_weight)
         band = next(b for b in self._bands if card.overall >= b.min_score or b is self._bands[-1])
         rating = band.rating
         if rating_cap is not None and rating > rating_cap:
@@ -311,6 +362,55 @@ class Scorer:
         card.rating = rating
         card.rating_label = next((b.label for b in self._bands if b.rating == rating), band.label)
         return card
+
+    @staticmethod
+    def _tripped(kpi: KPI, values: Mapping[str, Value]) -> bool:
+        value = values.get(kpi.id)
+        return value is not None and value.value is not None and value.value > 0
+
+    @staticmethod
+    def _kra_score(
+        kra: KRA, items: list[KpiScore], gates: list[KPI], tripped: tuple[bool, ...]
+    ) -> tuple[KraScore, Decimal, int | None]:
+        """The KRA's score after its gates, its weighted share of coverage, and a rating cap."""
+        scored = [k for k in items if k.score is not None]
+        share = kra.weight * Decimal(len(scored)) / Decimal(len(items))
+        uncapped = None
+        if scored:
+            total = sum((k.weight for k in scored), ZERO)
+            if total > 0:
+                uncapped = sum((k.weight * k.score for k in scored if k.score), ZERO) / total
+        result = KraScore(
+            kra.id,
+            kra.weight,
+            uncapped,
+            uncapped,
+            len(scored),
+            len(items),
+            provisional=any(k.provisional for k in items),
+        )
+        rating_cap: int | None = None
+        trips = iter(tripped)
+        for kpi in gates:
+            gate = kpi.gate
+            assert gate is not None
+            if _caps_kra(kpi):
+                if next(trips) and result.score is not None:
+                    if result.score > gate.cap:
+                        result.score = gate.cap
+                    result.capped_at = gate.cap
+                continue
+            gated = next((k for k in items if k.kpi_id == kpi.id), None)
+            threshold = gated.choice.goal.threshold if gated and gated.choice else None
+            if (
+                gated is not None
+                and gated.actual is not None
+                and threshold is not None
+                and not better_or_equal(kpi, gated.actual, threshold)
+            ):
+                cap = int(gate.cap)
+                rating_cap = cap if rating_cap is None else min(rating_cap, cap)
+        return result, share, rating_cap
 
     # -- the whole run ------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ class TargetBook:
             self._rows.setdefault((row.kpi_id, row.scope_type, row.scope_id), []).append(row)
         self._kpis_with_rows = {kpi for kpi, _, _ in self._rows}
         self._defaults: dict[tuple[str, str], TargetChoice | None] = {}
+        self._overrides: dict[tuple[int, Decimal], TargetChoice] = {}
         self._chains: dict[str | None, list[str]] = {}
 
     def _chain(self, team: str | None) -> list[str]:
@@ -117,14 +118,18 @@ class TargetBook:
         if row is None:
             return default
         factor = scale(kpi, period)
-        threshold = row.threshold if row.threshold is not None else kpi.threshold
-        source = (
-            "rm"
-            if row.scope_type == "rm"
-            else ("org" if row.scope_type == "org" else f"team:{row.scope_id}")
-        )
-        return TargetChoice(
-            Goal(row.target * factor, threshold * factor if threshold is not None else None),
-            source,
-            row.target_id,
-        )
+        key = (row.target_id, factor)
+        choice = self._overrides.get(key)
+        if choice is None:
+            threshold = row.threshold if row.threshold is not None else kpi.threshold
+            source = (
+                "rm"
+                if row.scope_type == "rm"
+                else ("org" if row.scope_type == "org" else f"team:{row.scope_id}")
+            )
+            choice = self._overrides[key] = TargetChoice(
+                Goal(row.target * factor, threshold * factor if threshold is not None else None),
+                source,
+                row.target_id,
+            )
+        return choice
