@@ -260,7 +260,8 @@ def framework_validate(
 def _recent_actuals(ctx: typer.Context, fw: Framework) -> dict[str, list[Decimal]] | None:
     """Inside a workspace with computed values: last full year's actuals of comparable RMs, for
     the data-driven half of "achievable"; None elsewhere."""
-    from kraft.scoring.target_table import as_of_date, comparable_actuals
+    from kraft.scoring.stored import as_of_date
+    from kraft.scoring.target_table import comparable_actuals
 
     try:
         workspace = _workspace(ctx)

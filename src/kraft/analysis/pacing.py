@@ -42,19 +42,13 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kraft.analysis.variance import (
-    StoredValue,
-    event_dated,
-    load_rm_values,
-    same_period_last_year,
-    scorecard_kpis,
-    to_decimal,
-)
+from kraft.analysis.variance import event_dated, same_period_last_year, valued_scorecard_kpis
 from kraft.framework.model import KPI, Framework, Unit
 from kraft.metrics.spec import Catalogue
 from kraft.periods import Calendar, Grain, Period
 from kraft.scoring.methods import ZERO, Goal, Status, better_or_equal
 from kraft.scoring.runner import load_people, load_targets
+from kraft.scoring.stored import RmValues, StoredValue, load_rm_values, numeric, to_decimal
 from kraft.scoring.targets import TargetBook
 from kraft.store.metadata import scores
 
@@ -194,21 +188,22 @@ def forecasts(
     chosen = [p for p in people if rm_ids is None or p.rm_id in rm_ids]
     book = TargetBook(framework, load_targets(conn), parents)
     ids = [p.rm_id for p in chosen]
-    now = load_rm_values(conn, [period.label], ids)
+    now = load_rm_values(conn, [period.label], rm_ids=ids).get(period.label, {})
     last = same_period_last_year(calendar, period)
     months = [m.label for m in calendar.periods(Grain.month, last.start, last.end)]
-    history = load_rm_values(conn, months, ids)
+    history = load_rm_values(conn, months, rm_ids=ids)
     grows = {kpi.id: accumulating(kpi, catalogue) for _, kpi in framework.kpis()}
     found: list[Forecast] = []
     for person in chosen:
-        own = now.get((period.label, person.rm_id))
+        own = now.get(person.rm_id)
         if not own:
             continue
-        for kra, kpi in scorecard_kpis(framework, period, person):
+        for kra, kpi in valued_scorecard_kpis(framework, period, person):
             stored = own.get(kpi.id, StoredValue(None, None, None, False))
+            to_date, volume = to_decimal(stored.value), to_decimal(stored.denominator)
             last_year = [_value(history, m, person.rm_id, kpi.id) for m in months]
             value, method = forecast_value(
-                kpi, stored.value, period, as_of, last_year, grows=grows[kpi.id]
+                kpi, to_date, period, as_of, last_year, grows=grows[kpi.id]
             )
             choice = book(person, kpi, period)
             goal = choice.goal if choice else None
@@ -218,23 +213,21 @@ def forecasts(
                     kpi.id,
                     kra.id,
                     period.label,
-                    stored.value,
+                    to_date,
                     value,
                     method,
                     goal.target if goal else None,
                     goal.threshold if goal else None,
-                    stored.denominator,
-                    pace(kpi, value, stored.denominator, goal),
+                    volume,
+                    pace(kpi, value, volume, goal),
                 )
             )
     return found
 
 
-def _value(
-    values: dict[tuple[str, str], dict[str, StoredValue]], label: str, rm_id: str, kpi_id: str
-) -> Decimal | None:
-    stored = values.get((label, rm_id), {}).get(kpi_id)
-    return stored.value if stored is not None else None
+def _value(values: RmValues, label: str, rm_id: str, kpi_id: str) -> Decimal | None:
+    stored = values.get(label, {}).get(rm_id, {}).get(kpi_id)
+    return to_decimal(stored.value) if stored is not None else None
 
 
 # -- alerts ---------------------------------------------------------------------------------------
@@ -357,12 +350,6 @@ def _stored_below(
         if below_threshold(framework.kpi(r.item_id), r.status, actual, r.threshold):
             found[(r.period, r.rm_id, r.item_id)] = Alert(
                 r.rm_id, r.item_id, r.kra_id, r.period, AlertKind.below_threshold_twice,
-                actual, _number(r.target), _number(r.threshold),
+                actual, numeric(r.target), numeric(r.threshold),
             )  # fmt: skip
     return found
-
-
-def _number(value: object) -> Decimal | None:
-    if value is None:
-        return None
-    return value if isinstance(value, Decimal) else Decimal(str(value))

@@ -41,73 +41,23 @@ from kraft.schema.tables import TABLES, ColumnType
 from kraft.scoring.methods import ZERO, Status, better_or_equal
 from kraft.scoring.runner import load_people, load_targets
 from kraft.scoring.scorecard import KpiScore, KraScore, Person, Scorecard, in_scorecard
+from kraft.scoring.stored import StoredValue, load_rm_values, numeric, to_decimal
 from kraft.scoring.targets import TargetBook
-from kraft.store.metadata import compute_runs, kpi_values, scores
+from kraft.store.metadata import scores
 
 HUNDRED = Decimal(100)
 DEFAULT_TOLERANCE = Decimal("0.1")  # ±10 % of |reference|
 
 
-# -- stored values, shared by variance, pacing and what-if ----------------------------------------
+# -- shared by variance, pacing and what-if ------------------------------------------------------
 
 
-def to_decimal(number: float | Decimal | None) -> Decimal | None:
-    """A stored double as the decimal it prints as (66.66666666666667, not its binary expansion)."""
-    if number is None:
-        return None
-    if isinstance(number, Decimal):
-        return number
-    return Decimal(repr(float(number)))
-
-
-@dataclass(frozen=True)
-class StoredValue:
-    """One RM's KPI value for one period, as kpi_values keeps it."""
-
-    value: Decimal | None
-    numerator: Decimal | None
-    denominator: Decimal | None
-    provisional: bool
-
-
-RmValues = dict[tuple[str, str], dict[str, StoredValue]]  # (period label, rm_id) → kpi_id → value
-
-
-def load_rm_values(
-    conn: Connection, labels: Iterable[str], rm_ids: Collection[str] | None = None
-) -> RmValues:
-    """The RMs' stored KPI values for the periods named (all RMs unless `rm_ids`)."""
-    wanted = sorted(set(labels))
-    if not wanted or (rm_ids is not None and not rm_ids):
-        return {}
-    c = kpi_values.c
-    query = sa.select(
-        c.period, c.entity_id, c.kpi_id, c.value, c.numerator, c.denominator, c.provisional
-    ).where(c.entity_type == "rm", c.period.in_(wanted))
-    if rm_ids is not None:
-        query = query.where(c.entity_id.in_(sorted(rm_ids)))
-    found: RmValues = {}
-    for label, rm_id, kpi_id, value, numerator, denominator, provisional in conn.execute(query):
-        found.setdefault((label, rm_id), {})[kpi_id] = StoredValue(
-            to_decimal(value), to_decimal(numerator), to_decimal(denominator), bool(provisional)
-        )
-    return found
-
-
-def data_as_of(conn: Connection) -> date | None:
-    """The as-of date the stored values were computed at (the latest compute run's)."""
-    run = conn.execute(sa.select(sa.func.max(kpi_values.c.run_id))).scalar()
-    query = sa.select(compute_runs.c.as_of).order_by(compute_runs.c.run_id.desc()).limit(1)
-    if run is not None:
-        query = sa.select(compute_runs.c.as_of).where(compute_runs.c.run_id == run)
-    as_of = conn.execute(query).scalar()
-    if as_of is None or isinstance(as_of, date):
-        return as_of
-    return date.fromisoformat(str(as_of)[:10])
-
-
-def scorecard_kpis(framework: Framework, period: Period, person: Person) -> list[tuple[KRA, KPI]]:
-    """The KPIs of the person's scorecard for the period that kpi_values holds (not kind score)."""
+def valued_scorecard_kpis(
+    framework: Framework, period: Period, person: Person
+) -> list[tuple[KRA, KPI]]:
+    """The KPIs of the person's scorecard for the period that kpi_values holds: those whose
+    grain fits the period, KRA 6 only for leaders, no score-derived KPI. Unlike the KPIs scoring
+    reads (kraft.scoring.leaderboard.scorecard_kpis), no gate KPI of a longer grain."""
     return [
         (kra, kpi)
         for kra, kpi in framework.kpis()
@@ -221,7 +171,10 @@ def variances(
     previous = calendar.previous(period)
     last_year = same_period_last_year(calendar, period)
     now = load_rm_values(conn, [period.label])
-    before = load_rm_values(conn, [previous.label, last_year.label], [p.rm_id for p in chosen])
+    before = load_rm_values(
+        conn, [previous.label, last_year.label], rm_ids=[p.rm_id for p in chosen]
+    )
+    now_values = now.get(period.label, {})
     team_of = {p.rm_id: p.team_id for p in people}
     members: dict[str | None, list[str]] = {}
     for person in people:
@@ -233,25 +186,25 @@ def variances(
             return None
         if (team, kpi_id) not in medians:
             medians[(team, kpi_id)] = median(
-                stored.value
+                to_decimal(stored.value)
                 for rm in members.get(team, [])
-                if (stored := now.get((period.label, rm), {}).get(kpi_id)) is not None
+                if (stored := now_values.get(rm, {}).get(kpi_id)) is not None
             )
         return medians[(team, kpi_id)]
 
     found: list[Variance] = []
     for person in chosen:
-        own = now.get((period.label, person.rm_id))
+        own = now_values.get(person.rm_id)
         if not own:
             continue
-        earlier = before.get((previous.label, person.rm_id), {})
-        year_ago = before.get((last_year.label, person.rm_id), {})
-        for kra, kpi in scorecard_kpis(framework, period, person):
+        earlier = before.get(previous.label, {}).get(person.rm_id, {})
+        year_ago = before.get(last_year.label, {}).get(person.rm_id, {})
+        for kra, kpi in valued_scorecard_kpis(framework, period, person):
             stored = own.get(kpi.id)
-            if stored is None or stored.value is None:
+            actual = to_decimal(stored.value) if stored is not None else None
+            if stored is None or actual is None:
                 continue
             choice = book(person, kpi, period)
-            actual = stored.value
             found.append(
                 Variance(
                     rm_id=person.rm_id,
@@ -275,7 +228,7 @@ def variances(
 
 def _value(values: Mapping[str, StoredValue], kpi_id: str) -> Decimal | None:
     stored = values.get(kpi_id)
-    return stored.value if stored is not None else None
+    return to_decimal(stored.value) if stored is not None else None
 
 
 # -- drivers --------------------------------------------------------------------------------------
@@ -355,8 +308,8 @@ def stored_scorecard(conn: Connection, rm_id: str, period: Period) -> Scorecard 
             volume=to_decimal(r.volume),
             status=Status(r.status),
             provisional=bool(r.provisional),
-            score=_exact(r.score),
-            weight=_exact(r.weight) or Decimal(1),
+            score=numeric(r.score),
+            weight=numeric(r.weight) or Decimal(1),
         )
         for r in rows
         if r.level == "kpi"
@@ -364,12 +317,12 @@ def stored_scorecard(conn: Connection, rm_id: str, period: Period) -> Scorecard 
     kras = [
         KraScore(
             kra_id=r.item_id,
-            weight=_exact(r.weight) or ZERO,
-            score=_exact(r.score),
+            weight=numeric(r.weight) or ZERO,
+            score=numeric(r.score),
             uncapped=None,
             scored_kpis=sum(1 for k in kpis if k.kra_id == r.item_id and k.score is not None),
             applicable_kpis=sum(1 for k in kpis if k.kra_id == r.item_id),
-            capped_at=_exact(r.capped_at),
+            capped_at=numeric(r.capped_at),
         )
         for r in rows
         if r.level == "kra"
@@ -379,17 +332,8 @@ def stored_scorecard(conn: Connection, rm_id: str, period: Period) -> Scorecard 
         period,
         kpis,
         kras,
-        overall=_exact(overall.score),
+        overall=numeric(overall.score),
         rating=overall.rating,
         rating_label=overall.rating_label,
-        coverage=_exact(overall.coverage) or ZERO,
+        coverage=numeric(overall.coverage) or ZERO,
     )
-
-
-def _exact(number: object) -> Decimal | None:
-    """A NUMERIC column as Decimal (DuckDB and PostgreSQL both return Decimal; floats tolerated)."""
-    if number is None:
-        return None
-    if isinstance(number, Decimal):
-        return number
-    return Decimal(repr(number)) if isinstance(number, float) else Decimal(str(number))

@@ -32,7 +32,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kraft.analysis.variance import StoredValue, event_dated, load_rm_values, to_decimal
+from kraft.analysis.variance import event_dated
 from kraft.errors import KraftError
 from kraft.framework.model import KPI, AppliesTo, Direction, Framework, KpiKind, Unit
 from kraft.metrics.spec import Catalogue
@@ -47,6 +47,7 @@ from kraft.scoring.scorecard import (
     Value,
     in_scorecard,
 )
+from kraft.scoring.stored import StoredValue, load_rm_values, to_decimal
 from kraft.scoring.targets import TargetBook
 from kraft.store.metadata import scores
 
@@ -170,14 +171,7 @@ def parse_value(kpi: KPI, text: str, shape: RatioShape | None) -> Decimal:
 
 
 def _values(stored: dict[str, StoredValue]) -> dict[str, Value]:
-    return {
-        kpi_id: Value(
-            float(v.value) if v.value is not None else None,
-            float(v.denominator) if v.denominator is not None else None,
-            v.provisional,
-        )
-        for kpi_id, v in stored.items()
-    }
+    return {kpi_id: Value(v.value, v.denominator, v.provisional) for kpi_id, v in stored.items()}
 
 
 def _outcome(card: Scorecard, kpi_id: str) -> Outcome:
@@ -231,7 +225,7 @@ def what_if(
             f"--kpi {kpi_id} is for team leaders only, and RM {rm_id} leads no team; "
             "choose another KPI."
         )
-    stored = load_rm_values(conn, [period.label], [rm_id]).get((period.label, rm_id))
+    stored = load_rm_values(conn, [period.label], rm_ids=[rm_id]).get(period.label, {}).get(rm_id)
     if not stored:
         raise KraftError(
             f"RM {rm_id} has no values for {period.label}, so no scorecard; choose a period "
@@ -259,7 +253,7 @@ def what_if(
     own = stored.get(kpi_id)
     choice = book(person, kpi, period)
     if shape is not None and own is not None and choice is not None:
-        n, d = own.numerator, own.denominator
+        n, d = to_decimal(own.numerator), to_decimal(own.denominator)
         if n is not None and d is not None:
             target = choice.goal.target
             successes = Successes(n, d, target, shape, successes_needed(n, d, target, shape.growth))

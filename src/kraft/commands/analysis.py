@@ -20,7 +20,6 @@ from kraft.analysis.variance import (
     Comparison,
     Flag,
     Variance,
-    data_as_of,
     drivers,
     stored_scorecard,
     variances,
@@ -28,9 +27,12 @@ from kraft.analysis.variance import (
 from kraft.analysis.whatif import Growth, Outcome, WhatIf, what_if
 from kraft.commands.common import (
     calendar_of,
+    check_format,
+    format_option,
     open_database,
     out,
     parse_period,
+    table_of,
     warn,
     workspace_framework,
     workspace_of,
@@ -41,6 +43,7 @@ from kraft.framework.model import KPI, Framework
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Period
 from kraft.reports.values import format_value
+from kraft.scoring.stored import as_of_date
 from kraft.store.database import Database
 from kraft.store.metadata import scores
 
@@ -48,7 +51,7 @@ CENT = Decimal("0.01")
 TABLE_OR_JSON = ("table", "json")
 
 PeriodOption = Annotated[str, typer.Option("--period", help="The period label, e.g. 2025-Q1.")]
-FormatOption = Annotated[str, typer.Option("--format", help="table or json.")]
+FormatOption = Annotated[str, format_option(*TABLE_OR_JSON)]
 
 
 def register(app: typer.Typer) -> None:
@@ -59,12 +62,6 @@ def register(app: typer.Typer) -> None:
 
 
 # -- shared ---------------------------------------------------------------------------------------
-
-
-def _format(fmt: str) -> str:
-    if fmt not in TABLE_OR_JSON:
-        raise KraftError(f"--format {fmt!r} is not table or json.")
-    return fmt
 
 
 def _round(number: Decimal | None) -> Decimal | None:
@@ -109,7 +106,7 @@ def _kpi_name(framework: Framework, kpi_id: str) -> str:
 
 def _as_of(db: Database) -> date:
     with db.connect() as conn:
-        as_of = data_as_of(conn)
+        as_of = as_of_date(conn)
     if as_of is None:
         raise KraftError("No KPI values are stored yet; run `kraft compute` first.")
     return as_of
@@ -144,7 +141,7 @@ def alerts_command(
     fmt: FormatOption = "table",
 ) -> None:
     """KPIs at risk by pacing in an open period, and KPIs below threshold two periods running."""
-    fmt = _format(fmt)
+    fmt = check_format(fmt, TABLE_OR_JSON)
     workspace = workspace_of(ctx)
     db = open_database(workspace)
     framework = workspace_framework(workspace)
@@ -173,9 +170,10 @@ def alerts_command(
     if not found:
         out.print(f"No alerts for {chosen.label} ({state}).")
         return
-    table = Table(title=f"Alerts for {chosen.label} ({state}): {len(found)}")
-    for column in ("RM", "KPI", "alert", "value", "forecast", "target", "threshold", "note"):
-        table.add_column(column, overflow="fold")
+    table = table_of(
+        ("RM", "KPI", "alert", "value", "forecast", "target", "threshold", "note"),
+        f"Alerts for {chosen.label} ({state}): {len(found)}",
+    )
     for a in found:
         note = (
             f"{a.method} forecast"
@@ -195,12 +193,19 @@ def alerts_command(
     out.print(table)
 
 
+def _item_json(item: Alert | Variance) -> dict[str, Any]:
+    """Which KPI of which RM in which period: the keys an alert and a variance start with."""
+    return {
+        "rm_id": item.rm_id,
+        "kpi_id": item.kpi_id,
+        "kra_id": item.kra_id,
+        "period": item.period,
+    }
+
+
 def _alert_json(a: Alert) -> dict[str, Any]:
     return {
-        "rm_id": a.rm_id,
-        "kpi_id": a.kpi_id,
-        "kra_id": a.kra_id,
-        "period": a.period,
+        **_item_json(a),
         "kind": a.kind.name,
         "actual": _num(a.actual),
         "forecast": _num(a.forecast),
@@ -227,7 +232,7 @@ def whatif_command(
 ) -> None:
     """An RM's KPI, KRA and overall score and rating if one KPI had another value; for a ratio
     KPI, how many more successes would reach its target."""
-    fmt = _format(fmt)
+    fmt = check_format(fmt, TABLE_OR_JSON)
     workspace = workspace_of(ctx)
     framework = workspace_framework(workspace)
     calendar = calendar_of(workspace)
@@ -359,7 +364,7 @@ def variance_command(
 ) -> None:
     """Each KPI against its target, the previous period, the same period last year and the team
     median; differences beyond the tolerance are flagged favourable or unfavourable."""
-    fmt = _format(fmt)
+    fmt = check_format(fmt, TABLE_OR_JSON)
     workspace = workspace_of(ctx)
     framework = workspace_framework(workspace)
     calendar = calendar_of(workspace)
@@ -399,20 +404,19 @@ def variance_command(
         )
         return
     first = shown[0]
-    table = Table(
-        title=f"Variance in {chosen.label}, tolerance ±{plain(share * 100)} %: "
-        f"{len(shown)} of {len(found)} KPI values" + ("" if show_all else " flagged")
+    table = table_of(
+        (
+            "RM",
+            "KPI",
+            "actual",
+            "vs target",
+            f"vs {first.previous_period}",
+            f"vs {first.last_year_period}",
+            "vs team median",
+        ),
+        f"Variance in {chosen.label}, tolerance ±{plain(share * 100)} %: "
+        f"{len(shown)} of {len(found)} KPI values" + ("" if show_all else " flagged"),
     )
-    for column in (
-        "RM",
-        "KPI",
-        "actual",
-        "vs target",
-        f"vs {first.previous_period}",
-        f"vs {first.last_year_period}",
-        "vs team median",
-    ):
-        table.add_column(column, overflow="fold")
     for v in shown:
         table.add_row(
             v.rm_id,
@@ -472,10 +476,7 @@ def _comparison_json(c: Comparison) -> dict[str, Any]:
 
 def _variance_json(v: Variance) -> dict[str, Any]:
     return {
-        "rm_id": v.rm_id,
-        "kpi_id": v.kpi_id,
-        "kra_id": v.kra_id,
-        "period": v.period,
+        **_item_json(v),
         "actual": _num(v.actual),
         "provisional": v.provisional,
         "target": _comparison_json(v.target),
@@ -497,7 +498,7 @@ def drivers_command(
 ) -> None:
     """Which KPIs moved the RM's overall score most since the previous period: the change of
     each KPI's contribution to the overall score."""
-    fmt = _format(fmt)
+    fmt = check_format(fmt, TABLE_OR_JSON)
     if top < 0:
         raise KraftError(f"--top {top} is negative; give 0 (all) or more.")
     workspace = workspace_of(ctx)
@@ -546,9 +547,7 @@ def drivers_command(
         else f"{_score(after.overall)} (no scores for {previous.label})"
     )
     out.print(Text(f"{rm}: overall score {previous.label} → {chosen.label}: {change}", "bold"))
-    table = Table()
-    for column in ("KPI", "KRA", "score before", "score after", "contribution", "change"):
-        table.add_column(column, overflow="fold")
+    table = table_of(("KPI", "KRA", "score before", "score after", "contribution", "change"))
     for d in shown:
         table.add_row(
             _kpi_name(framework, d.kpi_id),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from kraft.errors import KraftError
@@ -110,6 +113,33 @@ def parse_period(calendar: Calendar, label: str, option: str) -> Period:
         return calendar.parse(label)
     except ValueError as exc:
         raise KraftError(f"{option}: {exc}.") from None
+
+
+def either(choices: Sequence[str]) -> str:
+    """The choices as a person lists them: "table, csv or json"."""
+    if len(choices) < 2:
+        return "".join(choices)
+    return f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+
+def format_option(*choices: str) -> Any:
+    """A --format option whose help lists the choices."""
+    return typer.Option("--format", help=f"{either(choices)}.")
+
+
+def check_format(fmt: str, choices: Sequence[str], advice: str = "") -> str:
+    """The --format given, if it is one of the choices; `advice` ends the refusal."""
+    if fmt not in choices:
+        raise KraftError(f"--format {fmt!r} is not {either(choices)}{advice}.")
+    return fmt
+
+
+def table_of(columns: Iterable[str], title: str | None = None) -> Table:
+    """A table with the columns named, long cells folded onto more lines."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
 
 
 def actor() -> str:

@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection
 
 from kraft.commands.common import (
     calendar_of,
+    check_format,
+    format_option,
     open_database,
     out,
     parse_period,
@@ -50,9 +52,13 @@ from kraft.scoring.leaderboard import (
     load_roster,
     overall_leaderboard,
 )
+from kraft.scoring.stored import to_decimal
 
 TABLE_LIMIT = 50  # rows a table shows unless --limit says otherwise
 GRAINS = ("month", "quarter", "year", "all")
+BOARD_FORMATS = ("table", "csv", "json")
+EXPORT_FORMATS = ("csv", "json", "xlsx")
+CHOOSE = "; choose one of those"
 
 
 def register(app: typer.Typer) -> None:
@@ -74,7 +80,7 @@ def scores(
     kpi: Annotated[
         str | None, typer.Option(help="A KPI's leaderboard instead of the overall one (its id).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: Annotated[str, format_option(*BOARD_FORMATS)] = "table",
     limit: Annotated[
         int | None,
         typer.Option(
@@ -85,8 +91,7 @@ def scores(
     """Leaderboards: the overall one (ranked by the credibility-adjusted overall score), or a
     KPI's (ranked by the rate shrunk toward the team's), with 95 % intervals beside raw values."""
     workspace = workspace_of(ctx)
-    if fmt not in ("table", "csv", "json"):
-        raise KraftError(f"--format {fmt!r} is not table, csv or json; choose one of those.")
+    check_format(fmt, BOARD_FORMATS, CHOOSE)
     if limit is not None and limit < 0:
         raise KraftError(f"--limit {limit} is negative; give 0 for every row, or a row count.")
     framework = workspace_framework(workspace)
@@ -252,9 +257,9 @@ def _rank(rank: int | None) -> str:
 
 
 def _rounded(value: float | Decimal | None, places: int) -> Decimal | None:
-    if value is None:
+    number = to_decimal(value)
+    if number is None:
         return None
-    number = value if isinstance(value, Decimal) else Decimal(repr(value))
     return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
@@ -271,7 +276,7 @@ def _count(value: float | None) -> str:
 
 def export_scores(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="csv, json or xlsx.")] = "csv",
+    fmt: Annotated[str, format_option(*EXPORT_FORMATS)] = "csv",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File (default: stdout for csv/json).")
     ] = None,
@@ -281,8 +286,7 @@ def export_scores(
     """Write scores: rm_id,period,overall_score,rating,rating_label,coverage and kra:<id> per KRA
     (rating 1–5 after gates, coverage in percent)."""
     workspace = workspace_of(ctx)
-    if fmt not in ("csv", "json", "xlsx"):
-        raise KraftError(f"--format {fmt!r} is not csv, json or xlsx; choose one of those.")
+    check_format(fmt, EXPORT_FORMATS, CHOOSE)
     if fmt == "xlsx" and output is None:
         raise KraftError("--format xlsx needs --output FILE.")
     if grain not in GRAINS:

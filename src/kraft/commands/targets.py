@@ -17,10 +17,13 @@ from rich.table import Table
 from kraft.commands.common import (
     actor,
     calendar_of,
+    check_format,
     err,
+    format_option,
     open_database,
     out,
     parse_period,
+    table_of,
     warn,
     workspace_framework,
     workspace_of,
@@ -31,6 +34,7 @@ from kraft.framework.smart import outside_spread
 from kraft.periods import Calendar, Grain
 from kraft.reports.values import format_value
 from kraft.scoring import target_table
+from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import TargetInput
 from kraft.store.database import Database
 
@@ -77,7 +81,7 @@ def _warn_unachievable(
 ) -> None:
     """SMART "achievable" against the data: flag targets outside last year's spread."""
     with db.connect() as conn:
-        as_of = target_table.as_of_date(conn)
+        as_of = as_of_date(conn)
         if as_of is None:
             return
         year = target_table.last_full_year(calendar, as_of)
@@ -181,11 +185,10 @@ def targets_list(
     defaults: Annotated[
         bool, typer.Option("--defaults/--no-defaults", help="Show the framework defaults too.")
     ] = True,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: Annotated[str, format_option("table", "csv", "json")] = "table",
 ) -> None:
     """The targets in force: framework defaults and the versions added per company, team, RM."""
-    if fmt not in ("table", "csv", "json"):
-        raise KraftError(f"--format {fmt!r} is not table, csv or json.")
+    check_format(fmt, ("table", "csv", "json"))
     workspace = workspace_of(ctx)
     framework = workspace_framework(workspace)
     if kpi:
@@ -233,9 +236,10 @@ def targets_list(
         for record in records:
             writer.writerow(["" if record[c] is None else record[c] for c in columns])
         return
-    table = Table(title="Targets (per grain period; counts and sums scale with longer periods)")
-    for column in ("id", "scope", "KPI", "periods", "target", "threshold", "recorded"):
-        table.add_column(column, overflow="fold")
+    table = table_of(
+        ("id", "scope", "KPI", "periods", "target", "threshold", "recorded"),
+        "Targets (per grain period; counts and sums scale with longer periods)",
+    )
     for record in records:
         kpi_id = str(record["kpi_id"])
         unit = framework.kpi(kpi_id).unit if _known(framework, kpi_id) else None
@@ -286,14 +290,13 @@ def targets_derive(
     apply: Annotated[
         bool, typer.Option("--apply", help="Save the proposals as RM targets (else only show).")
     ] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table or csv.")] = "table",
+    fmt: Annotated[str, format_option("table", "csv")] = "table",
     score: ScoreOption = True,
 ) -> None:
     """Propose each RM's target from their own history: last year's value, improved by --uplift."""
     if baseline != "last-year":
         raise KraftError(f"--baseline {baseline!r} is not known; use last-year.")
-    if fmt not in ("table", "csv"):
-        raise KraftError(f"--format {fmt!r} is not table or csv.")
+    check_format(fmt, ("table", "csv"))
     text = uplift.strip()
     percent = text.endswith("%")
     factor = target_table.parse_number(text, "--uplift")
@@ -308,7 +311,7 @@ def targets_derive(
     definition = framework.kpi(kpi)
     db = open_database(workspace)
     with db.connect() as conn:
-        as_of = target_table.as_of_date(conn)
+        as_of = as_of_date(conn)
         if as_of is None:
             raise KraftError("There are no KPI values yet; run `kraft compute` first.")
         year = target_table.last_full_year(calendar, as_of)

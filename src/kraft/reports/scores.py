@@ -130,13 +130,15 @@ def export_records(rows: list[OverallRow], framework: Framework) -> list[dict[st
     return records
 
 
+def _standing(s: OverallStanding | KpiStanding) -> dict[str, Any]:
+    """The columns both leaderboards start with: who, and where they rank."""
+    return {"rank": s.rank, "rm_id": s.rm_id, "name": s.name, "team_id": s.team_id}
+
+
 def overall_board_records(standings: Sequence[OverallStanding]) -> list[dict[str, Any]]:
     return [
         {
-            "rank": s.rank,
-            "rm_id": s.rm_id,
-            "name": s.name,
-            "team_id": s.team_id,
+            **_standing(s),
             "overall_score": _number(s.overall),
             "adjusted_overall": _number(s.adjusted),
             "rating": s.rating,
@@ -151,10 +153,7 @@ def overall_board_records(standings: Sequence[OverallStanding]) -> list[dict[str
 def kpi_board_records(standings: Sequence[KpiStanding]) -> list[dict[str, Any]]:
     return [
         {
-            "rank": s.rank,
-            "rm_id": s.rm_id,
-            "name": s.name,
-            "team_id": s.team_id,
+            **_standing(s),
             "value": s.value,
             "numerator": s.numerator,
             "denominator": s.denominator,

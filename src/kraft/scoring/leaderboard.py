@@ -26,22 +26,13 @@ from kraft.scoring.credibility import Book, Estimate, credibility_kpis, estimate
 from kraft.scoring.methods import SCORED, Status
 from kraft.scoring.runner import load_people, load_targets
 from kraft.scoring.scorecard import ALWAYS_SCORED_UNITS, Person, Scorer, Value, in_scorecard
+from kraft.scoring.stored import StoredValue, load_rm_values, to_decimal
 from kraft.scoring.targets import TargetBook
 
 WIDE_INTERVAL = 40.0  # points (±20): a scored rate known no better than this is flagged
 SMALL_BOOK_SHIFT = Decimal(5)  # points between overall and adjusted overall: "small book"
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class StoredValue:
-    """A kpi_values row of an RM, with the numerator the credibility estimates need."""
-
-    value: float | None
-    numerator: float | None
-    denominator: float | None
-    provisional: bool
 
 
 @dataclass(frozen=True)
@@ -114,29 +105,11 @@ def load_roster(conn: Connection) -> Roster:
 
 
 def scorecard_kpis(framework: Framework, period: Period) -> list[str]:
-    """The KPIs a scorecard of the period reads: those whose grain fits it, and the gate KPIs."""
+    """The KPIs a scorecard of the period reads: those whose grain fits it, and the gate KPIs
+    (in framework order; the same set as the scoring runner's for the period's grain)."""
     return [
         kpi.id for _, kpi in framework.kpis() if in_scorecard(kpi, period) or kpi.gate is not None
     ]
-
-
-def load_rm_values(
-    conn: Connection, labels: Sequence[str], kpi_ids: Sequence[str]
-) -> dict[str, dict[str, dict[str, StoredValue]]]:
-    """kpi_values of RMs for some periods and KPIs: by period label, rm_id, kpi_id."""
-    if not labels or not kpi_ids:
-        return {}
-    query = sa.text(
-        "SELECT period, entity_id, kpi_id, value, numerator, denominator, provisional "
-        "FROM kpi_values WHERE entity_type = 'rm' AND period IN :labels AND kpi_id IN :kpis"
-    ).bindparams(sa.bindparam("labels", expanding=True), sa.bindparam("kpis", expanding=True))
-    found: dict[str, dict[str, dict[str, StoredValue]]] = {}
-    rows = conn.execute(query, {"labels": list(labels), "kpis": list(kpi_ids)}).fetchall()
-    for label, rm_id, kpi_id, value, numerator, denominator, provisional in rows:
-        found.setdefault(label, {}).setdefault(rm_id, {})[kpi_id] = StoredValue(
-            value, numerator, denominator, bool(provisional)
-        )
-    return found
 
 
 def period_estimates(
@@ -359,7 +332,7 @@ def overall_leaderboard(
     for r in stored:
         if r.level != "overall" or (shown is not None and r.rm_id not in shown):
             continue
-        overall = _decimal(r.score)
+        overall = to_decimal(r.score)
         after = adjusted.get(r.rm_id)
         flags = []
         if not_scored.get(r.rm_id):
@@ -382,7 +355,7 @@ def overall_leaderboard(
                 after,
                 r.rating,
                 r.rating_label,
-                _decimal(r.coverage),
+                to_decimal(r.coverage),
                 tuple(flags),
             )
         )
@@ -412,10 +385,3 @@ def _shrunk_values(
             values[kpi_id] = Value(number, stored.denominator, stored.provisional)
         result[rm_id] = values
     return result
-
-
-def _decimal(number: Any) -> Decimal | None:
-    """A stored NUMERIC as a Decimal (DuckDB and PostgreSQL both return one; floats as printed)."""
-    if number is None:
-        return None
-    return number if isinstance(number, Decimal) else Decimal(repr(float(number)))

@@ -301,16 +301,6 @@ def stored_targets(
 # -- history: last year's actuals -----------------------------------------------------------------
 
 
-def as_of_date(conn: Connection) -> date | None:
-    """The as-of date of the latest compute (the values' own as-of)."""
-    value = conn.execute(
-        sa.text("SELECT as_of FROM compute_runs ORDER BY run_id DESC LIMIT 1")
-    ).scalar()
-    if value is None:
-        return None
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
 def last_full_year(calendar: Calendar, as_of: date) -> Period:
     """The latest (fiscal) year that has ended by the as-of date."""
     year = calendar.year(as_of)
