@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -115,6 +116,7 @@ def load_values(
         "ORDER BY period, entity_id"
     )
     values: dict[str, dict[str, dict[str, Value]]] = {}
+    shared: dict[tuple[float | None, float | None, bool], Value] = {}
     for rows in _batches(conn, sql):
         by_rm: dict[str, dict[str, Value]] = {}
         last_label = last_rm = None
@@ -126,7 +128,11 @@ def load_values(
             if rm_id != last_rm:
                 own = by_rm.setdefault(rm_id, {})
                 last_rm = rm_id
-            own[kpi_id] = Value(value, denominator, provisional)
+            key = (value, denominator, provisional)
+            known = shared.get(key)
+            if known is None:  # counts and round rates repeat: one object each
+                known = shared[key] = Value(value, denominator, provisional)
+            own[kpi_id] = known
     run_id = conn.exec_driver_sql("SELECT max(run_id) FROM kpi_values").scalar()
     periods = sorted((calendar.parse(label) for label in values), key=lambda p: (p.grain, p.start))
     return values, periods, run_id
@@ -197,26 +203,46 @@ def _score_database(
         workers = (os.cpu_count() or 1) if pairs >= PARALLEL_FROM else 1
     groups = team_trees(people, parents, workers)
     _FORKED = (scorer, groups, periods, values, previous, framework, run_id, values_run)
+    scorecards = rows = 0
     try:
-        if len(groups) > 1:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=len(groups), mp_context=context) as pool:
-                done = pool.map(_score_in_worker, range(len(groups)))
-                values.clear()  # the workers have their copies: free this process's memory
-                results = [(n, _from_ipc(data)) for n, data in done]
-        else:
-            results = [_score_group(i) for i in range(len(groups))]
+        with db.begin() as conn:
+            conn.execute(scores.delete())
+            for count, table in _scored_groups(len(groups), values):
+                if table is not None:
+                    _write(conn, db, table)
+                    rows += table.num_rows
+                scorecards += count
+                del table  # one group's rows in memory at a time
     finally:
         _FORKED = None
-    scorecards = rows = 0
-    with db.begin() as conn:
-        conn.execute(scores.delete())
-        for count, table in results:
-            if table is not None:
-                _write(conn, db, table)
-                rows += table.num_rows
-            scorecards += count
     return ScoreResult(scorecards, rows, len(periods))
+
+
+def _scored_groups(groups: int, values: dict[str, Any]) -> Iterator[tuple[int, Any]]:
+    """Each group's scorecard count and rows: here for one group, else from worker processes
+    (forked, so they share the loaded values; their rows come back through a temporary
+    Arrow file, read memory-mapped)."""
+    if groups == 1:
+        yield _score_group(0)
+        return
+    import pyarrow as pa
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=groups, mp_context=context) as pool:
+        done = pool.map(_score_in_worker, range(groups))
+        values.clear()  # the workers have their copies: free this process's memory
+        paths: list[str] = []
+        try:
+            for count, path in done:
+                if path is None:
+                    yield count, None
+                    continue
+                paths.append(path)
+                with pa.memory_map(path) as source:
+                    yield count, pa.ipc.open_file(source).read_all()
+        finally:
+            for path in paths:
+                os.remove(path)
 
 
 def team_trees(
@@ -269,23 +295,18 @@ def _score_group(index: int) -> tuple[int, Any]:
     return count, rows.table(run_id, values_run)
 
 
-def _score_in_worker(index: int) -> tuple[int, bytes | None]:
-    """`_score_group` in a worker process: the table goes back as Arrow IPC bytes."""
+def _score_in_worker(index: int) -> tuple[int, str | None]:
+    """`_score_group` in a worker process: its rows go to a temporary Arrow file."""
     import pyarrow as pa
 
     count, table = _score_group(index)
     if table is None:
         return count, None
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    handle, path = tempfile.mkstemp(prefix="kraft-scores-", suffix=".arrow")
+    os.close(handle)
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
-    return count, sink.getvalue().to_pybytes()
-
-
-def _from_ipc(data: bytes | None) -> Any:
-    import pyarrow as pa
-
-    return None if data is None else pa.ipc.open_stream(data).read_all()
+    return count, path
 
 
 def _float(number: Decimal | None) -> float | None:
