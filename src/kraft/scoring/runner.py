@@ -201,6 +201,8 @@ def _score_database(
     if workers is None:
         pairs = sum(len(by_rm) for by_rm in values.values())
         workers = (os.cpu_count() or 1) if pairs >= PARALLEL_FROM else 1
+    if "fork" not in multiprocessing.get_all_start_methods():  # Windows: score here
+        workers = 1
     groups = team_trees(people, parents, workers)
     _FORKED = (scorer, groups, periods, values, previous, framework, run_id, values_run)
     scorecards = rows = 0
