@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from kraft.formatting import group_digits, money, plain
+from kraft.formatting import compact_money, group_digits, money, money_scale, plain
 from kraft.framework.model import Unit
 from kraft.reports.values import format_value
 
@@ -50,3 +50,56 @@ def test_format_value_by_unit() -> None:
     assert format_value(Decimal(20), Unit.count_per_month, "INR") == "20 a month"
     assert format_value(Decimal(3), Unit.count, "INR") == "3"
     assert format_value(None, Unit.count, "INR") == "—"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", "₹0"),
+        ("99999.99", "₹99,999.99"),  # below 1 lakh: in full, Indian grouping
+        ("100000", "₹1.00 lakh"),
+        ("1234567", "₹12.35 lakh"),  # 12.34567 lakh, half up
+        ("9999999", "₹1.00 crore"),  # 99.99999 lakh rounds to 100.00 lakh = 1 crore
+        ("9999499", "₹99.99 lakh"),  # 99.99499 lakh stays in lakh
+        ("10000000", "₹1.00 crore"),
+        ("12345678", "₹1.23 crore"),
+        ("123456789012", "₹12,345.68 crore"),  # crore counts grouped the Indian way too
+        ("1234567890123", "₹1,23,456.79 crore"),
+        ("-1234567", "-₹12.35 lakh"),
+        ("-99999.99", "₹-99,999.99"),  # in full: as `money` writes it
+    ],
+)
+def test_compact_money_inr_lakh_and_crore(value: str, expected: str) -> None:
+    assert compact_money(Decimal(value), "INR") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "expected"),
+    [
+        ("999999", "USD", "$999,999"),
+        ("1000000", "USD", "$1.00 M"),
+        ("1234567", "USD", "$1.23 M"),
+        ("999999999", "USD", "$1.00 B"),  # 1,000.00 M is written 1.00 B
+        ("1234567890", "EUR", "€1.23 B"),
+        ("2500000000000", "GBP", "£2.50 T"),
+        ("4500000", "CHF", "4.50 M CHF"),  # no symbol: the code after, as `money` does
+        ("150000", "USD", "$150,000"),  # lakh is an Indian scale only
+    ],
+)
+def test_compact_money_other_currencies(value: str, currency: str, expected: str) -> None:
+    assert compact_money(Decimal(value), currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("largest", "currency", "expected"),
+    [
+        ("99999.99", "INR", (Decimal(1), "")),
+        ("100000", "INR", (Decimal(10) ** 5, "lakh")),
+        ("9999999", "INR", (Decimal(10) ** 5, "lakh")),
+        ("10000000", "INR", (Decimal(10) ** 7, "crore")),
+        ("1500000", "USD", (Decimal(10) ** 6, "M")),
+        ("150000", "USD", (Decimal(1), "")),
+    ],
+)
+def test_money_scale_for_axes(largest: str, currency: str, expected: tuple[Decimal, str]) -> None:
+    assert money_scale(Decimal(largest), currency) == expected

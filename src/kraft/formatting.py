@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 CURRENCY_SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 # Currencies whose users group digits 12,34,567 (lakh, crore) rather than 1,234,567.
@@ -45,3 +45,57 @@ def neutralise(cell: str | None) -> str:
     if cell is None:
         return ""
     return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
+
+
+# Large amounts in words people use: lakh (1,00,000) and crore (1,00,00,000) for INR; million,
+# billion and trillion elsewhere. Largest first; an amount below the smallest is written in full.
+INDIAN_SCALES: tuple[tuple[Decimal, str], ...] = (
+    (Decimal(10) ** 7, "crore"),
+    (Decimal(10) ** 5, "lakh"),
+)
+WESTERN_SCALES: tuple[tuple[Decimal, str], ...] = (
+    (Decimal(10) ** 12, "T"),
+    (Decimal(10) ** 9, "B"),
+    (Decimal(10) ** 6, "M"),
+)
+COMPACT_PLACES = Decimal("0.01")
+
+
+def money_scales(currency: str | None) -> tuple[tuple[Decimal, str], ...]:
+    return INDIAN_SCALES if currency in INDIAN_GROUPING else WESTERN_SCALES
+
+
+def money_scale(largest: Decimal, currency: str | None) -> tuple[Decimal, str]:
+    """The divisor and its word for amounts up to `largest`: (10**5, 'lakh'); (1, '') if small.
+
+    Used by chart axes, which show every tick in one scale ("Premium (₹ lakh)")."""
+    for divisor, word in money_scales(currency):
+        if abs(largest) >= divisor:
+            return divisor, word
+    return Decimal(1), ""
+
+
+def compact_money(value: Decimal, currency: str) -> str:
+    """A large amount in lakh/crore (INR) or M/B/T (others), to 2 decimals rounded half up:
+    ₹12.35 lakh, ₹1.23 crore, $1.23 M, 4.50 M CHF. Smaller amounts are written in full, as
+    `money` writes them (₹99,999.99). An amount that rounds up to the next scale is written in
+    it: ₹99,99,999 is ₹1.00 crore, not ₹100.00 lakh."""
+    size = abs(value)
+    ascending = sorted(money_scales(currency))
+    fitting = [i for i, (divisor, _) in enumerate(ascending) if size >= divisor]
+    if not fitting:
+        return money(value, currency)
+    index = fitting[-1]
+    scaled = _round2(size / ascending[index][0])
+    if index + 1 < len(ascending) and scaled * ascending[index][0] >= ascending[index + 1][0]:
+        index += 1
+        scaled = _round2(size / ascending[index][0])
+    word = ascending[index][1]
+    number = group_digits(scaled, currency)
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    amount = f"{symbol}{number} {word}" if symbol else f"{number} {word} {currency}"
+    return ("-" if value < 0 else "") + amount
+
+
+def _round2(value: Decimal) -> Decimal:
+    return value.quantize(COMPACT_PLACES, rounding=ROUND_HALF_UP)

@@ -1,0 +1,243 @@
+"""Chart specs read the way a person reads a chart: a title, labelled axes with units, percent as
+percent, money in the framework's currency (lakh/crore for large INR), and SVG that renders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from kraft.framework.loader import load_builtin
+from kraft.framework.model import Framework
+from kraft.reports import charts
+from kraft.reports.charts import HeatCell, Mover, TrendPoint
+
+
+@pytest.fixture(scope="module")
+def framework() -> Framework:
+    return load_builtin("insurance_rm")
+
+
+def encodings(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every (channel, encoding) of the spec and its layers."""
+    for layer in [spec, *spec.get("layer", [])]:
+        for channel, encoding in layer.get("encoding", {}).items():
+            if isinstance(encoding, dict):
+                yield channel, encoding
+
+
+def axis_titles(spec: dict[str, Any]) -> dict[str, str]:
+    titles: dict[str, str] = {}
+    for channel, encoding in encodings(spec):
+        if channel in ("x", "y") and encoding.get("title"):
+            titles.setdefault(channel, encoding["title"])
+    return titles
+
+
+def data_values(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows each layer draws (Altair keeps inline rows in the top-level `datasets`)."""
+    rows: list[dict[str, Any]] = []
+    for layer in [spec, *spec.get("layer", [])]:
+        data = layer.get("data", {})
+        rows.extend(data.get("values") or spec.get("datasets", {}).get(data.get("name"), []))
+    return rows
+
+
+def months(values: list[str]) -> list[TrendPoint]:
+    return [
+        TrendPoint(f"2025-{i:02d}", None if v is None else Decimal(v))
+        for i, v in enumerate(values, 1)
+    ]
+
+
+@pytest.fixture(scope="module")
+def every_kind(framework: Framework) -> dict[str, dict[str, Any]]:
+    kras = framework.kras
+    return {
+        "trend": charts.kpi_trend(
+            months(["80", "82.5", "84", "86", "79", "88"]),
+            framework.kpi("client_retention_rate"),
+            "INR",
+        ),
+        "ratings": charts.rating_distribution({5: 2, 4: 7, 3: 10, 1: 1}, framework.rating_bands),
+        "heatmap": charts.kra_heatmap(
+            [HeatCell(f"RM{i:04d}", kra.id, Decimal(60 + 5 * i)) for i in range(4) for kra in kras],
+            kras,
+        ),
+        "movers": charts.movers(
+            [
+                Mover("RM0001", Decimal("12.5"), Decimal(80), Decimal("92.5")),
+                Mover("RM0002", Decimal(-8)),
+            ]
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", ["trend", "ratings", "heatmap", "movers"])
+def test_every_chart_has_a_title_and_labelled_axes(
+    every_kind: dict[str, dict[str, Any]], kind: str
+) -> None:
+    spec = every_kind[kind]
+    assert spec["title"]["text"]
+    titles = axis_titles(spec)
+    assert set(titles) == {"x", "y"}
+    assert all(title.strip() for title in titles.values())
+    json.dumps(spec)  # plain JSON: the web pages embed the same spec
+
+
+def test_axis_titles_name_their_units(every_kind: dict[str, dict[str, Any]]) -> None:
+    assert axis_titles(every_kind["trend"]) == {"x": "Period", "y": "Client retention rate (%)"}
+    assert axis_titles(every_kind["ratings"]) == {"x": "Rating", "y": "RMs (count)"}
+    assert axis_titles(every_kind["heatmap"]) == {"x": "KRA", "y": "RM"}
+    assert axis_titles(every_kind["movers"])["x"] == "Change in overall score (points)"
+    colour = dict(encodings(every_kind["heatmap"]))["color"]
+    assert colour["title"] == "KRA score (0–120)"
+
+
+def test_percent_kpi_reads_as_percent(every_kind: dict[str, dict[str, Any]]) -> None:
+    spec = every_kind["trend"]
+    y = next(enc for channel, enc in encodings(spec) if channel == "y" and "axis" in enc)
+    assert y["axis"]["labelExpr"] == "datum.label + ' %'"
+    actual = [row for row in data_values(spec) if row["series"] == "Actual"]
+    assert [row["value"] for row in actual] == [80.0, 82.5, 84.0, 86.0, 79.0, 88.0]
+    assert actual[1]["shown"] == "82.5 %"
+    rules = {row["series"]: row["value"] for row in data_values(spec) if row["series"] != "Actual"}
+    assert rules == {"Target": 85.0, "Threshold": 75.0}  # the KPI's own target and threshold
+
+
+def test_large_inr_amounts_are_drawn_in_lakh(framework: Framework) -> None:
+    kpi = framework.kpi("revenue_per_quarter")  # target ₹15,00,000, threshold ₹12,00,000
+    points = [TrendPoint("2025-Q1", Decimal(1250000)), TrendPoint("2025-Q2", Decimal(1734000))]
+    spec = charts.kpi_trend(points, kpi, "INR")
+    assert axis_titles(spec)["y"] == "Revenue generated per quarter (₹ lakh)"
+    values = data_values(spec)
+    assert [row["value"] for row in values if row["series"] == "Actual"] == [12.5, 17.34]
+    assert [row["shown"] for row in values if row["series"] == "Actual"] == [
+        "₹12,50,000",
+        "₹17,34,000",
+    ]
+    assert {row["series"]: row["value"] for row in values if row["series"] != "Actual"} == {
+        "Target": 15.0,
+        "Threshold": 12.0,
+    }
+
+
+def test_other_currencies_use_their_own_scale(framework: Framework) -> None:
+    kpi = framework.kpi("revenue_per_quarter")
+    points = [TrendPoint("2025-Q1", Decimal(2500000))]
+    usd = charts.kpi_trend(points, kpi, "USD", target=Decimal(3000000), threshold=Decimal(2000000))
+    assert axis_titles(usd)["y"] == "Revenue generated per quarter ($ M)"
+    assert [row["value"] for row in data_values(usd)] == [2.5, 3.0, 2.0]
+    small = charts.kpi_trend(
+        [TrendPoint("2025-Q1", Decimal(42000))],
+        kpi,
+        "INR",
+        target=Decimal(50000),
+        threshold=Decimal(0),
+    )
+    assert axis_titles(small)["y"] == "Revenue generated per quarter (₹)"
+
+
+def test_trend_with_gaps_and_no_values(framework: Framework) -> None:
+    kpi = framework.kpi("client_retention_rate")
+    spec = charts.kpi_trend(months(["80", None, "84"]), kpi, "INR")
+    actual = [row for row in data_values(spec) if row["series"] == "Actual"]
+    assert [row["value"] for row in actual] == [80.0, None, 84.0]
+    assert actual[1]["shown"] == "—"
+    assert "<svg" in charts.to_svg(charts.kpi_trend(months([None, None]), kpi, "INR"))
+
+
+def test_rating_distribution_has_every_band_highest_first(
+    every_kind: dict[str, dict[str, Any]],
+) -> None:
+    rows = data_values(every_kind["ratings"])
+    bars = [(row["rating"], row["rms"]) for row in rows][:5]
+    assert bars == [
+        ("5 Outstanding", 2),
+        ("4 Exceeds", 7),
+        ("3 Meets", 10),
+        ("2 Needs improvement", 0),
+        ("1 Unsatisfactory", 1),
+    ]
+
+
+def test_movers_rank_biggest_rise_first() -> None:
+    spec = charts.movers(
+        [
+            Mover("RM0003", Decimal(3)),
+            Mover("RM0002", Decimal(-8)),
+            Mover("RM0001", Decimal("12.5")),
+        ]
+    )
+    rows = data_values(spec)
+    assert [(r["rm"], r["shown"], r["direction"]) for r in rows] == [
+        ("RM0001", "+12.5", "Rise"),
+        ("RM0003", "+3", "Rise"),
+        ("RM0002", "-8", "Fall"),
+    ]
+
+
+def test_heatmap_marks_unscored_cells(framework: Framework) -> None:
+    kra = framework.kras[0]
+    spec = charts.kra_heatmap([HeatCell("RM0001", kra.id, None)], framework.kras)
+    assert data_values(spec) == [
+        {"rm": "RM0001", "kra": f"1. {kra.title}", "score": None, "shown": "—"}
+    ]
+
+
+@pytest.mark.parametrize("kind", ["trend", "ratings", "heatmap", "movers"])
+def test_svg_renders_with_its_title_and_axis_titles(
+    every_kind: dict[str, dict[str, Any]], kind: str
+) -> None:
+    spec = every_kind[kind]
+    svg = charts.to_svg(spec)
+    assert svg.lstrip().startswith("<svg")
+    assert f">{spec['title']['text']}</text>" in svg
+    for title in axis_titles(spec).values():
+        assert title in svg
+
+
+def test_png_renders(every_kind: dict[str, dict[str, Any]]) -> None:
+    assert charts.to_png(every_kind["ratings"]).startswith(b"\x89PNG")
+
+
+def test_rendering_fetches_nothing() -> None:
+    remote = {
+        "data": {"url": "https://example.com/rows.csv"},
+        "mark": "bar",
+        "encoding": {"x": {"field": "a", "type": "nominal"}},
+    }
+    with pytest.raises(ValueError, match="not allowed"):
+        charts.to_svg(remote)
+
+
+def test_trends_share_a_layout_but_never_rows(framework: Framework) -> None:
+    kpi = framework.kpi("client_retention_rate")
+    first = charts.kpi_trend(months(["80", "81"]), kpi, "INR")
+    first["title"]["text"] = "changed by a caller"
+    first["datasets"]["actual"][0]["value"] = -1
+    second = charts.kpi_trend(months(["90", "91"]), kpi, "INR")
+    assert second["title"]["text"] == "Client retention rate"
+    assert [row["value"] for row in data_values(second) if row["series"] == "Actual"] == [
+        90.0,
+        91.0,
+    ]
+    third = charts.kpi_trend(months(["90", "91"]), kpi, "INR", target=Decimal(95))
+    assert {r["series"]: r["value"] for r in data_values(third)}["Target"] == 95.0
+
+
+def test_a_chart_inlined_in_a_pdf_reads_as_text(framework: Framework) -> None:
+    from kraft.reports.pdf import html_to_pdf
+    from pdf_checks import not_blank, pages_as_png, pdf_text
+
+    kpi = framework.kpi("revenue_per_quarter")
+    points = [TrendPoint(f"2025-Q{q}", Decimal(1000000 + 200000 * q)) for q in range(1, 5)]
+    svg = charts.to_svg(charts.kpi_trend(points, kpi, "INR"))
+    pdf = html_to_pdf(f"<html><body>{svg}</body></html>")
+    text = " ".join(pdf_text(pdf).split())
+    assert "Revenue generated per quarter (₹ lakh)" in text
+    assert "2025-Q1" in text and "Period" in text
+    assert all(not_blank(page) for page in pages_as_png(pdf))
