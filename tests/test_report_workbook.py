@@ -29,6 +29,10 @@ from test_report_team import Q1, exported_values, scored
 __all__ = ["scored"]  # the fixture
 
 
+# LibreOffice's CSV filter: comma-separated, double-quoted, UTF-8 (76), first line as is.
+CSV_UTF8 = "csv:Text - txt - csv (StarCalc):44,34,76,1"
+
+
 def _soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
@@ -94,7 +98,7 @@ def test_libreoffice_reads_the_workbook(scored: Workspace, tmp_path: Path) -> No
         scored, "report", "team", "--org", "--period", Q1, "--format", "xlsx", "-o", str(book_file)
     )
     subprocess.run(
-        [office, "--headless", "--convert-to", "csv", "--outdir", str(tmp_path), str(book_file)],
+        [office, "--headless", "--convert-to", CSV_UTF8, "--outdir", str(tmp_path), str(book_file)],
         check=True,
         capture_output=True,
         timeout=120,
