@@ -798,7 +798,15 @@ def explain(
 
 
 # Command modules, each adding its commands to the app (kraft.commands).
-COMMAND_MODULES: tuple[str, ...] = ("targets", "initiative", "scores", "analysis")
+COMMAND_MODULES: tuple[str, ...] = (
+    "targets",
+    "initiative",
+    "scores",
+    "analysis",
+    "reports",
+    "report_scorecard",
+    "report_team",
+)
 
 
 def _register_commands() -> None:

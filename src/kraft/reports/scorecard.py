@@ -1,0 +1,629 @@
+"""The RM scorecard report: one RM and one period, read from what is stored, for people to act on.
+
+`build_scorecards` assembles everything once into `ScorecardReport`s (a batch of RMs shares the
+database reads); `render_scorecard` writes one as self-contained HTML (inline CSS, charts as
+inline SVG, printable; the pdf is made from it) or Markdown.
+
+Nothing is recomputed: the header, KRA and KPI rows are the `scores` table's; the KPI values and
+their numerators and denominators the `kpi_values` table's; the comparisons are
+kraft.analysis.variance's (against target and the previous period), the drivers its `drivers`
+of the two stored scorecards, the at-risk KPIs kraft.analysis.pacing's forecasts (open period
+only), the intervals kraft.scoring.credibility's Wilson interval for the proportion KPIs. Numbers
+are rounded for display the way the CLI shows them: scores to 2 decimals, coverage to 1, KPI
+values to at most 2 in the KPI's unit (kraft.reports.values.format_value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy.engine import Connection
+
+from kraft.analysis.pacing import Forecast, Pace, forecasts, is_open
+from kraft.analysis.variance import (
+    Comparison,
+    Driver,
+    Flag,
+    Variance,
+    drivers,
+    stored_scorecard,
+    variances,
+)
+from kraft.errors import KraftError
+from kraft.formatting import plain
+from kraft.framework.model import KPI, Framework
+from kraft.metrics.spec import Catalogue, load_catalogue
+from kraft.periods import Calendar, Grain, Period
+from kraft.reports.charts import TrendPoint
+from kraft.reports.values import format_value, unit_label
+from kraft.scoring.credibility import credibility_kpis, wilson
+from kraft.scoring.stored import RmValues, as_of_date, load_rm_values, numeric, to_decimal
+from kraft.store.metadata import scores
+
+CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
+TOP_DRIVERS = 5
+FLAG_WORDS = {Flag.favourable: " fav", Flag.unfavourable: " unfav"}  # as `kraft variance` says
+# Periods a KPI's trend chart shows, the scorecard's own included (the issue: the last 6–12).
+TREND_PERIODS = {Grain.month: 12, Grain.quarter: 8, Grain.year: 6}
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    md = "md"
+
+
+# -- the report's data ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KpiLine:
+    """One KPI of the scorecard: the stored score row, its interval, variance and trend."""
+
+    kpi_id: str
+    name: str
+    kpi: KPI
+    actual: Decimal | None
+    volume: Decimal | None
+    target: Decimal | None
+    threshold: Decimal | None
+    target_source: str | None
+    score: Decimal | None
+    status: str
+    provisional: bool
+    interval: tuple[float, float] | None  # Wilson 95 %, in percent
+    variance: Variance | None
+    trend: tuple[TrendPoint, ...]
+    shown: dict[str, str] = field(default_factory=dict)  # the cells as the report shows them
+
+
+@dataclass(frozen=True)
+class KraLine:
+    kra_id: str
+    number: int
+    title: str
+    weight: Decimal
+    score: Decimal | None
+    status: str  # scored, capped at 60, not scored, not applicable
+    kpis: tuple[KpiLine, ...]
+    chart: str | None = None  # the KPIs' trends, inline SVG
+
+
+@dataclass(frozen=True)
+class DriverLine:
+    kpi_id: str
+    name: str
+    kra_title: str
+    score_before: Decimal | None
+    score_after: Decimal | None
+    contribution_before: Decimal
+    contribution_after: Decimal
+    delta: Decimal
+
+
+@dataclass(frozen=True)
+class AtRiskLine:
+    kpi_id: str
+    name: str
+    forecast: Forecast
+    shown: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ScorecardReport:
+    framework_title: str
+    currency: str
+    rm_id: str
+    name: str | None
+    team_id: str | None
+    team_name: str | None
+    period: str
+    grain: str
+    previous_period: str
+    overall: Decimal | None
+    previous_overall: Decimal | None
+    rating: int | None
+    rating_label: str | None
+    rating_capped_at: Decimal | None
+    coverage: Decimal | None
+    provisional: bool
+    as_of: date | None
+    open: bool
+    kras: tuple[KraLine, ...]
+    drivers: tuple[DriverLine, ...]
+    at_risk: tuple[AtRiskLine, ...]
+
+    @property
+    def overall_shown(self) -> str:
+        return score_text(self.overall)
+
+    @property
+    def coverage_shown(self) -> str:
+        return coverage_text(self.coverage)
+
+    @property
+    def rating_shown(self) -> str:
+        if self.rating is None:
+            return "—"
+        capped = " (capped by a gate)" if self.rating_capped_at is not None else ""
+        return f"{self.rating} {self.rating_label}{capped}"
+
+    @property
+    def kpis(self) -> list[KpiLine]:
+        return [line for kra in self.kras for line in kra.kpis]
+
+
+# -- rounding for display (the same everywhere) ---------------------------------------------------
+
+
+def rounded(number: Decimal | None, step: Decimal = CENT) -> Decimal | None:
+    return None if number is None else number.quantize(step, rounding=ROUND_HALF_UP)
+
+
+def short(number: Decimal | None) -> Decimal | None:
+    """To 2 decimals without trailing zeros, as `kraft variance` and `kraft alerts` show values."""
+    value = rounded(number)
+    if value is None:
+        return None
+    return value.to_integral_value() if value == value.to_integral_value() else value
+
+
+def score_text(number: Decimal | None) -> str:
+    value = rounded(number)
+    return "—" if value is None else f"{value:.2f}"
+
+
+def coverage_text(number: Decimal | None) -> str:
+    value = rounded(number, TENTH)
+    return "—" if value is None else f"{value:.1f} %"
+
+
+def value_text(kpi: KPI, number: Decimal | None, currency: str) -> str:
+    return format_value(short(number), kpi.unit, currency)
+
+
+def signed(number: Decimal | None) -> str:
+    value = short(number)
+    if value is None:
+        return "—"
+    return ("+" if value > 0 else "") + plain(value)
+
+
+def comparison_text(kpi: KPI, c: Comparison | None, currency: str) -> str:
+    """“+15.2 % fav”, the change against the reference; “—” without one."""
+    if c is None or c.reference is None or c.difference is None:
+        return "—"
+    percent, difference = c.percent, c.difference
+    change = f"{signed(percent)} %" if percent is not None else f"{signed(difference)} from 0"
+    return change + (FLAG_WORDS[c.flag] if c.flag is not None else "")
+
+
+def trend_text(kpi: KPI, trend: Sequence[TrendPoint], currency: str) -> str:
+    """The values oldest first, as the Markdown report lists them: 90 % → 95 % → 97.5 %."""
+    shown = [value_text(kpi, p.value, currency) for p in trend if p.value is not None]
+    return " → ".join(shown) if shown else "—"
+
+
+def interval_text(interval: tuple[float, float] | None) -> str:
+    if interval is None:
+        return "—"
+    low = rounded(Decimal(repr(interval[0])), TENTH)
+    high = rounded(Decimal(repr(interval[1])), TENTH)
+    return f"{low}–{high} %"
+
+
+def kra_status(score: Decimal | None, capped_at: Decimal | None, present: bool) -> str:
+    if not present:
+        return "not applicable"
+    if score is None:
+        return "not scored"
+    if capped_at is not None:
+        return f"capped at {plain(capped_at)}"
+    return "scored"
+
+
+# -- assembling -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Who:
+    rm_id: str
+    name: str | None
+    role: str
+    team_id: str | None
+    team_name: str | None
+
+
+def _people(conn: Connection, rm_ids: Collection[str] | None) -> dict[str, _Who]:
+    query = sa.text(
+        "SELECT r.rm_id, r.name, coalesce(r.role, 'rm') AS role, r.team_id, t.name AS team_name "
+        "FROM relationship_managers AS r LEFT JOIN teams AS t ON t.team_id = r.team_id"
+    )
+    found = {
+        r.rm_id: _Who(r.rm_id, r.name, r.role, r.team_id, r.team_name) for r in conn.execute(query)
+    }
+    if rm_ids is None:
+        return found
+    return {rm: found[rm] for rm in rm_ids if rm in found}
+
+
+def scored_rms(conn: Connection, period: Period) -> list[str]:
+    """The RMs (role rm) with an overall score row for the period, in rm_id order."""
+    c = scores.c
+    rows = conn.execute(
+        sa.select(c.rm_id).where(c.period == period.label, c.level == "overall").order_by(c.rm_id)
+    )
+    return [r[0] for r in rows]
+
+
+def check_rm(conn: Connection, rm_id: str, period: Period) -> None:
+    """Refuse, in one sentence, an RM the scorecard cannot be written for."""
+    who = _people(conn, [rm_id]).get(rm_id)
+    if who is None:
+        raise KraftError(
+            f"--rm {rm_id!r} is not an RM of this workspace; give an rm_id of the "
+            "relationship_managers table."
+        )
+    if who.role != "rm":
+        raise KraftError(
+            f"--rm {rm_id} is a {who.role}, and only RMs of role rm are scored; give an RM's id."
+        )
+    c = scores.c
+    found = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(scores)
+        .where(c.rm_id == rm_id, c.period == period.label, c.level == "overall")
+    ).scalar()
+    if not found:
+        raise KraftError(
+            f"--rm {rm_id} has no scores for {period.label}; run `kraft compute` or choose a "
+            "scored --period."
+        )
+
+
+def trend_labels(calendar: Calendar, period: Period) -> list[str]:
+    """The scorecard's period and the ones before it of its grain, oldest first."""
+    labels = [period]
+    for _ in range(TREND_PERIODS[period.grain] - 1):
+        labels.append(calendar.previous(labels[-1]))
+    return [p.label for p in reversed(labels)]
+
+
+def build_scorecard(
+    conn: Connection,
+    framework: Framework,
+    calendar: Calendar,
+    rm_id: str,
+    period: Period,
+    *,
+    catalogue: Catalogue | None = None,
+    charts: bool = True,
+) -> ScorecardReport:
+    """One RM's scorecard report; refuses (KraftError) an unknown RM, a manager or no scores."""
+    check_rm(conn, rm_id, period)
+    return build_scorecards(
+        conn, framework, calendar, [rm_id], period, catalogue=catalogue, charts=charts
+    )[0]
+
+
+def build_scorecards(
+    conn: Connection,
+    framework: Framework,
+    calendar: Calendar,
+    rm_ids: Sequence[str],
+    period: Period,
+    *,
+    catalogue: Catalogue | None = None,
+    charts: bool = True,
+) -> list[ScorecardReport]:
+    """The scorecard reports of the RMs named that have scores for the period, in their order;
+    the database is read once for all of them."""
+    catalogue = catalogue or load_catalogue()
+    who = _people(conn, rm_ids)
+    wanted = [rm for rm in rm_ids if rm in who]
+    labels = trend_labels(calendar, period)
+    previous = calendar.previous(period)
+    history = load_rm_values(conn, labels, rm_ids=wanted)
+    proportions = credibility_kpis(framework, catalogue)
+    found_variances = {
+        (v.rm_id, v.kpi_id): v for v in variances(conn, framework, calendar, period, rm_ids=wanted)
+    }
+    as_of = as_of_date(conn)
+    open_now = as_of is not None and is_open(period, as_of)
+    at_risk: dict[str, list[Forecast]] = {}
+    if open_now:
+        assert as_of is not None
+        for f in forecasts(conn, framework, calendar, period, as_of, wanted, catalogue):
+            if f.status is Pace.at_risk:
+                at_risk.setdefault(f.rm_id, []).append(f)
+    rows = _score_rows(conn, period, wanted)
+    reports = []
+    for rm_id in wanted:
+        mine = rows.get(rm_id)
+        if mine is None or "overall" not in mine:
+            continue
+        after = stored_scorecard(conn, rm_id, period)
+        before = stored_scorecard(conn, rm_id, previous)
+        assert after is not None
+        reports.append(
+            _report(
+                framework,
+                who[rm_id],
+                period,
+                previous,
+                mine,
+                history,
+                labels,
+                proportions,
+                found_variances,
+                at_risk.get(rm_id, []),
+                drivers(before, after),
+                before.overall if before is not None else None,
+                as_of,
+                open_now,
+                charts,
+            )
+        )
+    return reports
+
+
+def _score_rows(conn: Connection, period: Period, rm_ids: Sequence[str]) -> dict[str, Any]:
+    """rm_id → {"overall": row, "kra": {kra_id: row}, "kpi": {kpi_id: row}} from `scores`."""
+    if not rm_ids:
+        return {}
+    c = scores.c
+    found: dict[str, Any] = {}
+    for chunk in range(0, len(rm_ids), 500):
+        query = sa.select(scores).where(
+            c.period == period.label, c.rm_id.in_(list(rm_ids[chunk : chunk + 500]))
+        )
+        for r in conn.execute(query):
+            mine = found.setdefault(r.rm_id, {"kra": {}, "kpi": {}})
+            if r.level == "overall":
+                mine["overall"] = r
+            else:
+                mine[r.level][r.item_id] = r
+    return found
+
+
+def _report(
+    framework: Framework,
+    who: _Who,
+    period: Period,
+    previous: Period,
+    rows: dict[str, Any],
+    history: RmValues,
+    labels: list[str],
+    proportions: dict[str, bool],
+    found_variances: dict[tuple[str, str], Variance],
+    at_risk: list[Forecast],
+    moved: Sequence[Driver],
+    previous_overall: Decimal | None,
+    as_of: date | None,
+    open_now: bool,
+    charts: bool,
+) -> ScorecardReport:
+    currency = framework.currency
+    rm_id = who.rm_id
+    now_values = history.get(period.label, {}).get(rm_id, {})
+    kras = []
+    for kra in framework.kras:
+        kra_row = rows["kra"].get(kra.id)
+        lines = []
+        for kpi in kra.kpis:
+            r = rows["kpi"].get(kpi.id)
+            if r is None:
+                continue
+            stored = now_values.get(kpi.id)
+            interval = None
+            if kpi.id in proportions and stored is not None and stored.denominator:
+                found = wilson(stored.numerator or 0.0, stored.denominator)
+                interval = (found.low, found.high) if found is not None else None
+            trend = tuple(
+                TrendPoint(
+                    label,
+                    to_decimal(v.value)
+                    if (v := history.get(label, {}).get(rm_id, {}).get(kpi.id)) is not None
+                    else None,
+                )
+                for label in labels
+            )
+            variance = found_variances.get((rm_id, kpi.id))
+            actual = to_decimal(r.actual)
+            target, threshold = numeric(r.target), numeric(r.threshold)
+            line = KpiLine(
+                kpi_id=kpi.id,
+                name=kpi.name,
+                kpi=kpi,
+                actual=actual,
+                volume=to_decimal(r.volume),
+                target=target,
+                threshold=threshold,
+                target_source=r.target_source,
+                score=numeric(r.score),
+                status=r.status or "—",
+                provisional=bool(r.provisional),
+                interval=interval,
+                variance=variance,
+                trend=trend,
+                shown={
+                    "actual": value_text(kpi, actual, currency),
+                    # a KPI not scored (e.g. too few cases) stores no target; vs target still
+                    # compares with the one that applies, so that one is shown
+                    "target": value_text(
+                        kpi,
+                        target
+                        if target is not None or variance is None
+                        else variance.target.reference,
+                        currency,
+                    ),
+                    "threshold": value_text(kpi, threshold, currency),
+                    "score": score_text(numeric(r.score)),
+                    "interval": interval_text(interval),
+                    "vs_previous": comparison_text(
+                        kpi, variance.previous if variance else None, currency
+                    ),
+                    "vs_target": comparison_text(
+                        kpi, variance.target if variance else None, currency
+                    ),
+                    "previous": value_text(
+                        kpi, variance.previous.reference if variance else None, currency
+                    ),
+                    "trend": trend_text(kpi, trend, currency),
+                    "volume": plain(to_decimal(r.volume) or Decimal(0))
+                    if r.volume is not None
+                    else "—",
+                },
+            )
+            lines.append(line)
+        kras.append(
+            KraLine(
+                kra.id,
+                kra.number,
+                kra.title,
+                kra.weight,
+                numeric(kra_row.score) if kra_row is not None else None,
+                kra_status(
+                    numeric(kra_row.score) if kra_row is not None else None,
+                    numeric(kra_row.capped_at) if kra_row is not None else None,
+                    kra_row is not None,
+                ),
+                tuple(lines),
+                _charts(lines, currency) if charts else None,
+            )
+        )
+    titles = {kra.id: kra.title for kra in framework.kras}
+    driver_lines = tuple(
+        DriverLine(
+            d.kpi_id,
+            _name(framework, d.kpi_id),
+            titles.get(d.kra_id, d.kra_id),
+            d.score_before,
+            d.score_after,
+            d.contribution_before,
+            d.contribution_after,
+            d.delta,
+        )
+        for d in moved
+        if d.delta != 0
+    )[:TOP_DRIVERS]
+    risk_lines = tuple(
+        AtRiskLine(
+            f.kpi_id,
+            _name(framework, f.kpi_id),
+            f,
+            {
+                "to_date": value_text(framework.kpi(f.kpi_id), f.to_date, currency),
+                "forecast": value_text(framework.kpi(f.kpi_id), f.forecast, currency),
+                "target": value_text(framework.kpi(f.kpi_id), f.target, currency),
+                "threshold": value_text(framework.kpi(f.kpi_id), f.threshold, currency),
+                "method": str(f.method) if f.method else "—",
+            },
+        )
+        for f in at_risk
+    )
+    overall = rows["overall"]
+    return ScorecardReport(
+        framework_title=framework.title,
+        currency=currency,
+        rm_id=rm_id,
+        name=who.name,
+        team_id=who.team_id,
+        team_name=who.team_name,
+        period=period.label,
+        grain=str(period.grain),
+        previous_period=previous.label,
+        overall=numeric(overall.score),
+        previous_overall=previous_overall,
+        rating=overall.rating,
+        rating_label=overall.rating_label,
+        rating_capped_at=numeric(overall.capped_at),
+        coverage=numeric(overall.coverage),
+        provisional=bool(overall.provisional),
+        as_of=as_of,
+        open=open_now,
+        kras=tuple(kras),
+        drivers=driver_lines,
+        at_risk=risk_lines,
+    )
+
+
+def _name(framework: Framework, kpi_id: str) -> str:
+    try:
+        return framework.kpi(kpi_id).name
+    except KeyError:
+        return kpi_id
+
+
+def _charts(lines: Sequence[KpiLine], currency: str) -> str | None:
+    """The trend charts of a KRA's KPIs (those with two values or more) as one inline SVG: each
+    is kraft.reports.charts.kpi_trend's spec, laid out three to a row, so that vl-convert runs
+    once per KRA rather than once per KPI (the cost of a scorecard is mostly its charts)."""
+    shown = [k for k in lines if sum(1 for p in k.trend if p.value is not None) >= 2]
+    if not shown:
+        return None
+    from kraft.reports import charts
+
+    specs = [
+        charts.kpi_trend(k.trend, k.kpi, currency, target=k.target, threshold=k.threshold)
+        for k in shown
+    ]
+    combined: dict[str, Any] = {
+        "$schema": specs[0]["$schema"],
+        "config": specs[0]["config"],
+        "datasets": {},
+        "concat": [],
+        "columns": 3,
+        "spacing": 24,
+    }
+    for spec in specs:
+        combined["datasets"].update(spec.get("datasets", {}))
+        combined["concat"].append(
+            {k: v for k, v in spec.items() if k not in ("$schema", "config", "datasets")}
+        )
+    return charts.to_svg(combined)
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+
+def _md_cell(text: object) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+_ENVIRONMENTS: dict[bool, Environment] = {}
+
+
+def _environment(autoescape: bool) -> Environment:
+    env = _ENVIRONMENTS.get(autoescape)
+    if env is None:
+        env = Environment(
+            loader=PackageLoader("kraft.reports", "templates"),
+            autoescape=autoescape,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        env.filters["cell"] = _md_cell
+        env.globals.update(
+            score_text=score_text,
+            signed=signed,
+            unit_label=unit_label,
+            plain=plain,
+        )
+        _ENVIRONMENTS[autoescape] = env
+    return env
+
+
+def render_scorecard(report: ScorecardReport, fmt: ReportFormat) -> str:
+    env = _environment(autoescape=fmt is ReportFormat.html)
+    template = env.get_template(f"scorecard.{fmt.value}.j2")
+    return template.render(report=report, Flag=Flag)
