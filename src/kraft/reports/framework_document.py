@@ -26,7 +26,8 @@ def _escape_md_cell(text: object) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def _environment(autoescape: bool) -> Environment:
+def template_environment(autoescape: bool) -> Environment:
+    """The Jinja2 environment of every report's templates (HTML escaped, Markdown cells safe)."""
     env = Environment(
         loader=PackageLoader("kraft.reports", "templates"),
         autoescape=autoescape,
@@ -53,5 +54,5 @@ def render_framework_document(
 ) -> str:
     """The document; `detailed` appends a SMART table per KRA (formula, unit, grain, targets)."""
     template = f"framework.{fmt.value}.j2"
-    env = _environment(autoescape=fmt is DocumentFormat.html)
+    env = template_environment(autoescape=fmt is DocumentFormat.html)
     return env.get_template(template).render(framework=framework, detailed=detailed)

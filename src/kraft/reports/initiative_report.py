@@ -58,9 +58,9 @@ def _row(kpi_id: str, name: str, group: GroupImpact, title: str) -> KpiRow:
 def render_initiative_report(
     impact: InitiativeImpact, fmt: ReportFormat, *, title: str | None = None
 ) -> str:
-    from kraft.reports.team_report import _environment
+    from kraft.reports.team_report import report_environment
 
-    env = _environment(autoescape=fmt is ReportFormat.html)
+    env = report_environment(autoescape=fmt is ReportFormat.html)
     template = env.get_template(f"initiative.{fmt.value}.j2")
     context: dict[str, Any] = {
         "impact": impact,

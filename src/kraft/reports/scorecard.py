@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.pacing import Forecast, Pace, forecasts, is_open
@@ -42,6 +42,7 @@ from kraft.framework.model import KPI, Framework
 from kraft.metrics.spec import Catalogue, load_catalogue
 from kraft.periods import Calendar, Grain, Period
 from kraft.reports.charts import TrendPoint
+from kraft.reports.framework_document import template_environment
 from kraft.reports.values import format_value, unit_label
 from kraft.scoring.credibility import credibility_kpis, wilson
 from kraft.scoring.stored import RmValues, as_of_date, load_rm_values, numeric, to_decimal
@@ -594,25 +595,13 @@ def _charts(lines: Sequence[KpiLine], currency: str) -> str | None:
 # -- rendering ------------------------------------------------------------------------------------
 
 
-def _md_cell(text: object) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 _ENVIRONMENTS: dict[bool, Environment] = {}
 
 
 def _environment(autoescape: bool) -> Environment:
     env = _ENVIRONMENTS.get(autoescape)
     if env is None:
-        env = Environment(
-            loader=PackageLoader("kraft.reports", "templates"),
-            autoescape=autoescape,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
-        env.filters["cell"] = _md_cell
+        env = template_environment(autoescape)
         env.globals.update(
             score_text=score_text,
             signed=signed,

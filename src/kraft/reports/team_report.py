@@ -619,16 +619,17 @@ def team_charts(report: TeamReport) -> dict[str, str]:
 # -- rendering ------------------------------------------------------------------------------------
 
 
-def _environment(autoescape: bool) -> Any:
+def report_environment(autoescape: bool) -> Any:
+    """The templates' environment with the team and initiative reports' helpers."""
     from kraft.analysis.initiative import points
-    from kraft.reports.framework_document import _environment as framework_environment
+    from kraft.reports.framework_document import template_environment
 
-    env = framework_environment(autoescape)
+    env = template_environment(autoescape)
     env.globals.update(fixed=fixed, signed=signed, shown_value=shown_value, points=points)
     return env
 
 
 def render_team_report(report: TeamReport, fmt: ReportFormat) -> str:
-    env = _environment(autoescape=fmt is ReportFormat.html)
+    env = report_environment(autoescape=fmt is ReportFormat.html)
     template = env.get_template(f"team.{fmt.value}.j2")
     return str(template.render(report=report, AlertKind=AlertKind))
