@@ -30,13 +30,12 @@ unit: $(STAMP)
 ## The test command: lint, types, tests. .ci/run runs exactly this.
 test: lint typecheck unit
 
-## The demo: a workspace with a synthetic book, and its framework document.
+## The demo: a workspace with a synthetic book, its scores and its reports.
 demo: $(STAMP)
 	$(BIN)/kraft demo $(DEMO_DIR)
 	$(BIN)/kraft --workspace $(DEMO_DIR) status
-	$(BIN)/kraft --workspace $(DEMO_DIR) framework render --format html -o $(DEMO_DIR)/reports/framework.html
 	$(BIN)/kraft --workspace $(DEMO_DIR) framework render --format md --detailed -o $(DEMO_DIR)/reports/framework.md
-	@echo "Open $(DEMO_DIR)/reports/framework.html in a browser (Markdown: $(DEMO_DIR)/reports/framework.md)."
+	@echo "Open the pages in $(DEMO_DIR)/reports/ in a browser (the framework also as Markdown: $(DEMO_DIR)/reports/framework.md)."
 
 ## Regenerate the docs that are generated from code.
 docs: $(STAMP)

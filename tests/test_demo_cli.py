@@ -17,7 +17,7 @@ def _status(runner: CliRunner, folder: Path) -> dict[str, object]:
 
 
 def test_demo_imports_a_deterministic_book(runner: CliRunner, tmp_path: Path) -> None:
-    args = ["--rms", "12", "--months", "6", "--seed", "3", "--start", "2024-01"]
+    args = ["--rms", "12", "--months", "6", "--seed", "3", "--start", "2024-01", "--no-reports"]
     result = runner.invoke(app, ["demo", str(tmp_path / "a"), *args])
     assert result.exit_code == 0, result.output
     assert "Import 1 committed; data as of 2024-06-30 (--as-of)." in result.output
@@ -49,6 +49,39 @@ def test_demo_imports_a_deterministic_book(runner: CliRunner, tmp_path: Path) ->
     again = runner.invoke(app, ["demo", str(tmp_path / "a"), *args])
     assert again.exit_code == 0, again.output
     assert _status(runner, tmp_path / "a")["tables"] == tables  # replaced, not doubled
+    assert not (tmp_path / "a" / "reports").exists()
+
+
+def test_demo_writes_its_reports(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    args = ["--rms", "12", "--months", "12", "--seed", "3", "--start", "2024-01"]
+    result = runner.invoke(app, ["demo", str(folder), *args])
+    assert result.exit_code == 0, result.output
+    reports = folder / "reports"
+    written = sorted(p.name for p in reports.iterdir())
+    # As of 2024-12-31: the last closed quarter is 2024-Q4.
+    assert "framework.html" in written
+    assert "company-2024-Q4.html" in written
+    assert "initiative-INIT-RETENTION.html" in written
+    teams = [n for n in written if n.startswith("team-")]
+    cards = [n for n in written if n.startswith("scorecard-")]
+    assert len(teams) == 1 and teams[0].endswith("-2024-Q4.html")
+    assert 1 <= len(cards) <= 3 and all(n.endswith("-2024-Q4.html") for n in cards)
+    for name in written:  # every path is printed for the user
+        assert str(reports / name) in result.output
+    # The strongest RM's scorecard shows the overall score that `kraft export scores` has.
+    exported = runner.invoke(
+        app,
+        ["--workspace", str(folder), "export", "scores", "--format", "json", "--period", "2024-Q4"],
+    )
+    assert exported.exit_code == 0, exported.output
+    rows = [r for r in json.loads(exported.output) if r["overall_score"] is not None]
+    best = max(rows, key=lambda r: (r["overall_score"], [-ord(c) for c in r["rm_id"]]))
+    page = (reports / f"scorecard-{best['rm_id']}-2024-Q4.html").read_text(encoding="utf-8")
+    assert f"{best['overall_score']:.2f}" in page
+    assert "Relationship Manager In Insurance KRA/KPI" in (reports / "framework.html").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_demo_rejects_a_bad_start(runner: CliRunner, tmp_path: Path) -> None:

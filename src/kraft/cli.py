@@ -22,7 +22,15 @@ from typer.core import TyperGroup
 from kraft import __version__
 from kraft.commands.common import actor as _actor
 from kraft.commands.common import calendar_of as _calendar
-from kraft.commands.common import close_databases, err, out, raw_database, styled, warn
+from kraft.commands.common import (
+    close_databases,
+    compute_parameters,
+    err,
+    out,
+    raw_database,
+    styled,
+    warn,
+)
 from kraft.commands.common import framework_of as _framework
 from kraft.commands.common import open_database as _open_database
 from kraft.commands.common import parse_date as _parse_date
@@ -525,8 +533,16 @@ def demo(
         str | None,
         typer.Option(help="First month, YYYY-MM (default: 24 months before the current month)."),
     ] = None,
+    reports: Annotated[
+        bool,
+        typer.Option(
+            "--reports/--no-reports",
+            help="Write reports/: the framework, company, a team, three scorecards, the initiative.",
+        ),
+    ] = True,
 ) -> None:
-    """Create a workspace with a synthetic insurance book, imported through the usual validation."""
+    """Create a workspace with a synthetic insurance book, imported through the usual validation,
+    computed and scored, with a folder of reports to open."""
     from kraft.demo.book import generate_book
     from kraft.ingest.importer import Mode, run_import
     from kraft.ingest.sources import from_arrow
@@ -558,6 +574,16 @@ def demo(
         f"{computed.last_period}: {computed.rows:,} values; "
         f"{scored.scorecards if scored else 0:,} scorecards."
     )
+    if reports:
+        from kraft.reports.demo_reports import write_demo_reports
+
+        with err.status("Writing the reports…"):
+            paths = write_demo_reports(
+                db, framework, calendar, compute_parameters(workspace), workspace.root / "reports"
+            )
+        out.print("Reports (open them in a browser):")
+        for path in paths:
+            out.print(f"  {path}")
     out.print(f"Demo workspace: {workspace.root}")
     out.print(
         f"Next: `kraft -w {directory} status`, "
