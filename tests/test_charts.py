@@ -21,9 +21,15 @@ def framework() -> Framework:
     return load_builtin("insurance_rm")
 
 
+def layers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The spec, its layers and (for small multiples) its panel's layers."""
+    inner = spec.get("spec", {})
+    return [spec, *spec.get("layer", []), inner, *inner.get("layer", [])]
+
+
 def encodings(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every (channel, encoding) of the spec and its layers."""
-    for layer in [spec, *spec.get("layer", [])]:
+    for layer in layers(spec):
         for channel, encoding in layer.get("encoding", {}).items():
             if isinstance(encoding, dict):
                 yield channel, encoding
@@ -40,10 +46,16 @@ def axis_titles(spec: dict[str, Any]) -> dict[str, str]:
 def data_values(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows each layer draws (Altair keeps inline rows in the top-level `datasets`)."""
     rows: list[dict[str, Any]] = []
-    for layer in [spec, *spec.get("layer", [])]:
+    for layer in layers(spec):
         data = layer.get("data", {})
         rows.extend(data.get("values") or spec.get("datasets", {}).get(data.get("name"), []))
     return rows
+
+
+def panel_titles(spec: dict[str, Any]) -> list[str]:
+    """A trends chart's panel titles in order, on one line each."""
+    found = {row["order"]: row["panel"] for row in data_values(spec)}
+    return [found[order].replace("\n", " ") for order in sorted(found)]
 
 
 def months(values: list[str]) -> list[TrendPoint]:
@@ -76,7 +88,7 @@ def every_kind(framework: Framework) -> dict[str, dict[str, Any]]:
     }
 
 
-@pytest.mark.parametrize("kind", ["trend", "ratings", "heatmap", "movers"])
+@pytest.mark.parametrize("kind", ["ratings", "heatmap", "movers"])
 def test_every_chart_has_a_title_and_labelled_axes(
     every_kind: dict[str, dict[str, Any]], kind: str
 ) -> None:
@@ -88,8 +100,17 @@ def test_every_chart_has_a_title_and_labelled_axes(
     json.dumps(spec)  # plain JSON: the web pages embed the same spec
 
 
+def test_trend_panels_name_their_kpi_and_unit(every_kind: dict[str, dict[str, Any]]) -> None:
+    """Small multiples: the x axis is Period; each panel's y axis is labelled by its title."""
+    spec = every_kind["trend"]
+    assert spec["title"]["text"] == "Client retention rate"
+    assert axis_titles(spec) == {"x": "Period"}
+    assert panel_titles(spec) == ["Client retention rate (%)"]
+    assert "each panel in the unit its title gives" in spec["title"]["subtitle"]
+    json.dumps(spec)
+
+
 def test_axis_titles_name_their_units(every_kind: dict[str, dict[str, Any]]) -> None:
-    assert axis_titles(every_kind["trend"]) == {"x": "Period", "y": "Client retention rate (%)"}
     assert axis_titles(every_kind["ratings"]) == {"x": "Rating", "y": "RMs (count)"}
     assert axis_titles(every_kind["heatmap"]) == {"x": "KRA", "y": "RM"}
     assert axis_titles(every_kind["movers"])["x"] == "Change in overall score (points)"
@@ -99,8 +120,7 @@ def test_axis_titles_name_their_units(every_kind: dict[str, dict[str, Any]]) -> 
 
 def test_percent_kpi_reads_as_percent(every_kind: dict[str, dict[str, Any]]) -> None:
     spec = every_kind["trend"]
-    y = next(enc for channel, enc in encodings(spec) if channel == "y" and "axis" in enc)
-    assert y["axis"]["labelExpr"] == "datum.label + ' %'"
+    assert panel_titles(spec) == ["Client retention rate (%)"]
     actual = [row for row in data_values(spec) if row["series"] == "Actual"]
     assert [row["value"] for row in actual] == [80.0, 82.5, 84.0, 86.0, 79.0, 88.0]
     assert actual[1]["shown"] == "82.5 %"
@@ -112,7 +132,7 @@ def test_large_inr_amounts_are_drawn_in_lakh(framework: Framework) -> None:
     kpi = framework.kpi("revenue_per_quarter")  # target ₹15,00,000, threshold ₹12,00,000
     points = [TrendPoint("2025-Q1", Decimal(1250000)), TrendPoint("2025-Q2", Decimal(1734000))]
     spec = charts.kpi_trend(points, kpi, "INR")
-    assert axis_titles(spec)["y"] == "Revenue generated per quarter (₹ lakh)"
+    assert panel_titles(spec) == ["Revenue generated per quarter (₹ lakh)"]
     values = data_values(spec)
     assert [row["value"] for row in values if row["series"] == "Actual"] == [12.5, 17.34]
     assert [row["shown"] for row in values if row["series"] == "Actual"] == [
@@ -129,7 +149,7 @@ def test_other_currencies_use_their_own_scale(framework: Framework) -> None:
     kpi = framework.kpi("revenue_per_quarter")
     points = [TrendPoint("2025-Q1", Decimal(2500000))]
     usd = charts.kpi_trend(points, kpi, "USD", target=Decimal(3000000), threshold=Decimal(2000000))
-    assert axis_titles(usd)["y"] == "Revenue generated per quarter ($ M)"
+    assert panel_titles(usd) == ["Revenue generated per quarter ($ M)"]
     assert [row["value"] for row in data_values(usd)] == [2.5, 3.0, 2.0]
     small = charts.kpi_trend(
         [TrendPoint("2025-Q1", Decimal(42000))],
@@ -138,7 +158,7 @@ def test_other_currencies_use_their_own_scale(framework: Framework) -> None:
         target=Decimal(50000),
         threshold=Decimal(0),
     )
-    assert axis_titles(small)["y"] == "Revenue generated per quarter (₹)"
+    assert panel_titles(small) == ["Revenue generated per quarter (₹)"]
 
 
 def test_trend_with_gaps_and_no_values(framework: Framework) -> None:
@@ -198,6 +218,8 @@ def test_svg_renders_with_its_title_and_axis_titles(
     assert f">{spec['title']['text']}</text>" in svg
     for title in axis_titles(spec).values():
         assert title in svg
+    for title in panel_titles(spec) if kind == "trend" else []:
+        assert all(f">{line}<" in svg for line in title_lines(title))
 
 
 def test_png_renders(every_kind: dict[str, dict[str, Any]]) -> None:
@@ -218,7 +240,7 @@ def test_trends_share_a_layout_but_never_rows(framework: Framework) -> None:
     kpi = framework.kpi("client_retention_rate")
     first = charts.kpi_trend(months(["80", "81"]), kpi, "INR")
     first["title"]["text"] = "changed by a caller"
-    first["datasets"]["actual"][0]["value"] = -1
+    first["datasets"]["trends"][0]["value"] = -1
     second = charts.kpi_trend(months(["90", "91"]), kpi, "INR")
     assert second["title"]["text"] == "Client retention rate"
     assert [row["value"] for row in data_values(second) if row["series"] == "Actual"] == [
@@ -238,6 +260,63 @@ def test_a_chart_inlined_in_a_pdf_reads_as_text(framework: Framework) -> None:
     svg = charts.to_svg(charts.kpi_trend(points, kpi, "INR"))
     pdf = html_to_pdf(f"<html><body>{svg}</body></html>")
     text = " ".join(pdf_text(pdf).split())
-    assert "Revenue generated per quarter (₹ lakh)" in text
-    assert "2025-Q1" in text and "Period" in text
+    assert "Revenue generated per quarter (₹" in text and "lakh)" in text
+    assert "2025-Q4" in text and "Period" in text
     assert all(not_blank(page) for page in pages_as_png(pdf))
+
+
+def title_lines(title: str) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(title, charts.HEADER_CHARACTERS)
+
+
+def test_each_panel_draws_its_own_kpi(framework: Framework) -> None:
+    """A scorecard's trends: one panel per KPI, in the order given, each with its own values,
+    target and threshold and its own y scale; the panel titles carry the prefixes."""
+    retention = framework.kpi("client_retention_rate")
+    revenue = framework.kpi("revenue_per_quarter")
+    quarters = ["2025-Q1", "2025-Q2"]
+    spec = charts.kpi_trends(
+        [
+            charts.Trend(retention, [TrendPoint(q, Decimal(v)) for q, v in zip(quarters, "89")]),
+            charts.Trend(
+                revenue,
+                [TrendPoint(q, Decimal(v)) for q, v in zip(quarters, (1250000, 1734000))],
+                target=Decimal(1600000),
+            ),
+        ],
+        "INR",
+        periods=quarters,
+        prefixes=["1.", "2."],
+    )
+    assert panel_titles(spec) == [
+        "1. Client retention rate (%)",
+        "2. Revenue generated per quarter (₹ lakh)",
+    ]
+    by_panel: dict[int, list[tuple[str, float]]] = {}
+    for row in data_values(spec):
+        by_panel.setdefault(row["order"], []).append((row["series"], row["value"]))
+    assert by_panel == {
+        0: [("Actual", 8.0), ("Actual", 9.0), ("Target", 85.0), ("Threshold", 75.0)],
+        1: [("Actual", 12.5), ("Actual", 17.34), ("Target", 16.0), ("Threshold", 12.0)],
+    }
+    assert spec["resolve"]["scale"]["y"] == "independent"
+    svg = charts.to_svg(spec)
+    assert ">1. Client retention rate (%)<" in svg and ">2025-Q2<" in svg
+
+
+def test_a_long_panel_title_wraps_and_few_periods_are_labelled(framework: Framework) -> None:
+    kpi = framework.kpi("adequate_coverage_rate")
+    months_shown = [f"2025-{m:02d}" for m in range(1, 13)]
+    spec = charts.kpi_trends(
+        [charts.Trend(kpi, [TrendPoint(m, Decimal(70)) for m in months_shown])],
+        "INR",
+        periods=months_shown,
+    )
+    (panel,) = {row["panel"] for row in data_values(spec)}
+    assert all(len(line) <= charts.HEADER_CHARACTERS for line in panel.split("\n"))
+    assert panel.count("\n") >= 1
+    x = dict(encodings(spec))["x"]
+    assert x["sort"] == months_shown
+    assert x["axis"]["values"] == ["2025-04", "2025-08", "2025-12"]  # the latest always shown

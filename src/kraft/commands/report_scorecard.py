@@ -78,17 +78,20 @@ def report_scorecard(
     assert rm is not None
     if fmt == "pdf" and output is None:
         raise KraftError("--format pdf needs --output FILE (a pdf is not written to a terminal).")
-    from kraft.reports.scorecard import ReportFormat, build_scorecard, render_scorecard
+    from kraft.reports.scorecard import (
+        ReportFormat,
+        build_scorecard,
+        render_scorecard,
+        scorecard_pdf,
+    )
 
     db = open_database(workspace)
     with db.connect() as conn:
         report = build_scorecard(conn, framework, calendar, rm, chosen)
     what = f"the scorecard of {rm} for {chosen.label} ({fmt})"
     if fmt == "pdf":
-        from kraft.reports.pdf import html_to_pdf
-
         assert output is not None
-        write_bytes(html_to_pdf(render_scorecard(report, ReportFormat.html)), output, what)
+        write_bytes(scorecard_pdf(report), output, what)
         return
     write_or_print(render_scorecard(report, ReportFormat(fmt)), output, what)
 
@@ -177,7 +180,12 @@ def write_scorecards(
 ) -> int:
     """Write the scorecards of the RMs named to folder/RM_ID-PERIOD.fmt; how many were written.
     Runs in a worker process: it opens the database itself."""
-    from kraft.reports.scorecard import ReportFormat, build_scorecards, render_scorecard
+    from kraft.reports.scorecard import (
+        ReportFormat,
+        build_scorecards,
+        render_scorecard,
+        scorecard_pdf,
+    )
 
     period = calendar.parse(label)
     engine = _engine(url)
@@ -186,13 +194,11 @@ def write_scorecards(
             reports = build_scorecards(conn, framework, calendar, rm_ids, period)
     finally:
         engine.dispose()
-    from kraft.reports.pdf import html_to_pdf
-
     for report in reports:
         path = Path(folder) / f"{_safe(report.rm_id)}-{label}.{fmt}"
         try:
             if fmt == "pdf":
-                path.write_bytes(html_to_pdf(render_scorecard(report, ReportFormat.html)))
+                path.write_bytes(scorecard_pdf(report))
             else:
                 path.write_text(render_scorecard(report, ReportFormat(fmt)), encoding="utf-8")
         except OSError as exc:

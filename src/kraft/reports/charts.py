@@ -9,6 +9,7 @@ Rendering fetches nothing: the data is inline and vl-convert is given no allowed
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,7 +24,7 @@ Spec = dict[str, Any]
 
 WIDTH = 360
 HEIGHT = 160
-FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
+FONT = "sans-serif"  # a named font makes vl-convert measure text 4× slower
 ACTUAL, TARGET, THRESHOLD = "Actual", "Target", "Threshold"
 SERIES_COLOURS = ("#1f5f99", "#2e7d32", "#c62828")
 RISE, FALL = "Rise", "Fall"
@@ -88,6 +89,79 @@ def axis_unit(kpi: KPI, currency: str, largest: Decimal) -> tuple[Decimal, str]:
     return Decimal(1), UNIT_AXIS.get(kpi.unit, "value") if kpi.unit else "value"
 
 
+@dataclass(frozen=True)
+class Trend:
+    """One KPI's panel of a trends chart: its values oldest first, and the target and threshold
+    drawn as rules (the KPI's own unless given, e.g. the RM's stored target)."""
+
+    kpi: KPI
+    points: Sequence[TrendPoint]
+    target: Decimal | None = None
+    threshold: Decimal | None = None
+
+
+TRENDS_ROWS = "trends"
+TREND_WIDTH, TREND_HEIGHT, TREND_COLUMNS = 170, 70, 4
+TREND_LABELS = 3  # period labels a panel's x axis shows at most (flat, never overlapping)
+HEADER_CHARACTERS = 28  # a panel's title wraps onto another line beyond this
+
+
+def kpi_trends(
+    trends: Sequence[Trend],
+    currency: str,
+    *,
+    title: str = "Trends",
+    periods: Sequence[str] = (),
+    prefixes: Sequence[str] = (),
+) -> Spec:
+    """Small multiples: a panel per KPI of its value over the last periods (6 to 12), with
+    dashed rules at the target and threshold. Each panel has its own y scale; its title names
+    the KPI (after its prefix, e.g. the KRA's number) and the unit of its y axis (percent, days,
+    the currency in lakh/crore or M/B), so that KPIs of different units sit side by side.
+
+    One Vega-Lite facet, so that vl-convert draws a whole scorecard's trends in one call: its
+    cost is text, so the panels share one legend and label a few periods each. The spec
+    without its rows is built once per run of periods; each call adds its own rows."""
+    labels = list(periods) or list(dict.fromkeys(p.period for t in trends for p in t.points))
+    rows: list[dict[str, Any]] = []
+    for order, trend in enumerate(trends):
+        kpi = trend.kpi
+        target = kpi.target if trend.target is None else trend.target
+        threshold = kpi.threshold if trend.threshold is None else trend.threshold
+        known = [p.value for p in trend.points if p.value is not None]
+        references = [v for v in (target, threshold) if v is not None]
+        largest = max((abs(v) for v in [*known, *references]), default=Decimal(0))
+        divisor, unit = axis_unit(kpi, currency, largest)
+        prefix = f"{prefixes[order]} " if order < len(prefixes) else ""
+        panel = _wrapped(f"{prefix}{kpi.name} ({unit})")
+        rows.extend(
+            {
+                "panel": panel,
+                "order": order,
+                "period": p.period,
+                "value": _number(p.value, divisor),
+                "shown": format_value(p.value, kpi.unit, currency),
+                "series": ACTUAL,
+            }
+            for p in trend.points
+        )
+        rows.extend(
+            {
+                "panel": panel,
+                "order": order,
+                "value": _number(v, divisor),
+                "shown": format_value(v, kpi.unit, currency),
+                "series": s,
+            }
+            for s, v in ((TARGET, target), (THRESHOLD, threshold))
+            if v is not None
+        )
+    spec: Spec = json.loads(_trends_layout(tuple(labels)))
+    spec["title"]["text"] = title
+    spec["datasets"] = {TRENDS_ROWS: rows}
+    return spec
+
+
 def kpi_trend(
     points: Sequence[TrendPoint],
     kpi: KPI,
@@ -96,88 +170,85 @@ def kpi_trend(
     target: Decimal | None = None,
     threshold: Decimal | None = None,
 ) -> Spec:
-    """A KPI's value over the last periods (6 to 12), with rules at the target and threshold
-    (the KPI's own unless given, e.g. the RM's stored target).
-
-    The chart without its rows is built once per KPI, unit and run of periods (every RM's
-    scorecard for a period shares it); each call adds its own rows as the named datasets."""
-    target = kpi.target if target is None else target
-    threshold = kpi.threshold if threshold is None else threshold
-    known = [p.value for p in points if p.value is not None]
-    references = [v for v in (target, threshold) if v is not None]
-    largest = max((abs(v) for v in [*known, *references]), default=Decimal(0))
-    divisor, unit = axis_unit(kpi, currency, largest)
-    actual = [
-        {
-            "period": p.period,
-            "value": _number(p.value, divisor),
-            "shown": format_value(p.value, kpi.unit, currency),
-            "series": ACTUAL,
-        }
-        for p in points
-    ]
-    rules = [
-        {"value": _number(v, divisor), "shown": format_value(v, kpi.unit, currency), "series": s}
-        for s, v in ((TARGET, target), (THRESHOLD, threshold))
-        if v is not None
-    ]
-    layout = _trend_layout(
-        kpi.name, unit, kpi.unit is Unit.percent, tuple(p.period for p in points), bool(rules)
-    )
-    spec: Spec = json.loads(layout)
-    spec["datasets"] = {TREND_ROWS: actual, **({REFERENCE_ROWS: rules} if rules else {})}
-    return spec
+    """One KPI's trend: the trends chart with one panel, titled with the KPI's name."""
+    return kpi_trends([Trend(kpi, points, target, threshold)], currency, title=kpi.name)
 
 
-TREND_ROWS, REFERENCE_ROWS = "actual", "reference"
+def _wrapped(text: str) -> str:
+    """The text in lines (split at spaces) no longer than a panel title's line."""
+    return "\n".join(textwrap.wrap(text, HEADER_CHARACTERS)) or text
 
 
-@lru_cache(maxsize=4096)
-def _trend_layout(
-    name: str, unit: str, percent: bool, periods: tuple[str, ...], with_rules: bool
-) -> str:
-    """The trend chart's spec without rows (as JSON: each caller gets its own copy)."""
+def _shown_periods(periods: tuple[str, ...]) -> list[str]:
+    """At most TREND_LABELS of the periods, evenly spaced and ending with the latest."""
+    step = max(1, -(-len(periods) // TREND_LABELS))
+    return list(reversed(periods[::-1][::step]))
+
+
+@lru_cache(maxsize=64)
+def _trends_layout(periods: tuple[str, ...]) -> str:
+    """The trends chart's spec without rows (as JSON: each caller gets its own copy)."""
     import altair as alt
 
-    y_axis: dict[str, Any] = {"title": f"{name} ({unit})"}
-    if percent:
-        y_axis["labelExpr"] = "datum.label + ' %'"
     colour = alt.Color(
         "series:N",
         title=None,
         scale=alt.Scale(domain=[ACTUAL, TARGET, THRESHOLD], range=list(SERIES_COLOURS)),
-        legend=alt.Legend(orient="bottom"),
+        legend=alt.Legend(orient="top", labelLimit=0),
     )
-    tooltip = [alt.Tooltip("series:N", title=" "), alt.Tooltip("shown:N", title=name)]
+    tooltip = [alt.Tooltip("series:N", title=" "), alt.Tooltip("shown:N", title="Value")]
+    # No label limits, overlap or bound checks: each would measure every label again.
+    quiet: dict[str, Any] = {"labelLimit": 0, "labelOverlap": False, "labelBound": False, "labelFlush": False}
     line = (
-        alt.Chart(alt.NamedData(name=TREND_ROWS))
+        alt.Chart()
         .mark_line(point=True)
         .encode(
             x=alt.X(
                 "period:O",
                 title="Period",
                 sort=list(periods),
-                axis=alt.Axis(labelAngle=0 if len(periods) <= 6 else -45),
+                axis=alt.Axis(values=_shown_periods(periods), labelAngle=0, **quiet),
             ),
-            y=alt.Y("value:Q", title=y_axis["title"], axis=alt.Axis(**y_axis)),
+            y=alt.Y("value:Q", title=None, axis=alt.Axis(grid=False, tickCount=4, **quiet)),
             color=colour,
             tooltip=[alt.Tooltip("period:O", title="Period"), *tooltip],
         )
+        .transform_filter(f"datum.series === '{ACTUAL}'")
     )
-    layers = [line]
-    if with_rules:
-        layers.append(
-            alt.Chart(alt.NamedData(name=REFERENCE_ROWS))
-            .mark_rule(strokeDash=[4, 3])
-            .encode(y="value:Q", color=colour, tooltip=tooltip)
-        )
+    rules = (
+        alt.Chart()
+        .mark_rule(strokeDash=[4, 3])
+        .encode(y="value:Q", color=colour, tooltip=tooltip)
+        .transform_filter(f"datum.series !== '{ACTUAL}'")
+    )
     count = len(periods)
-    chart = alt.layer(*layers).properties(
-        title=alt.Title(
-            name, subtitle=f"last {count} period{'s' if count != 1 else ''}, in {unit}"
-        ),
-        width=WIDTH,
-        height=HEIGHT,
+    chart = (
+        alt.layer(line, rules, data=alt.NamedData(name=TRENDS_ROWS))
+        .properties(width=TREND_WIDTH, height=TREND_HEIGHT)
+        .facet(
+            facet=alt.Facet(
+                "panel:N",
+                title=None,
+                sort=alt.EncodingSortField("order", op="min"),
+                header=alt.Header(
+                    labelExpr="split(datum.value, '\\n')",
+                    labelAnchor="start",
+                    labelFontWeight="bold",
+                    labelFontSize=11,
+                    labelLimit=0,
+                ),
+            ),
+            columns=TREND_COLUMNS,
+        )
+        .resolve_scale(y="independent")
+        .properties(
+            title=alt.Title(
+                "Trends",
+                subtitle=f"last {count} period{'s' if count != 1 else ''}; each panel in the unit"
+                " its title gives; dashed: target and threshold",
+                limit=0,
+            )
+        )
     )
     return json.dumps(_config(chart))
 
