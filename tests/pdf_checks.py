@@ -1,7 +1,8 @@
 """Reading a rendered PDF the way a person would: pages as pictures, and the text on them.
 
 pages_as_png(pdf) -> PNG bytes per page (pdftoppm -r 40); not_blank(png) -> the page shows
-something (its pixels are not all one colour); pdf_text(pdf) -> the text (pdftotext -layout).
+something (its pixels are not all one colour); pixels_of(png, colour) -> how many pixels show a
+chart's colour (a drawn line or bar, not text); pdf_text(pdf) -> the text (pdftotext -layout).
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def not_blank(png: bytes) -> bool:
     return total > 0 and (total - commonest) / total > 0.002
 
 
+def pixels_of(png: bytes, colour: str, tolerance: int = 40) -> int:
+    """How many pixels are within `tolerance` (per channel) of the colour "#rrggbb": a chart's
+    line in that colour shows as at least a few dozen at 40 dpi, black text as none."""
+    wanted = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    with Image.open(io.BytesIO(png)) as image:
+        pixels = image.convert("RGB").getdata()
+        return sum(
+            1
+            for pixel in pixels
+            if all(abs(p - w) <= tolerance for p, w in zip(pixel, wanted, strict=True))
+        )
+
+
 def pdf_text(pdf: bytes) -> str:
     """The PDF's text as pdftotext reads it (layout kept, so table rows stay on one line)."""
     result = subprocess.run(
@@ -47,6 +61,11 @@ def pdf_text(pdf: bytes) -> str:
         capture_output=True,
     )
     return result.stdout.decode("utf-8")
+
+
+def page_texts(pdf: bytes) -> list[str]:
+    """The text of each page, in page order."""
+    return pdf_text(pdf).split("\f")[: page_count(pdf)]
 
 
 def page_count(pdf: bytes) -> int:

@@ -279,10 +279,15 @@ def test_each_panel_draws_its_own_kpi(framework: Framework) -> None:
     quarters = ["2025-Q1", "2025-Q2"]
     spec = charts.kpi_trends(
         [
-            charts.Trend(retention, [TrendPoint(q, Decimal(v)) for q, v in zip(quarters, "89")]),
+            charts.Trend(
+                retention, [TrendPoint(q, Decimal(v)) for q, v in zip(quarters, "89", strict=True)]
+            ),
             charts.Trend(
                 revenue,
-                [TrendPoint(q, Decimal(v)) for q, v in zip(quarters, (1250000, 1734000))],
+                [
+                    TrendPoint(q, Decimal(v))
+                    for q, v in zip(quarters, (1250000, 1734000), strict=True)
+                ],
                 target=Decimal(1600000),
             ),
         ],
@@ -320,3 +325,24 @@ def test_a_long_panel_title_wraps_and_few_periods_are_labelled(framework: Framew
     x = dict(encodings(spec))["x"]
     assert x["sort"] == months_shown
     assert x["axis"]["values"] == ["2025-04", "2025-08", "2025-12"]  # the latest always shown
+
+
+def test_before_after_draws_each_group_in_each_window() -> None:
+    spec = charts.before_after(
+        [
+            charts.BeforeAfter("Client retention rate", "Participants", Decimal(50), Decimal(80)),
+            charts.BeforeAfter("Client retention rate", "Non-participants", Decimal(60), None),
+        ],
+        title="Before and after the start",
+        subtitle="before 2025-01-01 to 2025-03-31; after 2025-04-01 to 2025-06-30",
+    )
+    assert spec["title"]["text"] == "Before and after the start"
+    assert axis_titles(spec) == {"x": "Window", "y": "Percent"}
+    assert [(r["group"], r["window"], r["value"], r["shown"]) for r in data_values(spec)] == [
+        ("Participants", "Before", 50.0, "50 %"),
+        ("Participants", "After", 80.0, "80 %"),
+        ("Non-participants", "Before", 60.0, "60 %"),
+        ("Non-participants", "After", None, "—"),
+    ]
+    svg = charts.to_svg(spec)
+    assert ">Client retention rate (%)<" in svg and ">Window<" in svg

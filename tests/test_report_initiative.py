@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 from kpi_books import kraft
 from kraft.analysis.initiative import points
 from kraft.cli import app
+from kraft.reports.charts import SERIES_COLOURS
 from kraft.workspace import Workspace
-from pdf_checks import not_blank, pages_as_png, pdf_text
+from pdf_checks import not_blank, pages_as_png, pdf_text, pixels_of
 from test_initiative import AS_OF, _book
 
 from books import write_table
@@ -115,3 +116,6 @@ def test_report_pdf_reads_right(loaded: Workspace) -> None:
     for number in key_numbers(impact_json(loaded)):
         assert number in text, number
     assert "Difference in differences" in text and "Conclusion" in text
+    # the before/after chart is drawn: the non-participants' line in green (no text is green)
+    assert "Before and after the start" in text
+    assert max(pixels_of(page, SERIES_COLOURS[1]) for page in pages) > 30

@@ -208,6 +208,15 @@ def test_the_pdf_reads_like_the_export(
     assert "(R2)" in text and "4 Exceeds" in text and "100.0 %" in text
     assert f"{r2['2026-Q1 documentation_accuracy_rate']:g} %" in text  # 97.5 %
     assert "Manager's comments" in text or "Manager’s comments" in text
+    # the trends have a page of their own, where the actual values are drawn as blue lines
+    from kraft.reports.charts import SERIES_COLOURS
+    from pdf_checks import page_texts, pages_as_png, pixels_of
+
+    content = pdf.read_bytes()
+    texts = page_texts(content)
+    (trends,) = [i for i, page in enumerate(texts) if page.strip().startswith("Trends")]
+    drawn = [pixels_of(page, SERIES_COLOURS[0]) for page in pages_as_png(content)]
+    assert drawn[trends] > 30 and drawn[-1] == 0  # the review page has no chart
 
 
 @DUCKDB_ONLY

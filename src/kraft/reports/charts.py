@@ -198,7 +198,12 @@ def _trends_layout(periods: tuple[str, ...]) -> str:
     )
     tooltip = [alt.Tooltip("series:N", title=" "), alt.Tooltip("shown:N", title="Value")]
     # No label limits, overlap or bound checks: each would measure every label again.
-    quiet: dict[str, Any] = {"labelLimit": 0, "labelOverlap": False, "labelBound": False, "labelFlush": False}
+    quiet: dict[str, Any] = {
+        "labelLimit": 0,
+        "labelOverlap": False,
+        "labelBound": False,
+        "labelFlush": False,
+    }
     line = (
         alt.Chart()
         .mark_line(point=True)
@@ -361,6 +366,72 @@ def movers(deltas: Sequence[Mover]) -> Spec:
             width=WIDTH,
             height=alt.Step(16),
         )
+    )
+    return _config(chart)
+
+
+@dataclass(frozen=True)
+class BeforeAfter:
+    """One group's value of a percent KPI in the windows before and after an initiative."""
+
+    kpi: str
+    group: str
+    before: Decimal | None
+    after: Decimal | None
+
+
+BEFORE, AFTER = "Before", "After"
+
+
+def before_after(lines: Sequence[BeforeAfter], *, title: str, subtitle: str) -> Spec:
+    """The difference in differences as a picture: a panel per KPI (percent), a line per group
+    from its value before the start to its value after; the steeper rise is the effect."""
+    import altair as alt
+
+    rows = [
+        {"kpi": _wrapped(f"{line.kpi} (%)"), "order": order, "group": line.group, "window": window,
+         "value": _number(value), "shown": "—" if value is None else f"{plain(round(value, 1))} %"}
+        for order, line in enumerate(lines)
+        for window, value in ((BEFORE, line.before), (AFTER, line.after))
+    ]  # fmt: skip
+    groups = list(dict.fromkeys(line.group for line in lines))
+    chart = (
+        alt.Chart(alt.InlineData(values=rows))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("window:O", title="Window", sort=[BEFORE, AFTER], axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("value:Q", title="Percent", scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "group:N",
+                title=None,
+                sort=groups,
+                scale=alt.Scale(domain=groups, range=list(SERIES_COLOURS[: len(groups)])),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("group:N", title="Group"),
+                alt.Tooltip("window:O", title="Window"),
+                alt.Tooltip("shown:N", title="Value"),
+            ],
+        )
+        .properties(width=TREND_WIDTH, height=TREND_HEIGHT * 2)
+        .facet(
+            facet=alt.Facet(
+                "kpi:N",
+                title=None,
+                sort=alt.EncodingSortField("order", op="min"),
+                header=alt.Header(
+                    labelExpr="split(datum.value, '\\n')",
+                    labelAnchor="start",
+                    labelFontWeight="bold",
+                    labelFontSize=11,
+                    labelLimit=0,
+                ),
+            ),
+            columns=3,
+        )
+        .resolve_scale(y="independent")
+        .properties(title=alt.Title(title, subtitle=subtitle))
     )
     return _config(chart)
 

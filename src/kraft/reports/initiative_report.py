@@ -10,6 +10,8 @@ own `points`), as `kraft initiative impact` shows them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from kraft.analysis.initiative import GroupImpact, InitiativeImpact, kpi_value, points
@@ -55,6 +57,40 @@ def _row(kpi_id: str, name: str, group: GroupImpact, title: str) -> KpiRow:
     )  # fmt: skip
 
 
+def before_after_chart(impact: InitiativeImpact) -> str:
+    """The percent KPIs of the example, before and after, participants against the others, as
+    inline SVG (kraft.reports.charts.before_after)."""
+    from kraft.reports import charts
+
+    groups = ((impact.participants, "Participants"), (impact.non_participants, "Non-participants"))
+    lines = [
+        charts.BeforeAfter(
+            "Client retention rate" if kpi_id == "retention_uplift" else name,
+            title,
+            _decimal(kpi_value(kpi_id, group.before)),
+            _decimal(kpi_value(kpi_id, group.after)),
+        )
+        for kpi_id, name in impact.kpi_names.items()
+        if kpi_id != PACKAGES
+        for group, title in groups
+    ]
+    spec = charts.before_after(
+        lines,
+        title="Before and after the start",
+        subtitle=f"before {impact.before.first} to {impact.before.last}; "
+        f"after {impact.after.first} to {impact.after.last}",
+    )
+    return charts.to_svg(spec)
+
+
+def _decimal(value: Fraction | int | None) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    return Decimal(value.numerator) / Decimal(value.denominator)
+
+
 def render_initiative_report(
     impact: InitiativeImpact, fmt: ReportFormat, *, title: str | None = None
 ) -> str:
@@ -66,5 +102,6 @@ def render_initiative_report(
         "impact": impact,
         "rows": kpi_rows(impact),
         "title": title or f"{impact.name} ({impact.initiative_id}): impact report",
+        "chart": before_after_chart(impact) if fmt is ReportFormat.html else None,
     }
     return str(template.render(**context))
