@@ -584,9 +584,17 @@ def demo(
         out.print("Reports (open them in a browser):")
         for path in paths:
             out.print(f"  {path}")
+    from kraft.demo.logins import add_demo_logins
+
+    with db.begin() as conn:
+        logins = add_demo_logins(conn, _actor())
+    out.print(f"Sign-ins for `kraft -w {directory} serve` (demo passwords; never for real data):")
+    for login in logins:
+        linked = f", {login.rm_id}" if login.rm_id else ""
+        out.print(f"  {login.email} / {login.password} ({login.role}{linked})")
     out.print(f"Demo workspace: {workspace.root}")
     out.print(
-        f"Next: `kraft -w {directory} status`, "
+        f"Next: `kraft -w {directory} serve`, `kraft -w {directory} status`, "
         f"`kraft -w {directory} export kpi-values --format csv`, "
         f"`kraft -w {directory} explain --rm RM0001 --kpi client_retention_rate --period <quarter>`, "
         f"`kraft -w {directory} framework render --format html -o {directory}/reports/framework.html`."
@@ -825,6 +833,8 @@ def explain(
 
 # Command modules, each adding its commands to the app (kraft.commands).
 COMMAND_MODULES: tuple[str, ...] = (
+    "serve",
+    "users",
     "targets",
     "initiative",
     "scores",

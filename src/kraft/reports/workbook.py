@@ -31,6 +31,7 @@ from kraft.reports.scores import (
     overall_board_records,
     overall_rows,
 )
+from kraft.store.teams import teams_below
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -183,19 +184,7 @@ def team_workbook(conn: Connection, report: TeamReport) -> bytes:
 
 
 def _subtree_teams(conn: Connection, team_id: str | None) -> set[str] | None:
-    if team_id is None:
-        return None
-    parents = {
-        r[0]: r[1] for r in conn.execute(sa.text("SELECT team_id, parent_team_id FROM teams"))
-    }
-    found, todo = set(), [team_id]
-    while todo:
-        current = todo.pop()
-        if current in found:
-            continue
-        found.add(current)
-        todo.extend(t for t, p in parents.items() if p == current)
-    return found
+    return None if team_id is None else set(teams_below(conn, [team_id]))
 
 
 def workbook(

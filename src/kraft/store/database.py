@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -107,8 +108,29 @@ def _connect_error(db: Database, exc: Exception) -> str:
     return f"Cannot connect to {db.display_url} ({first}); check that the database is running."
 
 
+def server_marker(db: Database) -> Path | None:
+    """The file `kraft serve` writes beside a DuckDB file while it holds it (its PID and URL),
+    so that a command refused by the lock can say where the server is."""
+    database = db.engine.url.database
+    if not db.is_duckdb or database in (None, "", ":memory:"):
+        return None
+    return Path(f"{database}.serve")
+
+
 def _lock_error(db: Database, exc: Exception) -> str:
     holder = re.search(r"lock is held in (\S+) \(PID (\d+)\)", str(exc))
+    marker = server_marker(db)
+    if holder and marker is not None and marker.exists():
+        try:
+            server = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            server = {}
+        if str(server.get("pid")) == holder[2]:
+            return (
+                f"`kraft serve` (PID {holder[2]}, {server.get('url')}) holds the database "
+                f"{db.engine.url.database}; make this change through its pages or its API "
+                "(/api/v1, e.g. POST /api/v1/imports), or stop the server and try again."
+            )
     who = f" ({Path(holder[1]).name}, PID {holder[2]})" if holder else ""
     return (
         f"The database file {db.engine.url.database} is in use by another process{who}; "

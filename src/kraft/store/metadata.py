@@ -159,3 +159,18 @@ scores = sa.Table(
     sa.Column("capped_at", SCORE, nullable=True),
     sa.Column("values_run_id", sa.Integer(), nullable=True),
 )
+
+# Sign-in for `kraft serve`: one row per person; role admin, manager or rm; rm_id links a manager
+# or an RM to their relationship_managers row (the data their permissions are derived from).
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.Integer(), nullable=False),
+    sa.Column("email", sa.String(), nullable=False),
+    sa.Column("password_hash", sa.String(), nullable=False),
+    sa.Column("role", sa.String(), nullable=False),
+    sa.Column("rm_id", sa.String(), nullable=True),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("updated_at", sa.DateTime(), nullable=False),
+)

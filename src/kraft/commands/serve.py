@@ -1,0 +1,56 @@
+"""`kraft serve`: the web app and the REST API over the workspace's database."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated
+
+import typer
+
+from kraft.commands.common import open_database, out, workspace_of
+from kraft.errors import KraftError
+from kraft.store.database import server_marker
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookies/--no-secure-cookies",
+            help="Mark the session cookie Secure (default: on unless listening on loopback; "
+            "behind an HTTPS reverse proxy keep it on).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the pages and /api/v1 (OpenAPI at /openapi.json). On DuckDB the server is the
+    database's one writer while it runs."""
+    if not 0 < port < 65536:
+        raise KraftError(f"--port {port} is not a port; give one from 1 to 65535.")
+    import uvicorn
+
+    from kraft.web.app import create_app
+
+    workspace = workspace_of(ctx)
+    db = open_database(workspace)
+    secure = host not in LOOPBACK if secure_cookies is None else secure_cookies
+    app = create_app(workspace, db, secure_cookies=secure)
+    marker = server_marker(db)
+    url = f"http://{host}:{port}"
+    if marker is not None:
+        marker.write_text(json.dumps({"pid": os.getpid(), "url": url}), encoding="utf-8")
+    out.print(f"kraft serves {workspace.root} at {url} (Ctrl+C stops it)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)

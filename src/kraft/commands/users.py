@@ -1,0 +1,66 @@
+"""`kraft users add|list|disable`: who may sign in to `kraft serve`, and as what."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from kraft.commands.common import actor, open_database, out, table_of, workspace_of
+from kraft.errors import KraftError
+from kraft.store import users
+
+users_app = typer.Typer(help="Users of the web app and API.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The email the user signs in with.")],
+    role: Annotated[str, typer.Option("--role", help="admin, manager or rm.")],
+    rm_id: Annotated[
+        str | None,
+        typer.Option("--rm-id", help="The relationship_managers row the user is (manager, rm)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from standard input."),
+    ] = False,
+) -> None:
+    """Add a user; the password comes from standard input (never from the command line)."""
+    if not password_stdin:
+        raise KraftError("Give the password on standard input with --password-stdin.")
+    password = sys.stdin.readline().rstrip("\r\n")
+    db = open_database(workspace_of(ctx))
+    with db.begin() as conn:
+        user = users.add_user(conn, email, password, role, rm_id, actor=actor())
+    linked = f" ({user.rm_id})" if user.rm_id else ""
+    out.print(f"Added {user.email}, {user.role}{linked}.")
+
+
+@users_app.command("list")
+def users_list(ctx: typer.Context) -> None:
+    """Every user: email, role, RM record, active."""
+    db = open_database(workspace_of(ctx))
+    with db.connect() as conn:
+        found = users.list_users(conn)
+    table = table_of(["email", "role", "rm_id", "active"])
+    for user in found:
+        table.add_row(user.email, str(user.role), user.rm_id or "", "yes" if user.active else "no")
+    out.print(table)
+
+
+@users_app.command("disable")
+def users_disable(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(help="The user's email.")]
+) -> None:
+    """Stop a user signing in; their open sessions and tokens stop working at once."""
+    db = open_database(workspace_of(ctx))
+    with db.begin() as conn:
+        user = users.set_active(conn, email, False, actor=actor())
+    out.print(f"Disabled {user.email}.")

@@ -1,0 +1,1 @@
+"""`kraft serve`: the web app and the REST API (FastAPI), over the workspace's database."""

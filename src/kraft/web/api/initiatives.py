@@ -1,0 +1,7 @@
+"""API: initiatives."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["initiatives"])

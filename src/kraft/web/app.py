@@ -1,0 +1,210 @@
+"""The web app of `kraft serve`: server-rendered pages and the JSON API under /api/v1, one FastAPI
+application over the workspace's database.
+
+Pages live in kraft.web.pages, one module a topic, and the API in kraft.web.api; each module has a
+`router`. Errors: the API answers application/problem+json with a human message; pages show the
+message on an error page. A KraftError (bad input) is 400 (422 for a form or upload that fails
+validation is raised by the route itself), out-of-scope resources are 404 as missing ones are.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import import_module
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kraft import __version__
+from kraft.errors import KraftError
+from kraft.store.database import Database
+from kraft.web.deps import SignInRequiredError
+from kraft.web.render import render_page
+from kraft.web.security import Signer, workspace_secret
+from kraft.web.site import STATIC, Site
+from kraft.workspace import Workspace
+
+PAGE_MODULES = (
+    "auth",
+    "overview",
+    "team",
+    "scorecard",
+    "kpi",
+    "framework",
+    "targets",
+    "measurements",
+    "imports",
+    "compute",
+    "initiative",
+    "admin",
+)
+API_MODULES = (
+    "auth",
+    "catalog",
+    "values",
+    "scores",
+    "targets",
+    "measurements",
+    "imports",
+    "compute",
+    "initiatives",
+    "users",
+)
+PROBLEM = "application/problem+json"
+TITLES = {
+    400: "Bad request",
+    401: "Sign-in required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Too large",
+    422: "Unprocessable",
+    428: "Precondition required",
+    429: "Too many requests",
+    500: "Server error",
+}
+
+
+def create_app(workspace: Workspace, db: Database, *, secure_cookies: bool = False) -> FastAPI:
+    """The app over the workspace's (already opened, schema-current) database."""
+    app = FastAPI(
+        title="kraft",
+        version=__version__,
+        description="KRA/KPI performance management for insurance relationship managers: the "
+        "REST API. Sign in with POST /api/v1/auth/token and send Authorization: Bearer <token>.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.site = Site(
+        workspace, db, Signer(workspace_secret(workspace.root)), secure_cookies=secure_cookies
+    )
+    for name in PAGE_MODULES:
+        app.include_router(import_module(f"kraft.web.pages.{name}").router)
+    for name in API_MODULES:
+        app.include_router(import_module(f"kraft.web.api.{name}").router, prefix="/api/v1")
+    _static_routes(app)
+    _error_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-eval'; frame-ancestors 'none'; form-action 'self'",
+        )
+        return response
+
+    return app
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status,
+         "detail": detail},
+        status_code=status,
+        media_type=PROBLEM,
+        headers=headers,
+    )  # fmt: skip
+
+
+def _error_handlers(app: FastAPI) -> None:
+    async def sign_in(request: Request, exc: Exception) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "")
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "There is no such page, or it is not yours to see."
+        headers = dict(exc.headers or {})
+        if is_api(request):
+            return problem(exc.status_code, detail, headers)
+        return error_page(request, exc.status_code, detail, headers)
+
+    async def bad_input(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, KraftError)
+        if is_api(request):
+            return problem(400, exc.message)
+        return error_page(request, 400, exc.message)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
+        detail = f"{where}: {first.get('msg', 'invalid')}".strip(": ")
+        if is_api(request):
+            return problem(422, detail)
+        return error_page(request, 422, detail)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        message = "Something went wrong on the server; the error is in its log. Nothing changed."
+        if is_api(request):
+            return problem(500, message)
+        return error_page(request, 500, message)
+
+    app.add_exception_handler(SignInRequiredError, sign_in)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(KraftError, bad_input)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def error_page(
+    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    return render_page(
+        request,
+        "error.html.j2",
+        {"status": status, "title": TITLES.get(status, "Error"), "detail": detail},
+        status_code=status,
+        headers=headers,
+        user=None,
+    )
+
+
+def _static_routes(app: FastAPI) -> None:
+    """CSS and scripts served from the package; the Vega runtime from vl-convert (no CDN)."""
+
+    @app.get("/static/vega.js", include_in_schema=False)
+    def vega_bundle() -> Response:
+        return Response(_vega_bundle(), media_type="text/javascript", headers=_cached())
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static_file(name: str) -> Response:
+        types = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+        path = STATIC / name
+        kind = types.get(path.suffix)
+        if kind is None or not path.is_file() or path.parent != STATIC:
+            raise HTTPException(404, "There is no such file.")
+        return Response(path.read_bytes(), media_type=kind, headers=_cached())
+
+
+def _cached() -> dict[str, str]:
+    return {"Cache-Control": "public, max-age=3600"}
+
+
+@lru_cache(maxsize=1)
+def _vega_bundle() -> str:
+    import vl_convert
+
+    bundle: str = vl_convert.javascript_bundle(
+        "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
+    )
+    return bundle

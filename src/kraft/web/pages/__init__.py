@@ -1,0 +1,1 @@
+"""Server-rendered pages, one module a topic, each with a `router`."""

@@ -1,0 +1,124 @@
+"""Who may see and change what: every permission of the web app and the API, in one place.
+
+Derived from the data, never kept beside it: an admin sees and edits everything; a manager's
+scope is the teams whose leader_rm_id is their RM record, with every team below them, and the
+RMs of those teams; an RM sees only their own record (and, of their team, only their rank and the
+distribution, never other RMs' names or values). Who may enter a manual KPI is the framework's
+`entered_by`, and nobody enters a measurement about themselves unless the framework lets the rated
+RM do so (management_decision_impact: the manager, never the RM rated).
+
+Routes ask `Scope` and answer 404 for what is out of scope, so that another RM's resource looks
+exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kraft.framework.model import KPI, Role
+from kraft.store.metadata import operational
+from kraft.store.teams import led_teams
+from kraft.store.users import User
+
+RMS = operational["relationship_managers"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one signed-in user may see and change. rm_ids/team_ids None: everything."""
+
+    user: User
+    rm_ids: frozenset[str] | None
+    team_ids: frozenset[str] | None
+    own_team_id: str | None = None
+
+    @property
+    def role(self) -> Role:
+        return self.user.role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role is Role.admin
+
+    @property
+    def sees_others(self) -> bool:
+        """Whether other RMs' names and values may be shown (not to an RM)."""
+        return self.user.role is not Role.rm
+
+    def can_see_rm(self, rm_id: str) -> bool:
+        return self.rm_ids is None or rm_id in self.rm_ids
+
+    def can_see_team(self, team_id: str) -> bool:
+        """The team's page: its leaderboard names RMs, so an RM never sees one."""
+        return self.team_ids is None or team_id in self.team_ids
+
+    @property
+    def can_see_company(self) -> bool:
+        return self.is_admin
+
+    def can_edit_targets(self, scope_type: str, scope_id: str) -> bool:
+        """Targets: the admin anywhere; a manager for their teams and those teams' RMs."""
+        if self.is_admin:
+            return True
+        if self.user.role is not Role.manager:
+            return False
+        if scope_type == "team":
+            return self.can_see_team(scope_id)
+        if scope_type == "rm":
+            return self.can_see_rm(scope_id) and scope_id != self.user.rm_id
+        return False
+
+    def can_enter_measurement(self, kpi: KPI, rm_id: str) -> bool:
+        """A manual KPI's measurement for an RM: the roles the framework names, within scope;
+        the RM rated only where the framework lets an RM enter it, and only for themselves."""
+        if not self.can_see_rm(rm_id) or self.user.role not in kpi.entered_by:
+            return False
+        if self.user.role is Role.rm:
+            return rm_id == self.user.rm_id
+        return self.is_admin or rm_id != self.user.rm_id
+
+    @property
+    def can_import(self) -> bool:
+        return self.is_admin
+
+    @property
+    def can_compute(self) -> bool:
+        return self.is_admin
+
+    @property
+    def can_edit_framework(self) -> bool:
+        return self.is_admin
+
+    @property
+    def can_manage_users(self) -> bool:
+        return self.is_admin
+
+    def rm_filter(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        """A WHERE clause keeping only rows of RMs in scope (true for an admin)."""
+        if self.rm_ids is None:
+            return sa.true()
+        return column.in_(sorted(self.rm_ids)) if self.rm_ids else sa.false()
+
+
+def scope_of(conn: Connection, user: User) -> Scope:
+    """The user's scope, read from teams and relationship_managers as they are now."""
+    if user.role is Role.admin:
+        return Scope(user, None, None)
+    own_team = None
+    if user.rm_id:
+        own_team = conn.execute(sa.select(RMS.c.team_id).where(RMS.c.rm_id == user.rm_id)).scalar()
+    if user.role is Role.rm:
+        rm_ids = frozenset([user.rm_id]) if user.rm_id else frozenset()
+        return Scope(user, rm_ids, frozenset(), own_team)
+    teams = led_teams(conn, user.rm_id) if user.rm_id else frozenset()
+    members = (
+        frozenset(
+            r[0] for r in conn.execute(sa.select(RMS.c.rm_id).where(RMS.c.team_id.in_(teams)))
+        )
+        if teams
+        else frozenset()
+    )
+    return Scope(user, members, teams, own_team)
