@@ -56,7 +56,7 @@ def signed_in(app: FastAPI, role: str) -> Browser:
     email, password = LOGINS[role]
     answer = browser.post("/login", data={"username": email, "password": password})
     assert answer.status_code == 303, answer.text
-    page = browser.get(answer.headers["location"])
+    page = browser.get(answer.headers["location"], follow_redirects=True)
     found = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
     assert found, page.text[:500]
     browser.csrf = found[1]

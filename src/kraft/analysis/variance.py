@@ -170,7 +170,15 @@ def variances(
     ]
     previous = calendar.previous(period)
     last_year = same_period_last_year(calendar, period)
-    now = load_rm_values(conn, [period.label])
+    # This period's values of the chosen RMs and of their teams' members (the team medians),
+    # not of the whole company: a scorecard asks for one RM.
+    needed = None
+    if rm_ids is not None or team_id is not None:
+        teams = {p.team_id for p in chosen if p.team_id is not None}
+        needed = {p.rm_id for p in chosen} | {p.rm_id for p in people if p.team_id in teams}
+        if len(needed) >= len(people):
+            needed = None  # everyone after all: no list to send
+    now = load_rm_values(conn, [period.label], rm_ids=needed)
     before = load_rm_values(
         conn, [previous.label, last_year.label], rm_ids=[p.rm_id for p in chosen]
     )

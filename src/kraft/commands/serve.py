@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from typing import Annotated
 
 import typer
@@ -49,8 +50,15 @@ def serve(
     if marker is not None:
         marker.write_text(json.dumps({"pid": os.getpid(), "url": url}), encoding="utf-8")
     out.print(f"kraft serves {workspace.root} at {url} (Ctrl+C stops it)")
+    # uvicorn shuts down on SIGTERM, then raises it again with the handler it found: make that
+    # an exit, so that the marker below is removed (the signal's default would end us first).
+    signal.signal(signal.SIGTERM, _exit_on_term)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(0)

@@ -310,6 +310,11 @@ _UNIT_BOUNDS: dict[Unit, tuple[Decimal | None, Decimal | None]] = {
 }
 
 
+def unit_bounds(unit: Unit | None) -> tuple[Decimal | None, Decimal | None]:
+    """The least and the most any value of the unit can be (None: unbounded)."""
+    return _UNIT_BOUNDS.get(unit, (None, None)) if unit is not None else (None, None)
+
+
 def _achievable(kpi: KPI, actuals: Sequence[Decimal] | None) -> list[Finding]:
     out: list[Finding] = []
     if kpi.target is None:

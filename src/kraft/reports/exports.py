@@ -7,6 +7,7 @@ stay numbers.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -40,6 +41,18 @@ def _csv_cell(value: Any, text: bool) -> str:
     if isinstance(value, float):
         return repr(value)
     return neutralise(str(value)) if text else str(value)
+
+
+def csv_text(
+    records: Sequence[dict[str, Any]], columns: Sequence[str], text_columns: frozenset[str]
+) -> str:
+    """Records as CSV text, cells as `write_records` writes them (for a download)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for record in records:
+        writer.writerow([_csv_cell(record[c], c in text_columns) for c in columns])
+    return buffer.getvalue()
 
 
 def write_kpi_values(rows: Sequence[Any], fmt: str, output: Path | None) -> None:

@@ -62,6 +62,13 @@ def before_after_chart(impact: InitiativeImpact) -> str:
     inline SVG (kraft.reports.charts.before_after)."""
     from kraft.reports import charts
 
+    return charts.to_svg(before_after_spec(impact))
+
+
+def before_after_spec(impact: InitiativeImpact) -> dict[str, Any]:
+    """The before/after chart's Vega-Lite spec (the web page draws it in the browser)."""
+    from kraft.reports import charts
+
     groups = ((impact.participants, "Participants"), (impact.non_participants, "Non-participants"))
     lines = [
         charts.BeforeAfter(
@@ -74,13 +81,12 @@ def before_after_chart(impact: InitiativeImpact) -> str:
         if kpi_id != PACKAGES
         for group, title in groups
     ]
-    spec = charts.before_after(
+    return charts.before_after(
         lines,
         title="Before and after the start",
         subtitle=f"before {impact.before.first} to {impact.before.last}; "
         f"after {impact.after.first} to {impact.after.last}",
     )
-    return charts.to_svg(spec)
 
 
 def _decimal(value: Fraction | int | None) -> Decimal | None:

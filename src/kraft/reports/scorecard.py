@@ -52,7 +52,7 @@ from kraft.store.metadata import scores
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
 TOP_DRIVERS = 5
-PNG_SCALE = 2.0  # the trends' pixels per point on paper: sharp at 300 dpi on A4
+PNG_SCALE = 1.5  # the trends' pixels per CSS pixel on paper: about 220 dpi across A4
 FLAG_WORDS = {Flag.favourable: " fav", Flag.unfavourable: " unfav"}  # as `kraft variance` says
 # Periods a KPI's trend chart shows, the scorecard's own included (the issue: the last 6–12).
 TREND_PERIODS = {Grain.month: 12, Grain.quarter: 8, Grain.year: 6}
@@ -244,13 +244,24 @@ class _Who:
     team_name: str | None
 
 
+FEW_RMS = 100  # up to this many RMs are looked up by id; more, and every RM is read
+
+
 def _people(conn: Connection, rm_ids: Collection[str] | None) -> dict[str, _Who]:
-    query = sa.text(
+    sql = (
         "SELECT r.rm_id, r.name, coalesce(r.role, 'rm') AS role, r.team_id, t.name AS team_name "
         "FROM relationship_managers AS r LEFT JOIN teams AS t ON t.team_id = r.team_id"
     )
+    query = sa.text(sql)
+    params: dict[str, Any] = {}
+    if rm_ids is not None and len(rm_ids) <= FEW_RMS:  # one scorecard: not the whole roster
+        query = sa.text(f"{sql} WHERE r.rm_id IN :ids").bindparams(
+            sa.bindparam("ids", expanding=True)
+        )
+        params["ids"] = sorted(rm_ids)
     found = {
-        r.rm_id: _Who(r.rm_id, r.name, r.role, r.team_id, r.team_name) for r in conn.execute(query)
+        r.rm_id: _Who(r.rm_id, r.name, r.role, r.team_id, r.team_name)
+        for r in conn.execute(query, params)
     }
     if rm_ids is None:
         return found

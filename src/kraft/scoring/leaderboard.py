@@ -245,11 +245,17 @@ def kpi_leaderboard(
                 _insufficient(kpi, value),
             )
         )
+    return rank_kpi(kpi, standings, proportion=kpi.id in proportions)
+
+
+def rank_kpi(kpi: KPI, standings: Sequence[KpiStanding], *, proportion: bool) -> list[KpiStanding]:
+    """The standings ranked as kpi_leaderboard ranks them (among themselves: a team's RMs
+    taken from the company's board rank as the team's board would)."""
 
     def key(s: KpiStanding) -> float | None:
         if s.shrunk is not None:
             return _direction_key(kpi, s.shrunk)
-        if s.value is None or (s.insufficient_volume and kpi.id not in proportions):
+        if s.value is None or (s.insufficient_volume and not proportion):
             return None  # a mean of two rows is not ranked; a small book's rate is shrunk
         return _direction_key(kpi, s.value)
 
@@ -257,7 +263,7 @@ def kpi_leaderboard(
         raw = _direction_key(kpi, s.value) if s.value is not None else 0.0
         return (s.value is None, raw, s.rm_id)
 
-    return [replace(s, rank=rank) for rank, s in _ranked(standings, key, order)]
+    return [replace(s, rank=rank) for rank, s in _ranked(list(standings), key, order)]
 
 
 def _insufficient(kpi: KPI, value: StoredValue) -> bool:
@@ -359,6 +365,12 @@ def overall_leaderboard(
                 tuple(flags),
             )
         )
+    return rank_overall(standings)
+
+
+def rank_overall(standings: Sequence[OverallStanding]) -> list[OverallStanding]:
+    """The standings ranked as overall_leaderboard ranks them: by the adjusted overall (the
+    stored one where there is none), highest first, among themselves."""
 
     def key(s: OverallStanding) -> Decimal | None:
         number = s.adjusted if s.adjusted is not None else s.overall
@@ -367,7 +379,7 @@ def overall_leaderboard(
     def order(s: OverallStanding) -> tuple[Decimal, str]:
         return (-(s.overall or Decimal(0)), s.rm_id)
 
-    return [replace(s, rank=rank) for rank, s in _ranked(standings, key, order)]
+    return [replace(s, rank=rank) for rank, s in _ranked(list(standings), key, order)]
 
 
 def _shrunk_values(

@@ -12,7 +12,7 @@ import gc
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from kraft.framework.model import Framework
 from kraft.periods import Calendar, Grain, Period
 from kraft.scoring.scorecard import KpiScore, KraScore, Person, Scorecard, Scorer, Value
-from kraft.scoring.targets import TargetBook, TargetRow
+from kraft.scoring.targets import DELETED, TargetBook, TargetRow
 from kraft.store.database import Database
 from kraft.store.metadata import scores, targets
 
@@ -40,20 +40,29 @@ class ScoreResult:
 
 
 def load_targets(conn: Connection) -> list[TargetRow]:
-    return [
-        TargetRow(
-            target_id=r.target_id,
-            scope_type=r.scope_type,
-            scope_id=r.scope_id,
-            kpi_id=r.kpi_id,
-            from_date=r.from_date,
-            to_date=r.to_date,
-            target=Decimal(r.target),
-            threshold=Decimal(r.threshold) if r.threshold is not None else None,
-            recorded_at=r.recorded_at,
+    """The target versions in force or in the history, without the ones a deletion record
+    (source DELETED) withdrew and without the deletion records themselves."""
+    found: dict[tuple[object, ...], list[TargetRow]] = {}
+    query = sa.select(targets).order_by(targets.c.recorded_at, targets.c.target_id)
+    for r in conn.execute(query):
+        key = (r.scope_type, r.scope_id, r.kpi_id, r.from_date, r.to_date)
+        if r.source == DELETED:
+            found.pop(key, None)
+            continue
+        found.setdefault(key, []).append(
+            TargetRow(
+                target_id=r.target_id,
+                scope_type=r.scope_type,
+                scope_id=r.scope_id,
+                kpi_id=r.kpi_id,
+                from_date=r.from_date,
+                to_date=r.to_date,
+                target=Decimal(r.target),
+                threshold=Decimal(r.threshold) if r.threshold is not None else None,
+                recorded_at=r.recorded_at,
+            )
         )
-        for r in conn.execute(sa.select(targets))
-    ]
+    return [row for rows in found.values() for row in rows]
 
 
 def load_people(conn: Connection) -> tuple[list[Person], dict[str, str | None]]:
@@ -101,18 +110,26 @@ def _kpis_by_grain(framework: Framework) -> dict[Grain, list[str]]:
 
 
 def load_values(
-    conn: Connection, framework: Framework, calendar: Calendar
+    conn: Connection,
+    framework: Framework,
+    calendar: Calendar,
+    rm_ids: Collection[str] | None = None,
 ) -> tuple[dict[str, dict[str, dict[str, Value]]], list[Period], int | None]:
-    """The values scorecards read, by period label, then rm_id, then kpi_id."""
+    """The values scorecards read, by period label, then rm_id, then kpi_id (only the RMs
+    named, when `rm_ids` is given)."""
     clauses = []
     for grain, kpis in _kpis_by_grain(framework).items():
         if not kpis:  # a framework without monthly KPIs: `IN ()` fails on PostgreSQL
             continue
         ids = ", ".join("'" + k.replace("'", "''") + "'" for k in kpis)
         clauses.append(f"(grain = '{grain.value}' AND kpi_id IN ({ids}))")
+    only = ""
+    if rm_ids is not None:
+        listed = ", ".join("'" + r.replace("'", "''") + "'" for r in sorted(rm_ids)) or "NULL"
+        only = f"AND entity_id IN ({listed}) "
     sql = (
         "SELECT period, entity_id, kpi_id, value, denominator, provisional "
-        f"FROM kpi_values WHERE entity_type = 'rm' AND ({' OR '.join(clauses)}) "
+        f"FROM kpi_values WHERE entity_type = 'rm' AND ({' OR '.join(clauses)}) {only}"
         "ORDER BY period, entity_id"
     )
     values: dict[str, dict[str, dict[str, Value]]] = {}
@@ -165,14 +182,18 @@ def score_database(
     run_id: int,
     *,
     workers: int | None = None,
+    rm_ids: Collection[str] | None = None,
 ) -> ScoreResult:
     """Score from the stored values and replace every stored score, in one transaction.
 
     `workers`: processes to score in (default: one per core for books with at least
-    PARALLEL_FROM RM × period pairs; else this process alone).
+    PARALLEL_FROM RM × period pairs; else this process alone). `rm_ids`: re-score only the
+    whole team trees holding these RMs and replace only their scores (what an edit of one RM's
+    measurement or target changes: a leader's score reads its members', and nothing crosses
+    from one tree to another).
     """
     with _collector_paused():
-        return _score_database(db, framework, calendar, run_id, workers)
+        return _score_database(db, framework, calendar, run_id, workers, rm_ids)
 
 
 @contextmanager
@@ -189,13 +210,24 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _score_database(
-    db: Database, framework: Framework, calendar: Calendar, run_id: int, workers: int | None
+    db: Database,
+    framework: Framework,
+    calendar: Calendar,
+    run_id: int,
+    workers: int | None,
+    rm_ids: Collection[str] | None = None,
 ) -> ScoreResult:
     global _FORKED
     with db.connect() as conn:
         people, parents = load_people(conn)
+        chosen: list[str] | None = None
+        if rm_ids is not None:
+            wanted = set(rm_ids)
+            trees = team_trees(people, parents, max(1, len(people)))  # a tree a group
+            people = [p for tree in trees if any(q.rm_id in wanted for q in tree) for p in tree]
+            chosen = [p.rm_id for p in people]
         book = TargetBook(framework, load_targets(conn), parents)
-        values, periods, values_run = load_values(conn, framework, calendar)
+        values, periods, values_run = load_values(conn, framework, calendar, chosen)
     previous = {p.label: calendar.previous(p).label for p in periods}
     scorer = Scorer(framework, book)
     if workers is None:
@@ -208,7 +240,13 @@ def _score_database(
     scorecards = rows = 0
     try:
         with db.begin() as conn:
-            conn.execute(scores.delete())
+            if chosen is None:
+                conn.execute(scores.delete())
+            else:
+                for start in range(0, len(chosen), 1000):
+                    conn.execute(
+                        scores.delete().where(scores.c.rm_id.in_(chosen[start : start + 1000]))
+                    )
             for count, table in _scored_groups(len(groups), values):
                 if table is not None:
                     _write(conn, db, table)

@@ -2,8 +2,9 @@
 proposals from each RM's own history, and the data-driven "achievable" check.
 
 Rows are only ever added: a new version of a target is a new row, so the table is its own history
-and a score can name the version it used. Every added row is written to the audit log in the
-same transaction.
+and a score can name the version it used. Deleting a version adds a deletion record (source
+DELETED, see kraft.scoring.targets) rather than removing a row. Every added row is written to the
+audit log in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection
 from kraft.errors import KraftError
 from kraft.framework.model import KPI, Direction, Framework, KpiKind, Unit
 from kraft.periods import Calendar, Grain, Period
-from kraft.scoring.targets import SCOPES
+from kraft.scoring.targets import DELETED, SCOPES
 from kraft.store import audit
 from kraft.store.metadata import targets
 
@@ -57,7 +58,7 @@ class StoredTarget:
     recorded_at: datetime
     recorded_by: str
     source: str
-    current: bool  # no later version of the same scope, KPI and range
+    current: bool  # no later version (nor deletion record) of the same scope, KPI and range
 
 
 def _number(text: str, what: str) -> Decimal:
@@ -104,7 +105,9 @@ def check(
         try:
             parsed[column] = calendar.parse(label)
         except ValueError:
-            problems.append(f'{column} "{label}" is not a period (expected {calendar.label_forms})')
+            problems.append(
+                f'{column} "{label}" is not a period (expected {calendar.label_forms()})'
+            )
     first, last = (
         parsed.get("period") or parsed.get("from"),
         parsed.get("period") or parsed.get("to"),
@@ -274,7 +277,8 @@ def stored_targets(
     scope_type: str | None = None,
     scope_id: str | None = None,
 ) -> list[StoredTarget]:
-    """Every version, newest first, each marked current unless a later one replaces it."""
+    """Every version, newest first, each marked current unless a later one replaces it or a
+    deletion record (never current itself) withdraws it."""
     query = sa.select(targets).order_by(targets.c.recorded_at.desc(), targets.c.target_id.desc())
     if kpi_id:
         query = query.where(targets.c.kpi_id == kpi_id)
@@ -291,11 +295,41 @@ def stored_targets(
                 r.target_id, r.scope_type, r.scope_id, r.kpi_id, r.from_period, r.to_period,
                 Decimal(r.target).normalize(),
                 Decimal(r.threshold).normalize() if r.threshold is not None else None,
-                r.recorded_at, r.recorded_by, r.source, key not in seen,
+                r.recorded_at, r.recorded_by, r.source, key not in seen and r.source != DELETED,
             )
         )  # fmt: skip
         seen.add(key)
     return rows
+
+
+def withdraw_target(conn: Connection, target_id: int, *, actor: str) -> int:
+    """Delete a target version the way the table keeps history: add a deletion record of its
+    scope, KPI and range (with its numbers, for the record) and its audit entry; the scope then
+    falls back to the team's, the company's or the framework's target. The record's id."""
+    row = conn.execute(sa.select(targets).where(targets.c.target_id == target_id)).first()
+    if row is None or row.source == DELETED:
+        raise KraftError(f"There is no target {target_id}; `kraft targets list` shows them.")
+    next_id = int(
+        conn.execute(sa.text("SELECT coalesce(max(target_id), 0) FROM targets")).scalar() or 0
+    )
+    record = {
+        **row._mapping,
+        "target_id": next_id + 1,
+        "recorded_at": datetime.now(UTC).replace(tzinfo=None),
+        "recorded_by": actor,
+        "source": DELETED,
+    }
+    conn.execute(targets.insert().values(**record))
+    audit.append(
+        conn,
+        actor=actor,
+        action="target.delete",
+        object_type="target",
+        object_id=f"{row.scope_type}:{row.scope_id}:{row.kpi_id}",
+        old={k: v for k, v in row._mapping.items() if k != "recorded_at"},
+        new={"target_id": next_id + 1, "withdraws": target_id, "source": DELETED},
+    )
+    return next_id + 1
 
 
 # -- history: last year's actuals -----------------------------------------------------------------

@@ -4,8 +4,10 @@ Targets are given per the KPI's grain. A row of the `targets` table applies to a
 its date range covers the scorecard's period; the RM's own row wins, then the nearest team above
 the RM (a team's target applies to its descendant teams), then the company's (`org`), then the
 framework's default. Among rows of the same scope the latest recorded wins (rows are never
-changed, only added: the table is the history). Count and currency targets and thresholds scale
-with the number of grain periods in a longer scorecard (3 a month is 9 a quarter).
+changed, only added: the table is the history). A row whose source is DELETED is a deletion
+record: it withdraws the versions of its scope, KPI and range recorded before it (so the next
+scope's target applies), and is never a target itself. Count and currency targets and thresholds
+scale with the number of grain periods in a longer scorecard (3 a month is 9 a quarter).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from kraft.scoring.scorecard import Person, TargetChoice
 
 SCALING_UNITS = {Unit.count, Unit.currency}
 SCOPES = ("org", "team", "rm")
+DELETED = "deleted"  # the source of a deletion record
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,36 @@ def set_active(conn: Connection, email: str, active: bool, *, actor: str) -> Use
     return User(user.user_id, user.email, user.role, user.rm_id, active)
 
 
+def set_role(conn: Connection, email: str, role: str, *, actor: str) -> User:
+    """Change a user's role; a manager or an rm must already name their RM record."""
+    user = find_by_email(conn, email)
+    if user is None:
+        raise KraftError(f"{email} is not a user; `kraft users list` shows them.")
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise KraftError(f"Role {role!r} is not a role; use admin, manager or rm.") from None
+    if chosen is not Role.admin and not user.rm_id:
+        raise KraftError(
+            f"{user.email} has no RM record, so cannot be a {chosen}; add a user with one."
+        )
+    conn.execute(
+        users.update()
+        .where(users.c.user_id == user.user_id)
+        .values(role=str(chosen), updated_at=datetime.now(UTC).replace(tzinfo=None))
+    )
+    audit.append(
+        conn,
+        actor=actor,
+        action="user.role",
+        object_type="user",
+        object_id=user.email,
+        old={"role": str(user.role)},
+        new={"role": str(chosen)},
+    )
+    return User(user.user_id, user.email, chosen, user.rm_id, user.active)
+
+
 def find_by_email(conn: Connection, email: str) -> User | None:
     row = conn.execute(sa.select(users).where(users.c.email == normalise_email(email))).first()
     return None if row is None else _user(row)

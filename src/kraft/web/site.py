@@ -40,11 +40,25 @@ class Site:
     upload_limit: int = UPLOAD_LIMIT
     _writer: threading.Lock = field(default_factory=threading.Lock)
     _templates: Environment | None = None
+    _framework: tuple[tuple[str, tuple[int, int] | None], Framework] | None = None
 
     @property
     def framework(self) -> Framework:
-        """The workspace's framework as its file is now (an edit shows without a restart)."""
-        return resolve_framework(self.workspace.settings.framework, self.workspace.root)
+        """The workspace's framework as its file is now (an edit shows without a restart); parsed
+        again only when the file changes (a parse takes ~40 ms, too long for every page)."""
+        reference = self.workspace.settings.framework
+        path = Path(reference) if Path(reference).is_absolute() else self.workspace.root / reference
+        try:
+            stat = path.stat() if path.is_file() else None
+            stamp = (stat.st_mtime_ns, stat.st_size) if stat else None
+        except OSError:
+            stamp = None
+        key = (reference, stamp)
+        cached = self._framework
+        if cached is None or cached[0] != key:
+            cached = (key, resolve_framework(reference, self.workspace.root))
+            self._framework = cached
+        return cached[1]
 
     @property
     def calendar(self) -> Calendar:

@@ -1,7 +1,374 @@
-"""team pages."""
+"""A manager's teams and a team's page: the leaderboard with ratings and intervals
+(kraft.scoring.leaderboard), the team's rating distribution and KRA heatmap, and its exports.
+
+The leaderboards shrink every proportion KPI toward the company's and re-score the company with
+the shrunk rates, which takes seconds at 2,000 RMs: the company's board is kept per period and data
+version, and a team's is its RMs taken from it and ranked among themselves (as the leaderboard
+module ranks a team), so that every team page after the first is fast.
+
+Exports are of what is on screen: the leaderboard shown as CSV (formula-like cells neutralised),
+the team's workbook (kraft.reports.workbook) and its management report as PDF, for the period
+picked.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.engine import Connection
+
+from kraft.framework.model import KPI, Framework
+from kraft.metrics.spec import load_catalogue
+from kraft.periods import Period
+from kraft.reports import charts
+from kraft.reports.exports import csv_text
+from kraft.reports.scores import (
+    BOARD_TEXT_COLUMNS,
+    KPI_BOARD_COLUMNS,
+    OVERALL_BOARD_COLUMNS,
+    OverallRow,
+    kpi_board_records,
+    overall_board_records,
+    overall_rows,
+)
+from kraft.scoring.credibility import credibility_kpis
+from kraft.scoring.leaderboard import (
+    KpiStanding,
+    OverallStanding,
+    Roster,
+    kpi_leaderboard,
+    load_roster,
+    overall_leaderboard,
+    rank_kpi,
+    rank_overall,
+    scorecard_kpis,
+)
+from kraft.scoring.stored import numeric
+from kraft.web.deps import PageScope, SiteDep
+from kraft.web.pages.overview import PeriodChoice, Shown, choose_period, kept
+from kraft.web.render import chart, render_page
+from kraft.web.scope import Scope
+from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
+
+NO_TEAM = "There is no such team, or it is not yours to see."
+HEAT_LIMIT = 50  # RMs the team's heatmap draws (the table lists them all)
+
+
+@dataclass(frozen=True)
+class Board:
+    """The company's leaderboard of a period, kept: the roster it was ranked from too."""
+
+    roster: Roster
+    overall: list[OverallStanding]
+
+
+def _board(site: Site, conn: Connection, choice: PeriodChoice) -> Board:
+    roster = load_roster(conn)
+    board = overall_leaderboard(conn, site.framework, site.calendar, choice.period, None, roster)
+    return Board(roster, board)
+
+
+def company_board(site: Site, conn: Connection, choice: PeriodChoice) -> Board:
+    """The company's overall leaderboard of the period, kept per data version (made here if
+    it is not: seconds at 2,000 RMs, once)."""
+    return kept.get(("board", choice.version), lambda: _board(site, conn, choice))
+
+
+def board_if_ready(site: Site, choice: PeriodChoice) -> Board | None:
+    """The kept board, or None while it is made in the background (a scorecard does not wait
+    seconds for the one number it shows from it, the RM's rank)."""
+    key = ("board", choice.version)
+    found = kept.peek(key)
+    if found is not None:
+        board: Board = found[0]
+        return board
+
+    def make() -> Board:
+        with site.read() as conn:
+            return _board(site, conn, choice)
+
+    kept.start(key, make)
+    return None
+
+
+def company_kpi_board(
+    site: Site, conn: Connection, board: Board, kpi: KPI, choice: PeriodChoice
+) -> list[KpiStanding]:
+    framework = site.framework
+    return kept.get(
+        ("kpi-board", kpi.id, choice.version),
+        lambda: kpi_leaderboard(conn, framework, kpi, choice.period, None, board.roster),
+    )
+
+
+def stored_cards(conn: Connection, choice: PeriodChoice) -> dict[str, OverallRow]:
+    """The period's stored scorecards (overall and KRA scores) by RM, kept."""
+    return kept.get(
+        ("cards", choice.version),
+        lambda: {r.rm_id: r for r in overall_rows(conn, [choice.period.label])},
+    )
+
+
+def team_overall(board: Board, team_id: str) -> list[OverallStanding]:
+    """The team's (and the teams below it) RMs, ranked among themselves."""
+    members = board.roster.members(team_id) or set()
+    return rank_overall([s for s in board.overall if s.rm_id in members])
+
+
+def team_kpi(
+    framework: Framework, standings: list[KpiStanding], kpi: KPI, members: set[str]
+) -> list[KpiStanding]:
+    proportion = kpi.id in credibility_kpis(framework, load_catalogue())
+    return rank_kpi(kpi, [s for s in standings if s.rm_id in members], proportion=proportion)
+
+
+# -- the teams ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    team_id: str
+    name: str
+    parent_team_id: str | None
+    leader: str | None
+    rms: int
+    depth: int
+
+
+def visible_teams(conn: Connection, scope: Scope) -> list[TeamRow]:
+    """The teams in scope as a tree (parents before their children), with their RM counts."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT t.team_id, t.name, t.parent_team_id, l.name AS leader, "
+            "(SELECT count(*) FROM relationship_managers AS r WHERE r.team_id = t.team_id "
+            "AND coalesce(r.role, 'rm') = 'rm') AS rms "
+            "FROM teams AS t LEFT JOIN relationship_managers AS l ON l.rm_id = t.leader_rm_id"
+        )
+    ).all()
+    shown = {r.team_id: r for r in rows if scope.can_see_team(r.team_id)}
+    children: dict[str | None, list[str]] = {}
+    for r in shown.values():
+        parent = r.parent_team_id if r.parent_team_id in shown else None
+        children.setdefault(parent, []).append(r.team_id)
+    result: list[TeamRow] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for team_id in sorted(children.get(parent, [])):
+            r = shown[team_id]
+            result.append(TeamRow(team_id, r.name, r.parent_team_id, r.leader, r.rms, depth))
+            walk(team_id, depth + 1)
+
+    walk(None, 0)
+    return result
+
+
+@router.get("/teams", response_class=HTMLResponse)
+def teams(request: Request, site: SiteDep, scope: PageScope) -> Response:
+    """The admin's every team; a manager's teams and those below them. An RM has none."""
+    if not scope.sees_others:
+        raise HTTPException(404, NO_TEAM)
+    with site.read() as conn:
+        found = visible_teams(conn, scope)
+    return render_page(request, "teams.html.j2", {"teams": found, "scope": scope})
+
+
+# -- a team -------------------------------------------------------------------------------------
+
+
+@dataclass
+class TeamView:
+    team_id: str
+    name: str
+    choice: PeriodChoice
+    kpi: KPI | None
+    overall: list[OverallStanding]
+    kpi_board: list[KpiStanding]
+    kpi_options: list[tuple[str, str]]
+    ratings: list[tuple[int | None, str, int]]
+    heat: list[OverallRow]  # the RMs' stored scorecards, in leaderboard order
+
+
+def _team(conn: Connection, scope: Scope, team_id: str) -> str:
+    """The team's name; 404 for a team out of scope, exactly as for one that does not exist."""
+    if not scope.sees_others or not scope.can_see_team(team_id):
+        raise HTTPException(404, NO_TEAM)
+    name = conn.execute(
+        sa.text("SELECT name FROM teams WHERE team_id = :t"), {"t": team_id}
+    ).scalar()
+    if name is None:
+        raise HTTPException(404, NO_TEAM)
+    return str(name)
+
+
+def _kpi(framework: Framework, period: Period, kpi_id: str) -> KPI | None:
+    if not kpi_id:
+        return None
+    if kpi_id not in scorecard_kpis(framework, period):
+        raise HTTPException(
+            404, f"There is no KPI {kpi_id!r} on the {period.grain} scorecard of {period.label}."
+        )
+    return framework.kpi(kpi_id)
+
+
+def team_view(
+    site: Site, conn: Connection, scope: Scope, team_id: str, period: str, kpi_id: str
+) -> TeamView:
+    name = _team(conn, scope, team_id)
+    framework = site.framework
+    choice = choose_period(conn, site.calendar, framework, period or None)
+    chosen = choice.period
+    kpi = _kpi(framework, chosen, kpi_id)
+    board = company_board(site, conn, choice)
+    standings = team_overall(board, team_id)
+    members = {s.rm_id for s in standings}
+    kpi_board = (
+        team_kpi(framework, company_kpi_board(site, conn, board, kpi, choice), kpi, members)
+        if kpi is not None
+        else []
+    )
+    counts: dict[int | None, int] = {}
+    for s in standings:
+        counts[s.rating] = counts.get(s.rating, 0) + 1
+    ratings: list[tuple[int | None, str, int]] = [
+        (b.rating, b.label, counts.get(b.rating, 0)) for b in framework.rating_bands
+    ]
+    if counts.get(None):
+        ratings.append((None, "Not rated", counts[None]))
+    cards = stored_cards(conn, choice)
+    rows = [cards[s.rm_id] for s in standings if s.rm_id in cards]
+    options = [(k, framework.kpi(k).name) for k in scorecard_kpis(framework, chosen)]
+    return TeamView(team_id, name, choice, kpi, standings, kpi_board, options, ratings, rows)
+
+
+def team_charts(framework: Framework, view: TeamView) -> dict[str, Any]:
+    """The team's rating distribution and KRA heatmap specs (kraft.reports.charts, as the team
+    report draws them): building them takes longer than the rest of the page, so they are kept."""
+    counts = {rating: n for rating, _, n in view.ratings if rating is not None}
+    specs: dict[str, Any] = {"ratings": charts.rating_distribution(counts, framework.rating_bands)}
+    cells = [
+        charts.HeatCell(r.rm_id, kra.id, numeric(r.kras.get(kra.id)))
+        for r in view.heat[:HEAT_LIMIT]
+        for kra in framework.kras
+    ]
+    if cells:
+        specs["heatmap"] = charts.kra_heatmap(cells, framework.kras)
+    return specs
+
+
+@router.get("/teams/{team_id}", response_class=HTMLResponse)
+def team_page(
+    request: Request, site: SiteDep, scope: PageScope, team_id: str, period: str = "", kpi: str = ""
+) -> Response:
+    framework = site.framework
+    with site.read() as conn:
+        view = team_view(site, conn, scope, team_id, period, kpi)
+    label = view.choice.period.label
+    specs = kept.get(
+        ("team-charts", team_id, view.choice.version), lambda: team_charts(framework, view)
+    )
+    drawn = {
+        "ratings": chart(specs["ratings"], f"Rating distribution of {view.name}, {label}"),
+        "heatmap": chart(specs["heatmap"], f"KRA scores of {view.name}, {label}")
+        if "heatmap" in specs
+        else None,
+    }
+    query = f"period={label}" + (f"&kpi={view.kpi.id}" if view.kpi else "")
+    return render_page(
+        request,
+        "team.html.j2",
+        {
+            "view": view,
+            "choice": view.choice,
+            "kpi_options": view.kpi_options,
+            "kpi_selected": view.kpi.id if view.kpi else "",
+            "framework": framework,
+            "shown": Shown(framework.currency),
+            "charts": drawn,
+            "heat_limit": HEAT_LIMIT,
+            "query": query,
+        },
+    )
+
+
+# -- exports ------------------------------------------------------------------------------------
+
+
+def _download(content: bytes | str, media_type: str, filename: str) -> Response:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def safe_name(text: str) -> str:
+    """An id as part of a file name."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text).lstrip(".") or "_"
+
+
+@router.get("/teams/{team_id}/leaderboard.csv")
+def leaderboard_csv(
+    site: SiteDep, scope: PageScope, team_id: str, period: str = "", kpi: str = ""
+) -> Response:
+    """The leaderboard on screen (overall, or the KPI's), every RM of it, as CSV."""
+    with site.read() as conn:
+        view = team_view(site, conn, scope, team_id, period, kpi)
+    if view.kpi is None:
+        text = csv_text(
+            overall_board_records(view.overall), OVERALL_BOARD_COLUMNS, BOARD_TEXT_COLUMNS
+        )
+        what = "leaderboard"
+    else:
+        text = csv_text(kpi_board_records(view.kpi_board), KPI_BOARD_COLUMNS, BOARD_TEXT_COLUMNS)
+        what = f"leaderboard-{view.kpi.id}"
+    name = f"{safe_name(team_id)}-{what}-{view.choice.period.label}.csv"
+    return _download(text, "text/csv; charset=utf-8", name)
+
+
+def _report(site: Site, scope: Scope, team_id: str, period: str, charts_too: bool) -> Any:
+    from kraft.reports.team_report import build_team_report
+
+    with site.read() as conn:
+        _team(conn, scope, team_id)
+        chosen = choose_period(conn, site.calendar, site.framework, period or None).period
+    return build_team_report(
+        site.db,
+        site.framework,
+        site.calendar,
+        chosen,
+        team_id,
+        site.compute_parameters,
+        charts=charts_too,
+    )
+
+
+@router.get("/teams/{team_id}/report.xlsx")
+def team_xlsx(site: SiteDep, scope: PageScope, team_id: str, period: str = "") -> Response:
+    """The team's workbook for the period: leaderboard, scores, KPI scores, values, targets."""
+    from kraft.reports.workbook import team_workbook
+
+    report = _report(site, scope, team_id, period, charts_too=False)
+    with site.read() as conn:
+        data = team_workbook(conn, report)
+    return _download(
+        data,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        f"{safe_name(team_id)}-{report.period.label}.xlsx",
+    )
+
+
+@router.get("/teams/{team_id}/report.pdf")
+def team_pdf(site: SiteDep, scope: PageScope, team_id: str, period: str = "") -> Response:
+    """The team's management report for the period, as PDF."""
+    from kraft.reports.pdf import html_to_pdf
+    from kraft.reports.team_report import ReportFormat, render_team_report
+
+    report = _report(site, scope, team_id, period, charts_too=True)
+    pdf = html_to_pdf(render_team_report(report, ReportFormat.html))
+    return _download(pdf, "application/pdf", f"{safe_name(team_id)}-{report.period.label}.pdf")
