@@ -268,7 +268,12 @@ def rating_distribution(counts: Mapping[int, int], bands: Sequence[RatingBand]) 
     ]
     order = [str(row["rating"]) for row in rows]
     base = alt.Chart(alt.InlineData(values=rows)).encode(
-        x=alt.X("rating:N", title="Rating", sort=order, axis=alt.Axis(labelAngle=0)),
+        x=alt.X(
+            "rating:N",
+            title="Rating",
+            sort=order,
+            axis=alt.Axis(labelAngle=0, labelExpr="split(datum.label, ' ')"),
+        ),
         y=alt.Y("rms:Q", title="RMs (count)", axis=alt.Axis(tickMinStep=1, format="d")),
         tooltip=[alt.Tooltip("rating:N", title="Rating"), alt.Tooltip("rms:Q", title="RMs")],
     )

@@ -9,6 +9,8 @@ validation is raised by the route itself), out-of-scope resources are 404 as mis
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from importlib import import_module
 from typing import Any
@@ -71,9 +73,25 @@ TITLES = {
 }
 
 
+# Requests served at once (each holds at most one database connection at a time): fewer than
+# the engine's pool (SQLAlchemy's default 5 + 10 overflow), leaving room for a background compute.
+CONCURRENT_REQUESTS = 12
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Cap the worker threads of sync routes (anyio's default is 40) below the connection pool,
+    so that a burst of requests waits its turn instead of timing out on the pool."""
+    import anyio.to_thread
+
+    anyio.to_thread.current_default_thread_limiter().total_tokens = CONCURRENT_REQUESTS
+    yield
+
+
 def create_app(workspace: Workspace, db: Database, *, secure_cookies: bool = False) -> FastAPI:
     """The app over the workspace's (already opened, schema-current) database."""
     app = FastAPI(
+        lifespan=_lifespan,
         title="kraft",
         version=__version__,
         description="KRA/KPI performance management for insurance relationship managers: the "

@@ -146,7 +146,9 @@ def rescore(site: Site, rm_ids: Collection[str] | None = None) -> bool:
             run_id = conn.execute(sa.text("SELECT max(run_id) FROM compute_runs")).scalar()
         if run_id is None:
             return False
-        score_database(site.db, site.framework, site.calendar, int(run_id), rm_ids=rm_ids)
+        score_database(  # in this process: a threaded server must not fork
+            site.db, site.framework, site.calendar, int(run_id), workers=1, rm_ids=rm_ids
+        )
     return True
 
 

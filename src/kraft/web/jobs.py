@@ -231,7 +231,8 @@ def _run(site: Site, job: ComputeJob) -> None:
             }
             if job.score:
                 job.phase = "Scoring every RM"
-                scored = score_database(site.db, framework, calendar, computed.run_id)
+                # in this process: forking a server that runs threads could inherit a held lock
+                scored = score_database(site.db, framework, calendar, computed.run_id, workers=1)
                 result["scorecards"], result["scores"] = scored.scorecards, scored.rows
             with site.db.begin() as conn:  # the writer is held: no site.write() here
                 audit.append(
