@@ -185,6 +185,25 @@ def _shown_periods(periods: tuple[str, ...]) -> list[str]:
     return list(reversed(periods[::-1][::step]))
 
 
+def _panels(field: str) -> Any:
+    """Small multiples' panels: one per value of the field, in the rows' `order`, each titled
+    by the value on as many lines as it holds ("\\n"), bold, from the left."""
+    import altair as alt
+
+    return alt.Facet(
+        f"{field}:N",
+        title=None,
+        sort=alt.EncodingSortField("order", op="min"),
+        header=alt.Header(
+            labelExpr="split(datum.value, '\\n')",
+            labelAnchor="start",
+            labelFontWeight="bold",
+            labelFontSize=11,
+            labelLimit=0,
+        ),
+    )
+
+
 @lru_cache(maxsize=64)
 def _trends_layout(periods: tuple[str, ...]) -> str:
     """The trends chart's spec without rows (as JSON: each caller gets its own copy)."""
@@ -231,18 +250,7 @@ def _trends_layout(periods: tuple[str, ...]) -> str:
         alt.layer(line, rules, data=alt.NamedData(name=TRENDS_ROWS))
         .properties(width=TREND_WIDTH, height=TREND_HEIGHT)
         .facet(
-            facet=alt.Facet(
-                "panel:N",
-                title=None,
-                sort=alt.EncodingSortField("order", op="min"),
-                header=alt.Header(
-                    labelExpr="split(datum.value, '\\n')",
-                    labelAnchor="start",
-                    labelFontWeight="bold",
-                    labelFontSize=11,
-                    labelLimit=0,
-                ),
-            ),
+            facet=_panels("panel"),
             columns=TREND_COLUMNS,
         )
         .resolve_scale(y="independent")
@@ -421,18 +429,7 @@ def before_after(lines: Sequence[BeforeAfter], *, title: str, subtitle: str) -> 
         )
         .properties(width=TREND_WIDTH, height=TREND_HEIGHT * 2)
         .facet(
-            facet=alt.Facet(
-                "kpi:N",
-                title=None,
-                sort=alt.EncodingSortField("order", op="min"),
-                header=alt.Header(
-                    labelExpr="split(datum.value, '\\n')",
-                    labelAnchor="start",
-                    labelFontWeight="bold",
-                    labelFontSize=11,
-                    labelLimit=0,
-                ),
-            ),
+            facet=_panels("kpi"),
             columns=3,
         )
         .resolve_scale(y="independent")
