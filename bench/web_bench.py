@@ -2,18 +2,20 @@
 clients, from DuckDB and from PostgreSQL; latency p50/p95/p99 and throughput per page kind.
 
     .venv/bin/python bench/web_bench.py [--rms 2000] [--months 24] [--seconds 30] [--clients 20]
-        [--workspace DIR] [--engines duckdb,postgres] [--postgres-workspace DIR] [--keep]
+        [--think 0] [--workspace DIR] [--engines duckdb,postgres] [--postgres-workspace DIR] [--keep]
         [--postgres-url postgresql+psycopg://postgres@127.0.0.1/postgres]
 
 DuckDB: a copy of --workspace (a `kraft demo` workspace, copied because another process may be
 using it) or a fresh `kraft demo --rms --months`. PostgreSQL: a fresh database on the server of
 --postgres-url, filled by `kraft demo` against it (not timed; minutes at 2,000 RMs) and dropped at
 the end unless --keep; --postgres-workspace reuses a kept one. Each is served by a `kraft serve`
-subprocess on a free loopback port; each client (asyncio + httpx, its own connection) signs in
-through the login form as an admin (who sees every RM and team), then, for --seconds after a
---warmup, asks for `/rms/{rm_id}?period=P` (a random scored RM of one of the last --periods
-quarters) or `/teams/{team_id}?period=P` (a random team), half and half. The target (issue 7):
-p95 under 200 ms for both pages on both databases with 20 clients.
+subprocess on a free loopback port; once it has read ahead (GET /api/v1/health), each client
+(asyncio + httpx, its own connection) signs in through the login form as an admin (who sees every
+RM and team), then, for --seconds after a --warmup, asks for `/rms/{rm_id}?period=P` (a random scored RM of one of the last --periods
+quarters) or `/teams/{team_id}?period=P` (a random team), half and half; with --think, a client
+reads each page 0.5–1.5 × --think seconds before asking for the next (a person's pace), without it
+the clients ask back to back (the server's capacity). The target (issue 7): p95 under 200 ms for
+both pages on both databases with 20 clients.
 """
 
 from __future__ import annotations
@@ -187,7 +189,13 @@ def next_request(book: Book, rng: random.Random) -> tuple[str, str]:
 
 
 async def one_client(
-    url: str, book: Book, seed: int, warm_until: float, stop_at: float, tally: Tally
+    url: str,
+    book: Book,
+    seed: int,
+    warm_until: float,
+    stop_at: float,
+    tally: Tally,
+    think: float,
 ) -> None:
     rng = random.Random(seed)
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -201,6 +209,8 @@ async def one_client(
             except httpx.HTTPError as exc:  # a timeout or a dropped connection is an error too
                 status = type(exc).__name__
             elapsed = (time.perf_counter() - now) * 1000
+            if think:  # a person reads the page before the next: 0.5 to 1.5 times --think
+                await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
             if now < warm_until:
                 continue
             if status == "200":
@@ -210,13 +220,29 @@ async def one_client(
                 tally.first_error.setdefault(kind, f"{path} → {status} after {elapsed:.0f} ms")
 
 
-async def load(url: str, book: Book, clients: int, seconds: float, warmup: float) -> Tally:
+async def read_ahead_done(url: str, limit: float = 600.0) -> float:
+    """Wait until the server has read ahead what the first pages need (GET /api/v1/health);
+    the seconds it took."""
+    began = time.perf_counter()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        while time.perf_counter() - began < limit:
+            answer = await client.get("/api/v1/health")
+            if answer.status_code == 200 and answer.json()["read_ahead"] != "running":
+                return time.perf_counter() - began
+            await asyncio.sleep(0.5)
+    raise SystemExit(f"the server was still reading ahead after {limit:.0f} s")
+
+
+async def load(
+    url: str, book: Book, clients: int, seconds: float, warmup: float, think: float
+) -> Tally:
+    print(f"  read ahead in {await read_ahead_done(url):.0f} s", flush=True)
     tally = Tally()
     start = time.perf_counter()
     warm_until = start + warmup
     stop_at = warm_until + seconds
     await asyncio.gather(
-        *(one_client(url, book, n, warm_until, stop_at, tally) for n in range(clients))
+        *(one_client(url, book, n, warm_until, stop_at, tally, think) for n in range(clients))
     )
     return tally
 
@@ -227,9 +253,10 @@ def percentile(ordered: list[float], share: float) -> float:
     return ordered[index]
 
 
-def report(engine: str, tally: Tally, seconds: float, clients: int) -> bool:
+def report(engine: str, tally: Tally, seconds: float, clients: int, think: float) -> bool:
     """Print the table; whether every page kind met the p95 target with no errors."""
-    print(f"\n{engine}: {clients} clients, {seconds:.0f} s")
+    pace = f"each reading a page {think:g} s on average" if think else "no pause between pages"
+    print(f"\n{engine}: {clients} clients, {pace}, {seconds:.0f} s")
     print(f"  {'page':<10} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
           f"{'p99 ms':>8} {'mean ms':>8} {'errors':>7}")  # fmt: skip
     met = True
@@ -262,8 +289,8 @@ def bench(engine: str, root: Path, args: argparse.Namespace) -> bool:
         flush=True,
     )
     with served(root) as url:
-        tally = asyncio.run(load(url, book, args.clients, args.seconds, args.warmup))
-    return report(engine, tally, args.seconds, args.clients)
+        tally = asyncio.run(load(url, book, args.clients, args.seconds, args.warmup, args.think))
+    return report(engine, tally, args.seconds, args.clients, args.think)
 
 
 def bench_duckdb(args: argparse.Namespace, tmp: Path) -> bool:
@@ -308,6 +335,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds a client reads a page before the next, on average (0: no pause)",
+    )
     parser.add_argument("--periods", type=int, default=4, help="last N quarters asked for")
     parser.add_argument("--workspace", type=Path, help="a DuckDB demo workspace to copy")
     parser.add_argument("--engines", default="duckdb,postgres")

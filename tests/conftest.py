@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +49,7 @@ def postgres_schema_url(schema: str) -> str:
     return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
 
 
-def _require_postgres() -> str:
+def require_postgres() -> str:
     if PG_URL:
         return PG_URL
     if os.environ.get("CI"):
@@ -64,7 +65,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "duckdb":
         yield f"duckdb:///{tmp_path / 'test.duckdb'}"
         return
-    url = _require_postgres()
+    url = require_postgres()
     import sqlalchemy as sa
 
     schema = f"kraft_test_{uuid.uuid4().hex[:12]}"
@@ -83,8 +84,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def workspace(database_url: str, tmp_path: Path) -> Workspace:
-    """A workspace with a migrated database of each kind."""
+def workspace(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Workspace]:
+    """A workspace with a migrated database of each kind. When the test is over, its audit log
+    must verify (`kraft audit verify` exits 0), so that every scenario that writes ends by
+    proving the chain intact; a test that breaks the chain on purpose is marked
+    audit_tampered."""
     from kraft.store import migrate
     from kraft.store.database import workspace_database
 
@@ -92,4 +98,53 @@ def workspace(database_url: str, tmp_path: Path) -> Workspace:
     db = workspace_database(ws.root, ws.settings.database_url)
     migrate.upgrade(db)
     db.dispose()
-    return ws
+    yield ws
+    if request.node.get_closest_marker("audit_tampered") is None:
+        verify_audit(ws.root)
+
+
+def verify_audit(root: Path) -> None:
+    """`kraft --workspace ROOT audit verify` must exit 0."""
+    from kraft.cli import app
+
+    result = CliRunner().invoke(app, ["--workspace", str(root), "audit", "verify"])
+    assert result.exit_code == 0, (
+        f"kraft audit verify on {root} after the test: {result.output}{result.stderr}"
+    )
+
+
+def _database_gone(root: Path) -> bool:
+    """Did the test remove the workspace or its database itself (a PostgreSQL schema dropped)?"""
+    import sqlalchemy as sa
+
+    from kraft.store.database import workspace_database
+    from kraft.workspace import load_workspace
+
+    if not (root / "kraft.toml").is_file():
+        return True
+    db = workspace_database(root, load_workspace(root).settings.database_url)
+    try:
+        if db.is_duckdb:
+            path = db.engine.url.database
+            return not path or not Path(path).is_file()
+        with db.connect() as conn:
+            return not sa.inspect(conn).has_table("audit_log")
+    except sa.exc.OperationalError:
+        return True
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _served_demos_verify_their_audit_log() -> Iterator[None]:
+    """After a test module, the audit log of every demo it built (tests/web_support.py) must
+    verify: the module's own fixtures (apps, servers) are torn down first."""
+    yield
+    support = sys.modules.get("web_support")
+    if support is None:
+        return
+    built: list[Path] = support.BUILT
+    roots, built[:] = list(built), []
+    for root in roots:
+        if not _database_gone(root):
+            verify_audit(root)

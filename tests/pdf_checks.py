@@ -44,7 +44,9 @@ def pixels_of(png: bytes, colour: str, tolerance: int = 40) -> int:
     line in that colour shows as at least a few dozen at 40 dpi, black text as none."""
     wanted = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
     with Image.open(io.BytesIO(png)) as image:
-        pixels = image.convert("RGB").getdata()
+        rgb = image.convert("RGB")
+        width, height = rgb.size
+        pixels = (rgb.getpixel((x, y)) for y in range(height) for x in range(width))
         return sum(
             1
             for pixel in pixels

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from kraft.cli import app as cli
 from kraft.store import audit
-from web_support import bearer, build_demo, served_app, signed_in
+from web_support import bearer, build_demo, demo_database, served_app, signed_in
 
 RM, FOREIGN_RM, MANAGER_RM = "RM0002", "RM0001", "RM0021"
 QUARTER = "2025-Q4"
@@ -26,9 +26,13 @@ RATING = "management_decision_impact"  # manual, entered by the manager only
 SAVINGS = "automation_time_savings"  # manual, entered by the manager or the RM rated
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("api-edit") / "demo")
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def demo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The demo book on each database (the edits' locks and versions differ between them)."""
+    with demo_database(request.param) as url:
+        yield build_demo(tmp_path_factory.mktemp("api-edit") / "demo", url)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from kraft.reports.scorecard import build_scorecard
 from kraft.scoring.leaderboard import overall_leaderboard
 from kraft.store.database import workspace_database
 from kraft.workspace import load_workspace
-from web_support import bearer, build_demo, served_app
+from web_support import bearer, build_demo, demo_database, served_app
 
 RM, OTHER_RM, FOREIGN_RM = "RM0002", "RM0003", "RM0001"  # FOREIGN_RM: outside the manager's teams
 QUARTER = "2025-Q4"
@@ -31,11 +31,17 @@ KNOWN = {"rm_id": RM, "kpi_id": "client_retention_rate", "team_id": "T003", "per
          "initiative_id": "INIT-RETENTION"}  # path parameters for the route table  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo book, with one lead of the RM referred by another RM's client (the explain
-    view must mask that client for the RM)."""
-    root = build_demo(tmp_path_factory.mktemp("api-read") / "demo")
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def demo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The demo book on each database, with one lead of the RM referred by another RM's client
+    (the explain view must mask that client for the RM)."""
+    with demo_database(request.param) as url:
+        yield _with_foreign_lead(build_demo(tmp_path_factory.mktemp("api-read") / "demo", url))
+
+
+def _with_foreign_lead(root: Path) -> Path:
     workspace = load_workspace(root)
     db = workspace_database(workspace.root, workspace.settings.database_url)
     with db.begin() as conn:

@@ -107,6 +107,8 @@ SETTERS = {"admin": OK, "manager": OK, "rm": FORBIDDEN}  # the targets pages: no
 # admin, never by the RM rated
 MANAGERS_ENTER = {"admin": READ_ONLY, "manager": OK, "rm": READ_ONLY}
 PUBLIC = dict.fromkeys(ROLES, OK)
+# a manager's steps of a review (comments, adjustments, sign-off): an admin too, never the RM
+REVIEWERS = {"admin": OK, "manager": OK, "rm": READ_ONLY}
 
 STALE = {"If-Match": '"stale-etag"'}
 BAD_CLIENTS = b"client_id,segment\nC-BAD-1,platinum\n"
@@ -154,6 +156,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/auth/token": Rule(PUBLIC, form=LOGIN, fresh=True),
     "GET /static/vega.js": Rule(PUBLIC),
     "GET /static/{name}": Rule(PUBLIC),
+    "GET /api/v1/health": Rule(PUBLIC),
     "GET /openapi.json": Rule(PUBLIC),
     "HEAD /openapi.json": Rule(PUBLIC),
     "GET /api/docs": Rule(PUBLIC),
@@ -228,9 +231,17 @@ RULES: dict[str, Rule] = {
         STAFF, values={"fmt": Values(own=each("md"))}
     ),
     "GET /admin/users": Rule(ADMIN),
+    "GET /admin/audit": Rule(ADMIN, query="action=import&page=1"),
     "POST /admin/users": Rule(ADMIN, ok=codes(422), form={"email": "x@kraft.demo", "role": "boss"}),
     # the admin disabling their own sign-in: refused
     "POST /admin/users/{user_id}/active": Rule(ADMIN, ok=codes(422), form={"active": ""}),
+    # the review cycle: a step on a stale page (no review yet, an old version) changes nothing
+    "GET /reviews": Rule(EVERYONE, query=SCORED),
+    "GET /rms/{rm_id}/reviews/{period}": Rule(EVERYONE),
+    "POST /rms/{rm_id}/reviews/{period}": Rule(
+        REVIEWERS, ok=codes(409), form={"step": "comment", "version": "999", "text": "Fine."}
+    ),
+    "GET /calibration": Rule(STAFF, query=SCORED),
     # -- the API
     "GET /api/v1/auth/me": Rule(EVERYONE),
     "GET /api/v1/frameworks": Rule(EVERYONE),
@@ -303,6 +314,7 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/initiatives": Rule(SETTERS),
     "GET /api/v1/initiatives/{initiative_id}/impact": Rule(SETTERS, query="resamples=100"),
     "GET /api/v1/users": Rule(ADMIN),
+    "GET /api/v1/audit": Rule(ADMIN, query="verify=true&limit=5"),
     "POST /api/v1/users": Rule(
         ADMIN,
         ok=codes(422),
@@ -310,6 +322,16 @@ RULES: dict[str, Rule] = {
     ),
     # the admin disabling themselves: refused
     "PATCH /api/v1/users/{user_id}": Rule(ADMIN, ok=codes(409), json={"active": False}),
+    "GET /api/v1/reviews": Rule(EVERYONE, query=SCORED),
+    "GET /api/v1/rms/{rm_id}/reviews/{period}": Rule(EVERYONE),
+    "POST /api/v1/rms/{rm_id}/reviews/{period}/{step}": Rule(
+        REVIEWERS,
+        ok=codes(412),
+        json={"text": "Fine."},
+        headers=STALE,
+        values={"step": Values(own=each("comment"))},
+    ),
+    "GET /api/v1/calibration": Rule(STAFF, query=SCORED),
 }
 
 

@@ -1,5 +1,5 @@
 """A served demo workspace for the web tests: `kraft demo --rms 20 --months 12` built once per
-test session (DuckDB), with its three sign-ins, and clients signed in as each role.
+test module (DuckDB, or PostgreSQL with `demo_database`), with its three sign-ins, and clients signed in as each role.
 
     app = served_app(root)           # the FastAPI app over the workspace
     browser = signed_in(app, "rm")   # a TestClient with the RM's session cookie and CSRF token
@@ -9,9 +9,13 @@ test session (DuckDB), with its three sign-ins, and clients signed in as each ro
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -21,6 +25,8 @@ from kraft.store.database import workspace_database
 from kraft.web.app import create_app
 from kraft.workspace import load_workspace
 
+from conftest import postgres_schema_url, require_postgres
+
 LOGINS = {
     "admin": ("admin@kraft.demo", "kraft-demo-admin"),
     "manager": ("manager@kraft.demo", "kraft-demo-manager"),
@@ -28,12 +34,39 @@ LOGINS = {
 }
 DEMO_ARGS = ("--rms", "20", "--months", "12", "--start", "2025-01", "--no-reports")
 AS_OF = "2025-12-31"  # the demo book's last day
+# Every demo built, for tests/conftest.py to run `kraft audit verify` on after the test module.
+BUILT: list[Path] = []
 
 
-def build_demo(root: Path) -> Path:
-    result = CliRunner().invoke(cli, ["demo", str(root), *DEMO_ARGS])
+def build_demo(root: Path, database_url: str | None = None) -> Path:
+    """The demo workspace at root: its own DuckDB file, or the database of `database_url`."""
+    runner = CliRunner()
+    if database_url is not None:
+        made = runner.invoke(cli, ["init", str(root), "--database-url", database_url])
+        assert made.exit_code == 0, made.output
+    result = runner.invoke(cli, ["demo", str(root), *DEMO_ARGS])
     assert result.exit_code == 0, result.output
+    BUILT.append(root)
     return root
+
+
+@contextmanager
+def demo_database(kind: str) -> Iterator[str | None]:
+    """None for DuckDB (the workspace's own file); for PostgreSQL the URL of a fresh schema of
+    the test server, dropped afterwards (skipped without KRAFT_TEST_POSTGRES_URL, failed in CI)."""
+    if kind == "duckdb":
+        yield None
+        return
+    admin = sa.create_engine(require_postgres())
+    schema = f"kraft_web_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield postgres_schema_url(schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def served_app(root: Path) -> FastAPI:

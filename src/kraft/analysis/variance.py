@@ -31,7 +31,6 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kraft.framework.model import KPI, KRA, AppliesTo, Framework, KpiKind
@@ -41,9 +40,14 @@ from kraft.schema.tables import TABLES, ColumnType
 from kraft.scoring.methods import ZERO, Status, better_or_equal
 from kraft.scoring.runner import load_people, load_targets
 from kraft.scoring.scorecard import KpiScore, KraScore, Person, Scorecard, in_scorecard
-from kraft.scoring.stored import StoredValue, load_rm_values, numeric, to_decimal
+from kraft.scoring.stored import (
+    StoredValue,
+    load_rm_values,
+    numeric,
+    stored_score_rows,
+    to_decimal,
+)
 from kraft.scoring.targets import TargetBook
-from kraft.store.metadata import scores
 
 HUNDRED = Decimal(100)
 DEFAULT_TOLERANCE = Decimal("0.1")  # ±10 % of |reference|
@@ -301,10 +305,7 @@ def drivers(before: Scorecard | None, after: Scorecard) -> list[Driver]:
 
 def stored_scorecard(conn: Connection, rm_id: str, period: Period) -> Scorecard | None:
     """A scorecard rebuilt from the `scores` table (KPI, KRA and overall rows), if there is one."""
-    c = scores.c
-    rows = conn.execute(
-        sa.select(scores).where(c.rm_id == rm_id, c.period == period.label)
-    ).fetchall()
+    rows = stored_score_rows(conn, period.label, [rm_id]).get(rm_id, [])
     overall = next((r for r in rows if r.level == "overall"), None)
     if overall is None:
         return None

@@ -268,18 +268,32 @@ def _trends_layout(periods: tuple[str, ...]) -> str:
 
 def rating_distribution(counts: Mapping[int, int], bands: Sequence[RatingBand]) -> Spec:
     """RMs per rating: one bar per band, highest rating first, bands with no RM included."""
+    ordered = sorted(bands, key=lambda band: -band.rating)
+    rows = [{"rating": f"{b.rating} {b.label}", "rms": counts.get(b.rating, 0)} for b in ordered]
+    spec = _filled(_rating_shape(tuple(str(row["rating"]) for row in rows)), rows)
+    spec["title"]["subtitle"] = f"{sum(counts.get(b.rating, 0) for b in bands)} RMs"
+    return spec
+
+
+def _filled(shape: str, rows: list[dict[str, Any]]) -> Spec:
+    """A copy of a chart's spec (as JSON) with its one dataset's rows replaced: Altair takes
+    ~30 ms to build a spec, too long for a page that draws one per team."""
+    spec: Spec = json.loads(shape)
+    (name,) = spec["datasets"]
+    spec["datasets"][name] = rows
+    return spec
+
+
+@lru_cache(maxsize=16)
+def _rating_shape(order: tuple[str, ...]) -> str:
     import altair as alt
 
-    rows = [
-        {"rating": f"{b.rating} {b.label}", "rms": counts.get(b.rating, 0)}
-        for b in sorted(bands, key=lambda band: -band.rating)
-    ]
-    order = [str(row["rating"]) for row in rows]
+    rows = [{"rating": label, "rms": 0} for label in order]
     base = alt.Chart(alt.InlineData(values=rows)).encode(
         x=alt.X(
             "rating:N",
             title="Rating",
-            sort=order,
+            sort=list(order),
             axis=alt.Axis(labelAngle=0, labelExpr="split(datum.label, ' ')"),
         ),
         y=alt.Y("rms:Q", title="RMs (count)", axis=alt.Axis(tickMinStep=1, format="d")),
@@ -287,17 +301,14 @@ def rating_distribution(counts: Mapping[int, int], bands: Sequence[RatingBand]) 
     )
     bars = base.mark_bar(color=SERIES_COLOURS[0])
     labels = base.mark_text(dy=-6).encode(text="rms:Q")
-    total = sum(counts.get(b.rating, 0) for b in bands)
     chart = alt.layer(bars, labels).properties(
-        title=alt.Title("Rating distribution", subtitle=f"{total} RMs"), width=WIDTH, height=HEIGHT
+        title=alt.Title("Rating distribution", subtitle=""), width=WIDTH, height=HEIGHT
     )
-    return _config(chart)
+    return json.dumps(_config(chart))
 
 
 def kra_heatmap(cells: Sequence[HeatCell], kras: Sequence[KRA]) -> Spec:
     """RM × KRA scores (0–120): one row per RM in the order given, one column per KRA."""
-    import altair as alt
-
     titles = {kra.id: f"{kra.number}. {kra.title}" for kra in kras}
     rms = list(dict.fromkeys(cell.rm for cell in cells))
     rows = [
@@ -309,14 +320,24 @@ def kra_heatmap(cells: Sequence[HeatCell], kras: Sequence[KRA]) -> Spec:
         }
         for cell in cells
     ]
-    base = alt.Chart(alt.InlineData(values=rows)).encode(
+    spec = _filled(_heatmap_shape(tuple(titles[k.id] for k in kras)), rows)
+    for layer in spec["layer"]:
+        layer["encoding"]["y"]["sort"] = rms
+    return spec
+
+
+@lru_cache(maxsize=16)
+def _heatmap_shape(columns: tuple[str, ...]) -> str:
+    import altair as alt
+
+    base = alt.Chart(alt.InlineData(values=[])).encode(
         x=alt.X(
             "kra:N",
             title="KRA",
-            sort=[titles[k.id] for k in kras],
+            sort=list(columns),
             axis=alt.Axis(orient="top", labelAngle=-30, labelLimit=220),
         ),
-        y=alt.Y("rm:N", title="RM", sort=rms),
+        y=alt.Y("rm:N", title="RM", sort=[]),
     )
     tiles = base.mark_rect().encode(
         color=alt.Color(
@@ -333,10 +354,10 @@ def kra_heatmap(cells: Sequence[HeatCell], kras: Sequence[KRA]) -> Spec:
     text = base.mark_text(fontSize=9).encode(text="shown:N")
     chart = alt.layer(tiles, text).properties(
         title=alt.Title("KRA scores by RM", subtitle="score 0–120; 100 = on target"),
-        width=max(60 * len(kras), 120),
+        width=max(60 * len(columns), 120),
         height=alt.Step(16),
     )
-    return _config(chart)
+    return json.dumps(_config(chart))
 
 
 def movers(deltas: Sequence[Mover]) -> Spec:

@@ -37,6 +37,7 @@ from kraft.analysis.variance import (
     stored_scorecard,
     variances,
 )
+from kraft.cache import keeping, read_once
 from kraft.errors import KraftError
 from kraft.formatting import plain
 from kraft.framework.model import KPI, Framework
@@ -46,7 +47,14 @@ from kraft.reports.charts import TrendPoint
 from kraft.reports.framework_document import template_environment
 from kraft.reports.values import format_value, unit_label
 from kraft.scoring.credibility import credibility_kpis, wilson
-from kraft.scoring.stored import RmValues, as_of_date, load_rm_values, numeric, to_decimal
+from kraft.scoring.stored import (
+    RmValues,
+    as_of_date,
+    load_rm_values,
+    numeric,
+    stored_score_rows,
+    to_decimal,
+)
 from kraft.store.metadata import scores
 
 CENT = Decimal("0.01")
@@ -248,6 +256,13 @@ FEW_RMS = 100  # up to this many RMs are looked up by id; more, and every RM is 
 
 
 def _people(conn: Connection, rm_ids: Collection[str] | None) -> dict[str, _Who]:
+    if keeping():  # a server: the roster once per data version
+        roster = read_once(("roster",), lambda: _read_people(conn, None))
+        return roster if rm_ids is None else {rm: roster[rm] for rm in rm_ids if rm in roster}
+    return _read_people(conn, rm_ids)
+
+
+def _read_people(conn: Connection, rm_ids: Collection[str] | None) -> dict[str, _Who]:
     sql = (
         "SELECT r.rm_id, r.name, coalesce(r.role, 'rm') AS role, r.team_id, t.name AS team_name "
         "FROM relationship_managers AS r LEFT JOIN teams AS t ON t.team_id = r.team_id"
@@ -289,13 +304,8 @@ def check_rm(conn: Connection, rm_id: str, period: Period) -> None:
         raise KraftError(
             f"--rm {rm_id} is a {who.role}, and only RMs of role rm are scored; give an RM's id."
         )
-    c = scores.c
-    found = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(scores)
-        .where(c.rm_id == rm_id, c.period == period.label, c.level == "overall")
-    ).scalar()
-    if not found:
+    rows = stored_score_rows(conn, period.label, [rm_id]).get(rm_id, [])
+    if not any(r.level == "overall" for r in rows):
         raise KraftError(
             f"--rm {rm_id} has no scores for {period.label}; run `kraft compute` or choose a "
             "scored --period."
@@ -390,16 +400,10 @@ def build_scorecards(
 
 def _score_rows(conn: Connection, period: Period, rm_ids: Sequence[str]) -> dict[str, Any]:
     """rm_id → {"overall": row, "kra": {kra_id: row}, "kpi": {kpi_id: row}} from `scores`."""
-    if not rm_ids:
-        return {}
-    c = scores.c
     found: dict[str, Any] = {}
-    for chunk in range(0, len(rm_ids), 500):
-        query = sa.select(scores).where(
-            c.period == period.label, c.rm_id.in_(list(rm_ids[chunk : chunk + 500]))
-        )
-        for r in conn.execute(query):
-            mine = found.setdefault(r.rm_id, {"kra": {}, "kpi": {}})
+    for rm_id, rows in stored_score_rows(conn, period.label, rm_ids).items():
+        mine = found.setdefault(rm_id, {"kra": {}, "kpi": {}})
+        for r in rows:
             if r.level == "overall":
                 mine["overall"] = r
             else:

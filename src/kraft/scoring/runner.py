@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from kraft.cache import read_once
 from kraft.framework.model import Framework
 from kraft.periods import Calendar, Grain, Period
 from kraft.scoring.scorecard import KpiScore, KraScore, Person, Scorecard, Scorer, Value
@@ -41,7 +42,12 @@ class ScoreResult:
 
 def load_targets(conn: Connection) -> list[TargetRow]:
     """The target versions in force or in the history, without the ones a deletion record
-    (source DELETED) withdrew and without the deletion records themselves."""
+    (source DELETED) withdrew and without the deletion records themselves (kept where stored
+    reads are: kraft.cache.reads_kept)."""
+    return read_once(("targets",), lambda: _read_targets(conn))
+
+
+def _read_targets(conn: Connection) -> list[TargetRow]:
     found: dict[tuple[object, ...], list[TargetRow]] = {}
     query = sa.select(targets).order_by(targets.c.recorded_at, targets.c.target_id)
     for r in conn.execute(query):
@@ -66,7 +72,12 @@ def load_targets(conn: Connection) -> list[TargetRow]:
 
 
 def load_people(conn: Connection) -> tuple[list[Person], dict[str, str | None]]:
-    """The RMs of role rm, each with the team they lead; and every team's parent."""
+    """The RMs of role rm, each with the team they lead; and every team's parent (kept where
+    stored reads are)."""
+    return read_once(("people",), lambda: _read_people(conn))
+
+
+def _read_people(conn: Connection) -> tuple[list[Person], dict[str, str | None]]:
     teams = conn.execute(
         sa.text("SELECT team_id, parent_team_id, leader_rm_id FROM teams")
     ).fetchall()
@@ -192,8 +203,30 @@ def score_database(
     measurement or target changes: a leader's score reads its members', and nothing crosses
     from one tree to another).
     """
-    with _collector_paused():
+    with _collector_paused(), _one_scoring_at_a_time(db):
         return _score_database(db, framework, calendar, run_id, workers, rm_ids)
+
+
+SCORING_LOCK = 0x6B726166  # PostgreSQL advisory lock key ("kraf") held while scores are rebuilt
+
+
+@contextmanager
+def _one_scoring_at_a_time(db: Database) -> Iterator[None]:
+    """On PostgreSQL, scorings wait for each other across processes (two `kraft serve`, a
+    compute): else two that replace the same RMs' scores collide on the key, and one that read
+    older targets could overwrite newer scores. Reading happens after the lock is taken, so each
+    scoring sees every change committed before it. DuckDB has the one writer."""
+    if db.is_duckdb:
+        yield
+        return
+    with db.engine.connect() as lock:
+        lock.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": SCORING_LOCK})
+        lock.commit()
+        try:
+            yield
+        finally:
+            lock.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": SCORING_LOCK})
+            lock.commit()
 
 
 @contextmanager

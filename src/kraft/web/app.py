@@ -9,6 +9,7 @@ validation is raised by the route itself), out-of-scope resources are 404 as mis
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -28,6 +29,7 @@ from kraft.web.deps import SignInRequiredError
 from kraft.web.render import render_page
 from kraft.web.security import Signer, workspace_secret
 from kraft.web.site import STATIC, Site
+from kraft.web.warm import Warmer
 from kraft.workspace import Workspace
 
 PAGE_MODULES = (
@@ -43,6 +45,8 @@ PAGE_MODULES = (
     "compute",
     "initiative",
     "admin",
+    "audit",
+    "review",
 )
 API_MODULES = (
     "auth",
@@ -55,6 +59,9 @@ API_MODULES = (
     "compute",
     "initiatives",
     "users",
+    "audit",
+    "reviews",
+    "health",
 )
 PROBLEM = "application/problem+json"
 TITLES = {
@@ -76,16 +83,32 @@ TITLES = {
 # Requests served at once (each holds at most one database connection at a time): fewer than
 # the engine's pool (SQLAlchemy's default 5 + 10 overflow), leaving room for a background compute.
 CONCURRENT_REQUESTS = 12
+BACKGROUND = "kraft-"  # the names of the threads reading ahead or keeping results
+STOP_SECONDS = 30.0  # a stop waits this long for each of them
+# Bytes a request body may have (a form, a framework's YAML, a JSON body): more answers 413
+# before it is read. Uploads stream to disk under their own limit (pages/imports.UPLOAD_BODY_BYTES).
+BODY_LIMIT = 4 * 1024 * 1024
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Cap the worker threads of sync routes (anyio's default is 40) below the connection pool,
-    so that a burst of requests waits its turn instead of timing out on the pool."""
+    so that a burst of requests waits its turn instead of timing out on the pool; read ahead
+    what the first pages need, now and after every write that re-scores (kraft.web.warm)."""
     import anyio.to_thread
 
     anyio.to_thread.current_default_thread_limiter().total_tokens = CONCURRENT_REQUESTS
+    site: Site = app.state.site
+    warmer = Warmer(site)
+    app.state.warmer = warmer
+    site.after_write = warmer.start
+    warmer.start()
     yield
+    site.after_write = None
+    warmer.stop()
+    for thread in threading.enumerate():  # background reads finish before the database closes
+        if thread.name.startswith(BACKGROUND) and thread is not threading.current_thread():
+            thread.join(STOP_SECONDS)
 
 
 def create_app(workspace: Workspace, db: Database, *, secure_cookies: bool = False) -> FastAPI:
@@ -99,6 +122,7 @@ def create_app(workspace: Workspace, db: Database, *, secure_cookies: bool = Fal
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        max_body_size=BODY_LIMIT,
     )
     app.state.site = Site(
         workspace, db, Signer(workspace_secret(workspace.root)), secure_cookies=secure_cookies

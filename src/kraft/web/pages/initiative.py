@@ -22,11 +22,11 @@ from kraft.metrics.spec import load_catalogue
 from kraft.reports.initiative_report import before_after_spec, kpi_rows, render_initiative_report
 from kraft.reports.team_report import ReportFormat
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.overview import data_version, kept
+from kraft.web.pages.overview import kept
 from kraft.web.pages.team import safe_name
 from kraft.web.render import chart, render_page
 from kraft.web.scope import Scope
-from kraft.web.site import Site
+from kraft.web.site import Site, data_version
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,10 +11,7 @@ keeps it per period and data version, so that the next view is a template's rend
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.pacing import Forecast, Pace, forecasts, is_open
+from kraft.cache import Kept, current_version, sole_writer
 from kraft.errors import KraftError
 from kraft.formatting import plain
 from kraft.framework.model import KPI, Framework
@@ -35,11 +33,17 @@ from kraft.reports import charts
 from kraft.reports.scores import OverallRow, overall_rows
 from kraft.reports.team_report import BOARD_LIMIT, LIST_LIMIT, MOVERS
 from kraft.reports.values import format_value
-from kraft.scoring.stored import as_of_date, numeric, to_decimal
+from kraft.scoring.stored import (
+    as_of_date,
+    numeric,
+    overall_checksum,
+    scored_periods,
+    to_decimal,
+)
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.pages.auth import home_of
 from kraft.web.render import chart, render_page
-from kraft.web.site import Site
+from kraft.web.site import Site, data_version
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -53,118 +57,19 @@ CACHE_SECONDS = 3600.0  # a kept result is read again after this, whatever the v
 # -- the cache --------------------------------------------------------------------------------
 
 
-class Kept:
-    """Results kept per key (which holds the data version they were read at), least recently
-    used dropped first; each key is made by one thread at a time, so that twenty clients asking
-    for the same cold leaderboard wait for one computation instead of running twenty."""
-
-    def __init__(self, entries: int = CACHE_ENTRIES, seconds: float = CACHE_SECONDS) -> None:
-        self.entries = entries
-        self.seconds = seconds
-        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._making: dict[Any, threading.Lock] = {}
-        self._started: set[Any] = set()
-
-    def get(self, key: Any, make: Callable[[], T]) -> T:
-        found = self._fresh(key)
-        if found is not None:
-            return found[0]  # type: ignore[no-any-return]
-        with self._lock:
-            maker = self._making.setdefault(key, threading.Lock())
-        with maker:
-            found = self._fresh(key)
-            if found is not None:
-                return found[0]  # type: ignore[no-any-return]
-            value = make()
-            with self._lock:
-                self._items[key] = (time.monotonic(), value)
-                self._items.move_to_end(key)
-                while len(self._items) > self.entries:
-                    self._items.popitem(last=False)
-                self._making.pop(key, None)
-            return value
-
-    def peek(self, key: Any) -> tuple[Any] | None:
-        """(value,) if kept, else None; never makes it."""
-        return self._fresh(key)
-
-    def start(self, key: Any, make: Callable[[], Any]) -> None:
-        """Make the value in a background thread (one per key), unless it is kept already: so
-        that a page can go on without it and the next one finds it (`make` opens its own
-        connection: the page's is closed by then)."""
-        with self._lock:
-            if key in self._items or key in self._started:
-                return
-            self._started.add(key)
-
-        def run() -> None:
-            try:
-                self.get(key, make)
-            except Exception:  # the page that needs it makes it again and says why
-                log.exception("kraft: making %r in the background failed", key[0])
-            finally:
-                with self._lock:
-                    self._started.discard(key)
-
-        threading.Thread(target=run, name="kraft-kept", daemon=True).start()
-
-    def _fresh(self, key: Any) -> tuple[Any] | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            if time.monotonic() - item[0] > self.seconds:
-                del self._items[key]
-                return None
-            self._items.move_to_end(key)
-            return (item[1],)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-kept = Kept()
-
-
-def data_version(conn: Connection, framework: Framework) -> tuple[Any, ...]:
-    """What the stored values and scores depend on, read in one cheap query: the latest compute
-    run, import and audit entry (every target, measurement, framework or user change writes
-    one), the framework's version, and which database (a process may serve more than one)."""
-    row = conn.execute(
-        sa.text(
-            "SELECT (SELECT max(run_id) FROM compute_runs), (SELECT max(import_id) FROM "
-            "import_runs), (SELECT max(seq) FROM audit_head)"
-        )
-    ).one()
-    return (str(conn.engine.url), *row, framework.id, framework.version)
+kept = Kept(CACHE_ENTRIES, CACHE_SECONDS)  # the company's boards, cards and lists
+EACH_ENTRIES = 1024  # a team's charts, an explain view: small, and many
+kept_each = Kept(EACH_ENTRIES, CACHE_SECONDS)  # apart, so that many teams or RMs evict no board
 
 
 def period_version(conn: Connection, base: tuple[Any, ...], label: str) -> tuple[Any, ...]:
-    """The data version with a checksum of the period's overall scores: a re-score after a
-    target change commits after the change's own audit entry."""
-    scored = conn.execute(
-        sa.text(
-            "SELECT count(*), sum(score), sum(coverage) FROM scores WHERE period = :p "
-            "AND level = 'overall'"
-        ),
-        {"p": label},
-    ).one()
-    return (*base, label, *scored)
+    """The data version with a checksum of the period's overall scores, unless this process is
+    the database's one writer (then the version counts every write): a re-score by another
+    process commits after the change's own audit entry."""
+    return (*base, label, *(() if sole_writer() else overall_checksum(conn, label)))
 
 
 # -- periods ------------------------------------------------------------------------------------
-
-
-def scored_periods(conn: Connection, rm_id: str | None = None) -> list[str]:
-    """The periods with stored scorecards (of one RM, if named)."""
-    query = "SELECT DISTINCT period FROM scores WHERE level = 'overall'"
-    params: dict[str, str] = {}
-    if rm_id is not None:
-        query += " AND rm_id = :rm"
-        params["rm"] = rm_id
-    return [r[0] for r in conn.execute(sa.text(query), params)]
 
 
 @dataclass(frozen=True)
@@ -187,11 +92,8 @@ def choose_period(
 ) -> PeriodChoice:
     """The period asked for, if it has scores; by default the latest closed quarter with scores
     (else the latest scored quarter, month or year). Refuses in one sentence otherwise."""
-    base = data_version(conn, framework)
-    labels, parsed, as_of = kept.get(
-        ("periods", rm_id, base),
-        lambda: _periods(conn, calendar, rm_id),
-    )
+    base = current_version() or data_version(conn, framework)
+    labels, parsed, as_of = _periods(conn, calendar, rm_id)
     groups = []
     for grain in GRAIN_ORDER:
         mine = sorted((p for p in parsed if p.grain is grain), key=lambda p: p.start, reverse=True)

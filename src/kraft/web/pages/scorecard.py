@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.whatif import WhatIf, what_if
+from kraft.cache import Kept
 from kraft.errors import KraftError
 from kraft.framework.model import KPI, Framework, KpiKind
 from kraft.metrics.runner import Explanation, RowSet, explain
@@ -36,16 +37,16 @@ from kraft.reports.scorecard import (
     scorecard_pdf,
 )
 from kraft.scoring.scorecard import in_scorecard
-from kraft.scoring.stored import numeric
+from kraft.scoring.stored import numeric, scored_periods
 from kraft.store.teams import teams_below
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.pages.overview import (
+    CACHE_SECONDS,
     PeriodChoice,
     Shown,
     choose_period,
-    kept,
+    kept_each,
     quartiles,
-    scored_periods,
 )
 from kraft.web.pages.team import board_if_ready, safe_name, stored_cards, team_overall
 from kraft.web.render import chart, render_page
@@ -57,6 +58,8 @@ router = APIRouter(include_in_schema=False)
 NO_RM = "There is no such RM, or their scorecard is not yours to see."
 CLIENT_MASK = "another RM's client"
 RM_MASK = "another RM"
+REPORTS_KEPT = 512  # scorecards kept apart from the boards, so that many RMs evict no board
+reports_kept = Kept(REPORTS_KEPT, CACHE_SECONDS)
 ROWS_SHOWN = 200  # rows of a row set the explain view lists (the count says how many more)
 KPI_CSV_COLUMNS = (
     "rm_id", "period", "kra_id", "kpi_id", "kpi_name", "unit", "actual", "target", "threshold",
@@ -195,7 +198,7 @@ def load_report(site: Site, conn: Connection, rm_id: str, choice: PeriodChoice) 
                 404, f"There is no scorecard of {rm_id} for {period.label}."
             ) from None
 
-    return kept.get(("scorecard", rm_id, choice.version), make)
+    return reports_kept.get(("scorecard", rm_id, choice.version), make)
 
 
 @router.get("/rms/{rm_id}", response_class=HTMLResponse)
@@ -273,7 +276,7 @@ def _context(
         )
     if place is not None:
         counts = {rating: n for rating, _, n in place.ratings if rating is not None}
-        spec = kept.get(
+        spec = kept_each.get(
             ("team-ratings", place.team_id, choice.version),
             lambda: charts.rating_distribution(counts, framework.rating_bands),
         )
@@ -412,7 +415,7 @@ def explain_page(
             ),
             {"rm": rm_id, "p": label, "k": definition.id},
         ).first()
-    found, row_sets = kept.get(
+    found, row_sets = kept_each.get(
         ("explain", rm_id, definition.id, not scope.sees_others, choice.version),
         lambda: _explained(site, rm_id, definition.id, label, mask=not scope.sees_others),
     )

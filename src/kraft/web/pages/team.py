@@ -49,7 +49,7 @@ from kraft.scoring.leaderboard import (
 )
 from kraft.scoring.stored import numeric
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.overview import PeriodChoice, Shown, choose_period, kept
+from kraft.web.pages.overview import PeriodChoice, Shown, choose_period, kept, kept_each
 from kraft.web.render import chart, render_page
 from kraft.web.scope import Scope
 from kraft.web.site import Site
@@ -269,7 +269,7 @@ def team_page(
     with site.read() as conn:
         view = team_view(site, conn, scope, team_id, period, kpi)
     label = view.choice.period.label
-    specs = kept.get(
+    specs = kept_each.get(
         ("team-charts", team_id, view.choice.version), lambda: team_charts(framework, view)
     )
     drawn = {
