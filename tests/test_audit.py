@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kraft.store import audit
 from kraft.store.database import workspace_database
 from kraft.workspace import Workspace
@@ -56,12 +58,14 @@ def test_chain_is_intact_after_appends(workspace: Workspace) -> None:
     assert entries[0].new_value == '{"target":3}'
 
 
+@pytest.mark.audit_tampered
 def test_an_edited_entry_is_detected(workspace: Workspace) -> None:
     _append_three(workspace)
     _execute(workspace, "UPDATE audit_log SET new_value = '{\"target\":99}' WHERE seq = 2")
     assert _verify(workspace) == ["entry 2 was changed after it was written"]
 
 
+@pytest.mark.audit_tampered
 def test_a_deleted_entry_is_detected(workspace: Workspace) -> None:
     _append_three(workspace)
     _execute(workspace, "DELETE FROM audit_log WHERE seq = 2")
@@ -70,12 +74,14 @@ def test_a_deleted_entry_is_detected(workspace: Workspace) -> None:
     assert "entry 3 does not link to the entry before it" in problems
 
 
+@pytest.mark.audit_tampered
 def test_deleting_the_newest_entry_is_detected(workspace: Workspace) -> None:
     _append_three(workspace)
     _execute(workspace, "DELETE FROM audit_log WHERE seq = 3")
     assert _verify(workspace) == ["entries 3 to 3 are missing (deleted)"]
 
 
+@pytest.mark.audit_tampered
 def test_a_rewritten_chain_is_still_caught_by_the_head(workspace: Workspace) -> None:
     _append_three(workspace)
     _execute(workspace, "DELETE FROM audit_log")

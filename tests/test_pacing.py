@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 
+from kraft.analysis.alerts import below_threshold
 from kraft.analysis.pacing import (
     Method,
     Pace,
     accumulating,
-    below_threshold,
     forecast_value,
     is_open,
     month_position,

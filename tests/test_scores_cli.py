@@ -244,13 +244,13 @@ def test_kpi_leaderboards_rank_by_the_shrunk_rate(scored: Workspace) -> None:
 def test_export_scores_has_the_stable_columns(scored: Workspace, tmp_path: Path) -> None:
     header = (
         "rm_id,period,overall_score,rating,rating_label,coverage,"
-        "kra:compliance,kra:relationship_building"
+        "kra:compliance,kra:relationship_building,final_rating"
     )
     quarter = [
-        "R1,2026-Q1,111.46,5,Outstanding,100.0,105.2632,117.6471",
-        "R2,2026-Q1,107.2,4,Exceeds,100.0,102.6316,111.7647",
-        "R3,2026-Q1,97.37,4,Exceeds,100.0,94.7368,100.0",
-        "R4,2026-Q1,,,,0.0,,",
+        "R1,2026-Q1,111.46,5,Outstanding,100.0,105.2632,117.6471,",
+        "R2,2026-Q1,107.2,4,Exceeds,100.0,102.6316,111.7647,",
+        "R3,2026-Q1,97.37,4,Exceeds,100.0,94.7368,100.0,",
+        "R4,2026-Q1,,,,0.0,,,",
     ]
     text = kraft(scored, "export", "scores", "--grain", "quarter")
     assert text.splitlines() == [header, *quarter]
@@ -261,7 +261,7 @@ def test_export_scores_has_the_stable_columns(scored: Workspace, tmp_path: Path)
     # every grain: the quarter, then the year (the same book); no monthly KPIs, no month rows
     everything = kraft(scored, "export", "scores").splitlines()
     assert everything[:5] == [header, *quarter]
-    assert everything[5] == "R1,2026,111.46,5,Outstanding,100.0,105.2632,117.6471"
+    assert everything[5] == "R1,2026,111.46,5,Outstanding,100.0,105.2632,117.6471,"
     assert len(everything) == 9
 
     records = json.loads(
@@ -276,6 +276,7 @@ def test_export_scores_has_the_stable_columns(scored: Workspace, tmp_path: Path)
         "coverage": 100.0,
         "kra:compliance": 105.2632,
         "kra:relationship_building": 117.6471,
+        "final_rating": None,  # not reviewed (tests/test_review.py exports a reviewed one)
     }
 
     from openpyxl import load_workbook
@@ -286,7 +287,7 @@ def test_export_scores_has_the_stable_columns(scored: Workspace, tmp_path: Path)
     assert sheet is not None
     cells = [[c.value for c in row] for row in sheet.iter_rows()]
     assert cells[0] == header.split(",")
-    assert cells[2] == ["R2", "2026-Q1", 107.2, 4, "Exceeds", 100.0, 102.6316, 111.7647]
+    assert cells[2] == ["R2", "2026-Q1", 107.2, 4, "Exceeds", 100.0, 102.6316, 111.7647, None]
 
 
 def test_bad_options_are_refused_in_one_sentence(scored: Workspace) -> None:

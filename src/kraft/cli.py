@@ -59,6 +59,7 @@ from kraft.store.database import Database
 
 if TYPE_CHECKING:  # the import and demo modules load numpy and pyarrow: only when used
     from kraft.ingest.importer import ImportResult
+    from kraft.metrics.spark import SparkOptions
 
 from kraft.workspace import NoWorkspaceError, Settings, Workspace, init_workspace
 
@@ -631,7 +632,27 @@ def compute(
         str | None, typer.Option("--as-of", help="Data as-of date (default: the last import's).")
     ] = None,
     engine: Annotated[
-        str | None, typer.Option(help="duckdb or postgres: must be the workspace's database.")
+        str | None,
+        typer.Option(
+            help="duckdb or postgres (must be the workspace's database), or spark: Spark SQL over "
+            "Parquet tables, the values written back into the workspace's database."
+        ),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="With --engine spark: the Spark master URL (default local[*]; spark://host:7077 "
+            "for a cluster).",
+        ),
+    ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --engine spark: a folder of Parquet tables in the contract's layout "
+            "(<table>.parquet). Default: the workspace's tables, exported to a temporary folder "
+            "first. With --source, --as-of defaults to the latest event date in the folder.",
+        ),
     ] = None,
     score: Annotated[
         bool, typer.Option("--score/--no-score", help="Score every RM from the new values.")
@@ -642,8 +663,15 @@ def compute(
     workspace = _workspace(ctx)
     if grain not in GRAIN_CHOICES:
         raise KraftError(f"--grain {grain!r} is not month, quarter, year or all.")
+    if engine != "spark" and (spark_master is not None or source is not None):
+        raise KraftError("--spark-master and --source go with --engine spark; add it or drop them.")
     db = _open_database(workspace)
-    if (
+    spark = None
+    if engine == "spark":
+        from kraft.metrics.spark import DEFAULT_MASTER, SparkOptions
+
+        spark = SparkOptions(spark_master or DEFAULT_MASTER, source)
+    elif (
         engine is not None
         and {"duckdb": "duckdb", "postgres": "postgresql"}.get(engine) != db.dialect
     ):
@@ -655,7 +683,7 @@ def compute(
     request = ComputeRequest(
         as_of=_parse_date(as_of, "--as-of"), first=first, last=last, grains=GRAIN_CHOICES[grain]
     )
-    result, scored = _run_compute(workspace, db, framework, request, score=score)
+    result, scored = _run_compute(workspace, db, framework, request, score=score, spark=spark)
     summary = (
         f"Computed {len(result.kpis)} KPIs for {result.first_period} to {result.last_period} "
         f"(as of {result.as_of}): {result.rows:,} values, run {result.run_id}"
@@ -714,6 +742,28 @@ def export_kpi_values(
         out.print(f"Wrote {len(rows):,} KPI values to {output}.")
 
 
+@export_app.command("data")
+def export_data(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="The folder to write the tables in.")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet.")] = "parquet",
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a folder that is not empty.")
+    ] = False,
+) -> None:
+    """Write every operational table as <table>.parquet in DIR, typed as the contract says (for a
+    lake, for `kraft compute --engine spark --source DIR`, or for `kraft import DIR`)."""
+    workspace = _workspace(ctx)
+    if fmt != "parquet":
+        raise KraftError(f"--format {fmt!r}: kraft exports the tables as parquet.")
+    from kraft.store.parquet import export_parquet
+
+    db = _open_database(workspace)
+    with err.status("Writing the tables…"):
+        counts = export_parquet(db, directory, force=force)
+    out.print(f"Wrote {len(counts)} tables ({sum(counts.values()):,} rows) to {directory}.")
+
+
 def _within(calendar: Calendar, label: str, start: date | None, end: date | None) -> bool:
     if start is None and end is None:
         return True
@@ -728,9 +778,15 @@ def _run_compute(
     request: ComputeRequest,
     *,
     score: bool = True,
+    spark: SparkOptions | None = None,
 ) -> tuple[ComputeResult, ScoreResult | None]:
-    """Compute the KPI values, then (unless told not to) score every RM from them."""
+    """Compute the KPI values (where the data is, or in Spark), then (unless told not to) score
+    every RM from them."""
     settings = workspace.settings
+    parameters = {
+        "renewal_grace_days": settings.renewal_grace_days,
+        "free_look_days": settings.free_look_days,
+    }
     with Progress(
         TextColumn("Computing KPIs"),
         BarColumn(),
@@ -740,19 +796,35 @@ def _run_compute(
         transient=True,
     ) as bar:
         task = bar.add_task("compute", total=None)
-        computed = compute_kpis(
-            db,
-            framework,
-            load_catalogue(),
-            _calendar(workspace),
-            {
-                "renewal_grace_days": settings.renewal_grace_days,
-                "free_look_days": settings.free_look_days,
-            },
-            request,
-            actor=_actor(),
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if spark is not None:
+            from kraft.metrics.spark import compute_spark
+
+            computed = compute_spark(
+                db,
+                framework,
+                load_catalogue(),
+                _calendar(workspace),
+                parameters,
+                request,
+                spark,
+                actor=_actor(),
+                progress=progress,
+            )
+        else:
+            computed = compute_kpis(
+                db,
+                framework,
+                load_catalogue(),
+                _calendar(workspace),
+                parameters,
+                request,
+                actor=_actor(),
+                progress=progress,
+            )
     if not score:
         return computed, None
     with err.status("Scoring…"):
@@ -842,6 +914,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reports",
     "report_scorecard",
     "report_team",
+    "review",
 )
 
 

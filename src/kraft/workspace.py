@@ -2,22 +2,82 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kraft.errors import KraftError
 
 CONFIG_NAME = "kraft.toml"
 ENV_VAR = "KRAFT_WORKSPACE"
+SMTP_PASSWORD_VAR = "KRAFT_SMTP_PASSWORD"
+MAIL_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 
 class NoWorkspaceError(KraftError):
     """No workspace was named and none was found upwards from the current folder."""
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: mail that never leaves the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class SmtpSettings(BaseModel):
+    """kraft.toml's [smtp] table: the mail server `kraft alerts --email` sends through."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(min_length=1, description="the SMTP server's name or address")
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="default 587 (starttls), 465 (ssl), 25 (none)"
+    )
+    tls: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="starttls, ssl, or none (only for a server on loopback)"
+    )
+    sender: str = Field(description="the From address, e.g. kraft@insurer.in")
+    username: str | None = Field(default=None, description="to sign in to the server")
+    password: str | None = Field(
+        default=None, description=f"better given in the environment variable {SMTP_PASSWORD_VAR}"
+    )
+    timeout_seconds: int = Field(default=30, ge=1, le=600)
+
+    @field_validator("sender")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not MAIL_ADDRESS.match(value.strip()):
+            raise ValueError(f"{value!r} is not an email address; write one like kraft@insurer.in")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _clear_text_only_on_loopback(self) -> SmtpSettings:
+        if self.tls == "none" and self.username and not is_loopback(self.host):
+            raise ValueError(
+                f'tls = "none" would send the password to {self.host} unencrypted; use '
+                '"starttls" or "ssl" (tls = "none" is for a relay on this machine)'
+            )
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or DEFAULT_SMTP_PORTS[self.tls]
+
+    def login_password(self) -> str | None:
+        """The password to sign in with: $KRAFT_SMTP_PASSWORD, else the one in kraft.toml."""
+        return os.environ.get(SMTP_PASSWORD_VAR) or self.password
 
 
 class Settings(BaseModel):
@@ -36,6 +96,9 @@ class Settings(BaseModel):
     fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
     renewal_grace_days: int = Field(default=30, ge=0, le=366)
     free_look_days: int = Field(default=30, ge=0, le=366)
+    smtp: SmtpSettings | None = Field(
+        default=None, description="the mail server for `kraft alerts --email` (a [smtp] table)"
+    )
 
 
 @dataclass(frozen=True)
@@ -57,9 +120,19 @@ def render_config(settings: Settings) -> str:
         "# 2026-Q1 and 2026; any other month gives FY2026-Q1 and FY2026 (named by the year it ends).",
     ]
     for name, field in Settings.model_fields.items():
+        if name == "smtp":
+            continue  # a table: after every plain key
         if field.description:
             lines.append(f"# {name}: {field.description}")
         lines.append(f"{name} = {value(getattr(settings, name))}")
+    lines.append(
+        "# [smtp]: the mail server for `kraft alerts --email`: host, port, tls (starttls, ssl or"
+    )
+    lines.append("# none), sender, username; the password in $" + SMTP_PASSWORD_VAR)
+    if settings.smtp is not None:
+        lines.append("[smtp]")
+        for name, setting in settings.smtp.model_dump(exclude_none=True).items():
+            lines.append(f"{name} = {json.dumps(setting)}")
     return "\n".join(lines) + "\n"
 
 
@@ -96,8 +169,12 @@ def load_workspace(directory: Path) -> Workspace:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        message = str(err["msg"])
+        if err["type"] == "value_error":  # kraft's own sentence, with its fix
+            message = message.removeprefix("Value error, ")
+            raise KraftError(f"{config}, setting {key}: {message}.") from None
         hint = "remove it" if err["type"] == "extra_forbidden" else "correct the value"
-        raise KraftError(f"{config}, setting {key}: {err['msg']}; {hint}.") from None
+        raise KraftError(f"{config}, setting {key}: {message}; {hint}.") from None
     return Workspace(directory.resolve(), settings)
 
 

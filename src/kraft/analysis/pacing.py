@@ -1,4 +1,4 @@
-"""Pacing: where each KPI of an open period will land at its end; and the alerts built on it.
+"""Pacing: where each KPI of an open period will land at its end.
 
 A period is open when it holds the data's as-of date and has not ended (as_of < its last day;
 the same rule as the engine's provisional values). Forecasts, by the KPI's unit:
@@ -23,34 +23,27 @@ counts and sums, by the TargetBook), else "at risk"; a ratio or mean whose volum
 under the KPI's minimum volume is "insufficient volume" (too few cases to call it), a KPI with no
 value "no data", one with no target anywhere "no target".
 
-Alerts (`alerts`): for the period asked, every KPI at risk by pacing (open period only: a closed
-period has nothing left to pace) and every KPI below threshold in the period and in the one before
-it. A closed period is read from the scores table: status "below threshold", or a provisional
-score (an observation window still open) whose actual is worse than its threshold. In the open
-period every score is provisional and a count to date falls short of any whole-period threshold,
-so there the forecast is held against the threshold instead.
+The alerts built on these forecasts are in kraft.analysis.alerts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.variance import event_dated, same_period_last_year, valued_scorecard_kpis
 from kraft.framework.model import KPI, Framework, Unit
 from kraft.metrics.spec import Catalogue
 from kraft.periods import Calendar, Grain, Period
-from kraft.scoring.methods import ZERO, Goal, Status, better_or_equal
+from kraft.scoring.methods import ZERO, Goal, better_or_equal
 from kraft.scoring.runner import load_people, load_targets
-from kraft.scoring.stored import RmValues, StoredValue, load_rm_values, numeric, to_decimal
+from kraft.scoring.stored import RmValues, StoredValue, load_rm_values, to_decimal
 from kraft.scoring.targets import TargetBook
-from kraft.store.metadata import scores
 
 ADDITIVE_UNITS = {Unit.count, Unit.currency, Unit.count_per_month}
 
@@ -228,128 +221,3 @@ def forecasts(
 def _value(values: RmValues, label: str, rm_id: str, kpi_id: str) -> Decimal | None:
     stored = values.get(label, {}).get(rm_id, {}).get(kpi_id)
     return to_decimal(stored.value) if stored is not None else None
-
-
-# -- alerts ---------------------------------------------------------------------------------------
-
-
-class AlertKind(StrEnum):
-    at_risk = "at risk"
-    below_threshold_twice = "below threshold two periods running"
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One KPI of one RM that needs attention in a period."""
-
-    rm_id: str
-    kpi_id: str
-    kra_id: str
-    period: str
-    kind: AlertKind
-    actual: Decimal | None  # the value to date (at risk) or the period's actual
-    target: Decimal | None
-    threshold: Decimal | None
-    forecast: Decimal | None = None  # at risk: the forecast at the period's end
-    method: Method | None = None
-    previous_period: str | None = None  # below threshold twice: the period before
-    previous_actual: Decimal | None = None
-
-
-def below_threshold(
-    kpi: KPI, status: str | None, actual: Decimal | None, threshold: object
-) -> bool:
-    """A scored KPI worse than its threshold (a provisional one judged on its actual)."""
-    if status == Status.below_threshold:
-        return True
-    if status != Status.provisional or actual is None or threshold is None:
-        return False
-    return not better_or_equal(kpi, actual, Decimal(str(threshold)))
-
-
-def alerts(
-    conn: Connection,
-    framework: Framework,
-    calendar: Calendar,
-    period: Period,
-    as_of: date,
-    catalogue: Catalogue | None = None,
-) -> list[Alert]:
-    """At-risk KPIs (open period) and KPIs below threshold in the period and the one before.
-
-    In an open period every score is provisional and a count to date is naturally short of a
-    threshold set for the whole period, so there "below threshold" means the forecast is worse
-    than the threshold; a closed period is read from the scores table."""
-    order = {kpi.id: i for i, (_, kpi) in enumerate(framework.kpis())}
-    paced = forecasts(conn, framework, calendar, period, as_of, catalogue=catalogue)
-    found = [
-        Alert(
-            f.rm_id,
-            f.kpi_id,
-            f.kra_id,
-            f.period,
-            AlertKind.at_risk,
-            f.to_date,
-            f.target,
-            f.threshold,
-            forecast=f.forecast,
-            method=f.method,
-        )
-        for f in paced
-        if f.status is Pace.at_risk
-    ]
-    previous = calendar.previous(period)
-    open_now = is_open(period, as_of)
-    stored = _stored_below(
-        conn, framework, [previous.label] if open_now else [previous.label, period.label]
-    )
-    now: dict[tuple[str, str], Alert] = {}
-    if open_now:
-        for f in paced:
-            kpi = framework.kpi(f.kpi_id)
-            if (
-                f.status is not Pace.insufficient_volume
-                and f.forecast is not None
-                and f.threshold is not None
-                and not better_or_equal(kpi, f.forecast, f.threshold)
-            ):
-                now[(f.rm_id, f.kpi_id)] = Alert(
-                    f.rm_id, f.kpi_id, f.kra_id, period.label, AlertKind.below_threshold_twice,
-                    f.to_date, f.target, f.threshold, forecast=f.forecast, method=f.method,
-                )  # fmt: skip
-    else:
-        for (label, rm_id, kpi_id), alert in stored.items():
-            if label == period.label:
-                now[(rm_id, kpi_id)] = alert
-    for (rm_id, kpi_id), alert in now.items():
-        before = stored.get((previous.label, rm_id, kpi_id))
-        if before is not None:
-            found.append(
-                replace(alert, previous_period=previous.label, previous_actual=before.actual)
-            )
-    kinds = list(AlertKind)
-    return sorted(found, key=lambda a: (a.rm_id, kinds.index(a.kind), order.get(a.kpi_id, 0)))
-
-
-def _stored_below(
-    conn: Connection, framework: Framework, labels: list[str]
-) -> dict[tuple[str, str, str], Alert]:
-    """The KPI scores below threshold in the periods named, by (period, rm_id, kpi_id)."""
-    known = {kpi.id for _, kpi in framework.kpis()}
-    c = scores.c
-    rows = conn.execute(
-        sa.select(
-            c.rm_id, c.period, c.item_id, c.kra_id, c.status, c.actual, c.target, c.threshold
-        ).where(c.level == "kpi", c.period.in_(labels))
-    )
-    found: dict[tuple[str, str, str], Alert] = {}
-    for r in rows:
-        if r.item_id not in known:
-            continue  # scored under another framework
-        actual = to_decimal(r.actual)
-        if below_threshold(framework.kpi(r.item_id), r.status, actual, r.threshold):
-            found[(r.period, r.rm_id, r.item_id)] = Alert(
-                r.rm_id, r.item_id, r.kra_id, r.period, AlertKind.below_threshold_twice,
-                actual, numeric(r.target), numeric(r.threshold),
-            )  # fmt: skip
-    return found

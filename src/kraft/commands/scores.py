@@ -283,8 +283,9 @@ def export_scores(
     period: Annotated[str | None, typer.Option(help="Only this period (a label).")] = None,
     grain: Annotated[str, typer.Option(help="month, quarter, year or all.")] = "all",
 ) -> None:
-    """Write scores: rm_id,period,overall_score,rating,rating_label,coverage and kra:<id> per KRA
-    (rating 1–5 after gates, coverage in percent)."""
+    """Write scores: rm_id,period,overall_score,rating,rating_label,coverage, kra:<id> per KRA
+    and final_rating (rating 1–5 after gates, coverage in percent; final_rating: the rating
+    after the review, empty when not reviewed)."""
     workspace = workspace_of(ctx)
     check_format(fmt, EXPORT_FORMATS, CHOOSE)
     if fmt == "xlsx" and output is None:

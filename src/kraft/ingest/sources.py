@@ -26,6 +26,10 @@ from kraft.schema.tables import TABLES_BY_NAME, ColumnType
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB per file
 MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024  # refuse zip bombs before opening a workbook
+# A sheet's XML packs about 5 to 30 times; far more is a bomb that would take minutes and GBs to
+# parse under the size cap. Parts smaller than RATIO_FROM are too small to matter.
+MAX_XLSX_RATIO = 200
+RATIO_FROM = 8 * 1024 * 1024
 
 
 @dataclass
@@ -335,11 +339,20 @@ def _refuse_zip_bomb(path: Path) -> None:
 
     try:
         with zipfile.ZipFile(path) as archive:
-            total = sum(info.file_size for info in archive.infolist())
+            parts = archive.infolist()
     except zipfile.BadZipFile:
         raise KraftError(
             f"{path.name} is not a readable .xlsx workbook (not a zip file)."
         ) from None
+    total = sum(info.file_size for info in parts)
+    for info in parts:
+        packed = max(info.compress_size, 1)
+        if info.file_size >= RATIO_FROM and info.file_size / packed > MAX_XLSX_RATIO:
+            raise KraftError(
+                f"{path.name}: its part {info.filename} unpacks {info.file_size / packed:.0f} "
+                f"times its size ({info.file_size / 1e6:.0f} MB), which no real sheet does; "
+                "export the sheet as CSV and import that instead."
+            )
     if total > MAX_XLSX_UNCOMPRESSED:
         raise KraftError(
             f"{path.name} unpacks to {total / 1e6:.0f} MB, over the cap of "

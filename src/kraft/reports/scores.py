@@ -1,14 +1,15 @@
 """Stored scores read back for people: the export's stable columns and the leaderboards' records.
 
 The export's columns are fixed (rm_id, period, overall_score, rating, rating_label, coverage, then
-kra:<id> per KRA in framework order); leaderboards as CSV or JSON keep the raw value beside the
-interval and the shrunk rate, so that a ranking can always be checked against the score.
+kra:<id> per KRA in framework order, then final_rating: the rating after the review); leaderboards
+as CSV or JSON keep the raw value beside the interval and the shrunk rate, so that a ranking can
+always be checked against the score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection
 from kraft.framework.model import Framework
 from kraft.periods import Grain
 from kraft.scoring.leaderboard import KpiStanding, OverallStanding
+from kraft.scoring.review import final_ratings
 
 SCORE_EXPORT_COLUMNS = ("rm_id", "period", "overall_score", "rating", "rating_label", "coverage")
 OVERALL_BOARD_COLUMNS = (
@@ -66,6 +68,7 @@ class OverallRow:
     provisional: bool
     rating_capped_at: Decimal | None
     kras: dict[str, Decimal | None]
+    final_rating: int | None = None  # after the review (kraft.scoring.review); None: not reviewed
 
 
 def overall_rows(
@@ -103,17 +106,23 @@ def overall_rows(
             r.rm_id, r.name, r.team_id, r.period, r.grain, r.score, r.rating, r.rating_label,
             r.coverage, bool(r.provisional), r.capped_at, kras.setdefault(key, {}),
         )  # fmt: skip
+    for key, rating in final_ratings(conn, periods).items():
+        if key in cards:
+            cards[key] = replace(cards[key], final_rating=rating)
     return sorted(
         cards.values(), key=lambda row: (GRAIN_ORDER[Grain(row.grain)], row.period, row.rm_id)
     )
 
 
 def export_columns(framework: Framework) -> list[str]:
-    return [*SCORE_EXPORT_COLUMNS, *(f"kra:{kra.id}" for kra in framework.kras)]
+    """The contract's columns, then final_rating (appended after them, so that a reader of the
+    contract's columns by position is not broken by it)."""
+    return [*SCORE_EXPORT_COLUMNS, *(f"kra:{kra.id}" for kra in framework.kras), "final_rating"]
 
 
 def export_records(rows: list[OverallRow], framework: Framework) -> list[dict[str, Any]]:
-    """rm_id, period, overall_score, rating, rating_label, coverage and kra:<id> per KRA."""
+    """rm_id, period, overall_score, rating, rating_label, coverage, kra:<id> per KRA and
+    final_rating (the rating after the review: empty when not reviewed)."""
     records = []
     for row in rows:
         record: dict[str, Any] = {
@@ -126,6 +135,7 @@ def export_records(rows: list[OverallRow], framework: Framework) -> list[dict[st
         }
         for kra in framework.kras:
             record[f"kra:{kra.id}"] = _number(row.kras.get(kra.id))
+        record["final_rating"] = row.final_rating
         records.append(record)
     return records
 

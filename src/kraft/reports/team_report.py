@@ -4,9 +4,9 @@ Everything is read from what `kraft compute` stored and from the analyses built 
 computed a second way: the leaderboard is kraft.scoring.leaderboard.overall_leaderboard (stored
 overall, credibility-adjusted overall, rating, coverage, flags); the heatmap and the movers are the
 stored KRA and overall scores (kraft.reports.scores.overall_rows, the rows `kraft export scores`
-writes); KPIs below threshold are the stored KPI scores (kraft.analysis.pacing.below_threshold);
+writes); KPIs below threshold are the stored KPI scores (kraft.analysis.alerts.below_threshold);
 the variance table sums kraft.analysis.variance.variances per KPI beside the team's (or the
-company's) own stored KPI value; the at-risk list is kraft.analysis.pacing.alerts; the initiative
+company's) own stored KPI value; the at-risk list is kraft.analysis.alerts.alerts; the initiative
 summary is kraft.analysis.initiative.initiative_impact for every initiative running in the period.
 
 `build_team_report` assembles it once into a TeamReport; `render_team_report` writes it as html
@@ -28,13 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kraft.analysis.pacing import (
-    Alert,
-    AlertKind,
-    alerts,
-    below_threshold,
-    is_open,
-)
+from kraft.analysis.alerts import Alert, AlertKind, alerts, below_threshold
+from kraft.analysis.pacing import is_open
 from kraft.analysis.variance import Flag, median, variances
 from kraft.errors import KraftError
 from kraft.framework.model import KPI, Framework, Unit
@@ -414,7 +409,7 @@ def _below_threshold(
     at_risk: Sequence[Alert],
 ) -> tuple[list[BelowThreshold], int]:
     """The KPIs worse than their threshold, by KPI then worst score first. A closed period is
-    read from the stored KPI scores (kraft.analysis.pacing.below_threshold); in the open period,
+    read from the stored KPI scores (kraft.analysis.alerts.below_threshold); in the open period,
     where a count to date falls short of any whole-period threshold, the pacing forecast is held
     against the threshold instead (as `kraft alerts` does): those are the at-risk alerts whose
     forecast is worse than the threshold (a threshold is never better than its target, so every

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -171,3 +171,58 @@ def verify(conn: Connection) -> list[str]:
         else:
             problems.append("the audit head does not match the last entry")
     return problems
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit page and GET /api/v1/audit narrow the log by; None: any. The actor matches
+    on any part (case-insensitive: "cli:" finds every command-line change); the others exactly.
+    Dates are UTC days, both included."""
+
+    actor: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        c = audit_log.c
+        found: list[sa.ColumnElement[bool]] = []
+        if self.actor:
+            found.append(sa.func.lower(c.actor).contains(self.actor.lower(), autoescape=True))
+        if self.action:
+            found.append(c.action == self.action)
+        if self.object_type:
+            found.append(c.object_type == self.object_type)
+        if self.object_id:
+            found.append(c.object_id == self.object_id)
+        if self.since:
+            found.append(c.recorded_at >= datetime.combine(self.since, time.min))
+        if self.until:
+            found.append(c.recorded_at < datetime.combine(self.until + timedelta(days=1), time.min))
+        return found
+
+
+def search(
+    conn: Connection, narrowed: AuditFilter, *, limit: int, offset: int = 0
+) -> tuple[list[AuditEntry], int]:
+    """One page of the entries that match, newest first, and how many match in all."""
+    where = narrowed.where()
+    total = conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(*where)).scalar()
+    query = (
+        sa.select(audit_log)
+        .where(*where)
+        .order_by(audit_log.c.seq.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [AuditEntry(**row._mapping) for row in conn.execute(query)], int(total or 0)
+
+
+def kinds(conn: Connection) -> tuple[list[str], list[str]]:
+    """The actions and the object types the log holds, for choosing a filter."""
+    c = audit_log.c
+    actions = conn.execute(sa.select(c.action).distinct().order_by(c.action)).scalars().all()
+    types = conn.execute(sa.select(c.object_type).distinct().order_by(c.object_type))
+    return list(actions), list(types.scalars().all())

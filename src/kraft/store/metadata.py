@@ -174,3 +174,58 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime(), nullable=False),
     sa.Column("updated_at", sa.DateTime(), nullable=False),
 )
+
+# The review cycle (kraft.scoring.review): one review per RM and period, its state and each
+# step's who and when; `version` goes up with every step (optimistic concurrency). A sign-off
+# freezes the scorecard in review_snapshots as canonical JSON with its SHA-256, never changed.
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("review_id", sa.Integer(), nullable=False),
+    sa.Column("rm_id", sa.String(), nullable=False),
+    sa.Column("period", sa.String(), nullable=False),
+    sa.Column("grain", sa.String(), nullable=False),
+    sa.Column("state", sa.String(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("computed_score", SCORE, nullable=True),
+    sa.Column("computed_rating", sa.Integer(), nullable=True),
+    sa.Column("adjusted_rating", sa.Integer(), nullable=True),
+    sa.Column("final_rating", sa.Integer(), nullable=True),
+    sa.Column("adjustment_reason", sa.Text(), nullable=True),
+    sa.Column("adjusted_by", sa.String(), nullable=True),
+    sa.Column("adjusted_at", sa.DateTime(), nullable=True),
+    sa.Column("manager_comments", sa.Text(), nullable=True),
+    sa.Column("reviewed_by", sa.String(), nullable=True),
+    sa.Column("reviewed_at", sa.DateTime(), nullable=True),
+    sa.Column("self_assessment", sa.Text(), nullable=True),
+    sa.Column("self_assessed_by", sa.String(), nullable=True),
+    sa.Column("self_assessed_at", sa.DateTime(), nullable=True),
+    sa.Column("acknowledged_by", sa.String(), nullable=True),
+    sa.Column("acknowledged_at", sa.DateTime(), nullable=True),
+    sa.Column("signed_off_by", sa.String(), nullable=True),
+    sa.Column("signed_off_at", sa.DateTime(), nullable=True),
+    sa.Column("snapshot_id", sa.Integer(), nullable=True),
+    sa.Column("reopen_reason", sa.Text(), nullable=True),
+    sa.Column("reopened_by", sa.String(), nullable=True),
+    sa.Column("reopened_at", sa.DateTime(), nullable=True),
+    sa.Column("started_by", sa.String(), nullable=False),
+    sa.Column("started_at", sa.DateTime(), nullable=False),
+    sa.Column("updated_at", sa.DateTime(), nullable=False),
+)
+
+review_snapshots = sa.Table(
+    "review_snapshots",
+    metadata,
+    sa.Column("snapshot_id", sa.Integer(), nullable=False),
+    sa.Column("review_id", sa.Integer(), nullable=False),
+    sa.Column("rm_id", sa.String(), nullable=False),
+    sa.Column("period", sa.String(), nullable=False),
+    sa.Column("taken_at", sa.DateTime(), nullable=False),
+    sa.Column("taken_by", sa.String(), nullable=False),
+    sa.Column("framework_id", sa.String(), nullable=False),
+    sa.Column("framework_version", sa.String(), nullable=False),
+    sa.Column("run_id", sa.Integer(), nullable=True),
+    sa.Column("values_run_id", sa.Integer(), nullable=True),
+    sa.Column("content", sa.Text(), nullable=False),
+    sa.Column("content_hash", sa.String(), nullable=False),
+)

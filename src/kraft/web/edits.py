@@ -34,10 +34,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import HTTPException
+from fastapi import HTTPException, Path
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -60,6 +60,8 @@ RMS = operational["relationship_managers"]
 TEAMS = operational["teams"]
 MEASUREMENTS = operational["measurements"]
 NOTE_LIMIT = 2000  # characters a measurement's note may have
+ROW_ID_MAX = 2**31 - 1  # the largest id an INTEGER column holds: more is refused before a query
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]  # a target_id or user_id in a URL
 INTEGER_DIGITS = 18  # the contract's decimals: up to 18 digits before the point, 6 after it
 ROLE_WORDS = {Role.admin: "an admin", Role.manager: "a manager", Role.rm: "an RM"}
 ROLE_PLURALS = {Role.admin: "admins", Role.manager: "managers", Role.rm: "the RM rated"}

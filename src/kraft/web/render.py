@@ -24,7 +24,10 @@ NAVIGATION = (
     ("Imports", "/imports", (Role.admin,)),
     ("Compute", "/compute", (Role.admin,)),
     ("Initiatives", "/initiatives", (Role.admin, Role.manager)),
+    ("Reviews", "/reviews", (Role.admin, Role.manager, Role.rm)),
+    ("Calibration", "/calibration", (Role.admin, Role.manager)),
     ("Users", "/admin/users", (Role.admin,)),
+    ("Audit", "/admin/audit", (Role.admin,)),
 )
 
 

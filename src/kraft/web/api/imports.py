@@ -16,7 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from kraft.web.deps import ApiScope, SiteDep
 from kraft.web.edits import actor_of
-from kraft.web.pages.imports import apply_upload, flag, import_options, receive_upload, run_upload
+from kraft.web.pages.imports import (
+    UPLOAD_BODY_BYTES,
+    apply_upload,
+    flag,
+    import_options,
+    receive_upload,
+    run_upload,
+)
 
 router = APIRouter(tags=["imports"])
 
@@ -64,6 +71,7 @@ REPORT = {
 
 @router.post(
     "/imports",
+    max_body_size=UPLOAD_BODY_BYTES,
     openapi_extra=UPLOAD_BODY,
     responses={
         200: {"description": "Checked (dry run) or imported", "content": {"application/json": {"schema": REPORT}}},

@@ -83,7 +83,7 @@ def impact(
     scope: ApiScope,
     window: Annotated[str, Query(description="months before and after the start: 3m, 6m")] = "6m",
     resamples: Annotated[int, Query(ge=100, le=100_000)] = 2000,
-    seed: int = 0,
+    seed: Annotated[int, Query(ge=0, le=2**63 - 1, description="bootstrap seed")] = 0,
 ) -> Impact:
     """Participants against non-participants, before and after the start: the example's KPIs
     and the difference in differences of client retention with a bootstrap 95 % interval."""

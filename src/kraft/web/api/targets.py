@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kraft.web import edits
 from kraft.web.api.catalog import number
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import TargetVersion
+from kraft.web.edits import RowId, TargetVersion
 
 router = APIRouter(tags=["targets"])
 
@@ -140,7 +140,7 @@ def create(body: TargetIn, response: Response, site: SiteDep, scope: ApiScope) -
 
 
 @router.get("/targets/{target_id}", response_model=TargetOut)
-def target(target_id: int, response: Response, site: SiteDep, scope: ApiScope) -> TargetOut:
+def target(target_id: RowId, response: Response, site: SiteDep, scope: ApiScope) -> TargetOut:
     """One version, with its ETag (for PUT and DELETE)."""
     with site.read() as conn:
         version = edits.get_target(conn, site.framework, scope, target_id)
@@ -150,7 +150,7 @@ def target(target_id: int, response: Response, site: SiteDep, scope: ApiScope) -
 
 @router.put("/targets/{target_id}", response_model=TargetOut)
 def replace(
-    target_id: int,
+    target_id: RowId,
     body: TargetChange,
     response: Response,
     site: SiteDep,
@@ -172,7 +172,7 @@ def replace(
 
 
 @router.delete("/targets/{target_id}", response_model=TargetOut)
-def delete(target_id: int, site: SiteDep, scope: ApiScope, if_match: IfMatch = None) -> TargetOut:
+def delete(target_id: RowId, site: SiteDep, scope: ApiScope, if_match: IfMatch = None) -> TargetOut:
     """Withdraw the current version (If-Match: its ETag) with a deletion record: the scope
     falls back to the team's, the company's or the framework's target. Re-scores every RM."""
     return target_out(edits.delete_target(site, scope, target_id, if_match))

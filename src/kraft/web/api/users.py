@@ -16,7 +16,7 @@ from kraft.store import users as store
 from kraft.store.metadata import operational
 from kraft.store.users import MIN_PASSWORD, User
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import actor_of, no_such
+from kraft.web.edits import RowId, actor_of, no_such
 from kraft.web.scope import Scope
 
 router = APIRouter(tags=["users"])
@@ -99,7 +99,7 @@ def add(body: UserIn, site: SiteDep, scope: ApiScope) -> UserOut:
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def change(user_id: int, body: UserChange, site: SiteDep, scope: ApiScope) -> UserOut:
+def change(user_id: RowId, body: UserChange, site: SiteDep, scope: ApiScope) -> UserOut:
     """Enable or disable a user, or change their role; audited. An admin cannot disable or
     demote themselves (another admin must), so that the workspace never loses its last one."""
     _admin(scope)

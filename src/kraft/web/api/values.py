@@ -27,7 +27,7 @@ from kraft.reports.exports import KPI_VALUE_COLUMNS
 from kraft.store.metadata import kpi_values
 from kraft.web.api.catalog import check_grain
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import no_such, parse_period, visible_rm
+from kraft.web.edits import ROW_ID_MAX, no_such, parse_period, visible_rm
 from kraft.web.scope import Scope
 from kraft.web.site import Site
 
@@ -100,7 +100,7 @@ def values(
     first: Annotated[str | None, Query(alias="from", description="first period label")] = None,
     last: Annotated[str | None, Query(alias="to", description="last period label")] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0,
 ) -> KpiValuePage:
     """KPI values in the export's columns and order (entity_type, entity_id, grain, period,
     kpi_id), of the user's scope, filtered and paged."""

@@ -37,7 +37,7 @@ from kraft.store import audit
 from kraft.store.metadata import operational
 from kraft.store.users import add_user, get_user, list_users, set_active
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
-from kraft.web.edits import actor_of
+from kraft.web.edits import RowId, actor_of
 from kraft.web.render import render_page
 from kraft.web.scope import Scope
 from kraft.web.site import Site
@@ -387,7 +387,7 @@ def activate(
     request: Request,
     site: SiteDep,
     scope: UsersScope,
-    user_id: int,
+    user_id: RowId,
     active: Annotated[str, Form()] = "",
 ) -> Response:
     """Disable or enable a user (a disabled user's sessions and tokens stop at once)."""

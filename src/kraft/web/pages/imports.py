@@ -41,7 +41,7 @@ from kraft.web.edits import actor_of
 from kraft.web.render import render_page
 from kraft.web.scope import Scope
 from kraft.web.security import same_token
-from kraft.web.site import Site
+from kraft.web.site import UPLOAD_LIMIT, Site
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,6 +53,9 @@ CHUNK = 64 * 1024
 BOOLEAN = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False}
 BOOLEAN |= {"no": False, "off": False, "": False}
 _REGISTRY_LOCK = threading.Lock()
+# A whole upload's body (the app's limit is for forms): each file is held to the site's
+# upload limit as it streams in, so this only bounds the count of files and fields.
+UPLOAD_BODY_BYTES = MAX_FILES * UPLOAD_LIMIT + MAX_FILES * FIELD_BYTES
 
 
 def only_importers(scope: PageScope) -> Scope:
@@ -474,7 +477,7 @@ def imports_page(request: Request, site: SiteDep, scope: ImporterScope) -> HTMLR
     return _page(request, site)
 
 
-@router.post("/imports/check", response_class=HTMLResponse)
+@router.post("/imports/check", response_class=HTMLResponse, max_body_size=UPLOAD_BODY_BYTES)
 async def check(request: Request, site: SiteDep, scope: ImporterScope) -> Response:
     """Check the uploaded files (a dry run) and keep them for Apply when they pass."""
     upload = await receive_upload(request, site.upload_limit)

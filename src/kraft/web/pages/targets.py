@@ -274,7 +274,7 @@ def _version_page(
 
 @router.get("/targets/{target_id}", response_class=HTMLResponse)
 def version_page(
-    request: Request, site: SiteDep, scope: SetterScope, target_id: int, saved: str = ""
+    request: Request, site: SiteDep, scope: SetterScope, target_id: edits.RowId, saved: str = ""
 ) -> HTMLResponse:
     with site.read() as conn:
         version = edits.get_target(conn, site.framework, scope, target_id)
@@ -299,7 +299,7 @@ def change_target(
     request: Request,
     site: SiteDep,
     scope: SetterScope,
-    target_id: int,
+    target_id: edits.RowId,
     etag: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "change",
     target: Annotated[str, Form()] = "",

@@ -1,0 +1,264 @@
+"""The alerts as email digests: one per manager (the alerts of every RM in the teams they lead
+and the teams below them) and one per RM (their own), each to the kraft user linked to that RM
+record (kraft.store.users). The alerts are kraft.analysis.alerts'; this module only chooses who
+reads which and writes them as plain text with an HTML alternative.
+
+Who gets what, decided here and stated in the summary: a manager is a user of role manager
+(their scope is kraft.web.scope's: teams.leader_rm_id and every team below); an RM's digest goes
+to the users of role rm linked to the RM record. A disabled user gets nothing and is counted; an
+RM with alerts but no user to read them is counted; nobody is sent an empty digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kraft.analysis.alerts import Alert, AlertKind
+from kraft.framework.model import Framework, Role
+from kraft.reports.framework_document import template_environment
+from kraft.reports.values import format_value
+from kraft.store.metadata import operational
+from kraft.store.teams import led_teams
+from kraft.store.users import list_users
+
+RMS = operational["relationship_managers"]
+TEAMS = operational["teams"]
+CENT = Decimal("0.01")
+HEADINGS = {
+    AlertKind.at_risk: "At risk: the forecast misses the target",
+    AlertKind.below_threshold_twice: "Below threshold two periods running",
+    AlertKind.closing_soon: "Provisional, closing soon: still below target",
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One alert as a digest shows it."""
+
+    rm: str  # "RM1 Asha"
+    kpi: str  # the KPI's name
+    period: str
+    detail: str  # the values, in the KPI's unit
+
+    @property
+    def text(self) -> str:
+        return f"- {self.rm} · {self.kpi} · {self.period}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Section:
+    kind: AlertKind
+    heading: str
+    lines: list[Line]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One message: who reads it, about whom, and the alerts."""
+
+    email: str
+    audience: str  # "manager" or "rm"
+    rm_id: str  # the reader's RM record
+    reader: str  # the reader's name
+    about: str  # "your teams (T1 North)" or "you"
+    period: str
+    as_of: date
+    alerts: list[Alert]
+
+    @property
+    def count(self) -> int:
+        return len(self.alerts)
+
+    @property
+    def rm_ids(self) -> list[str]:
+        return sorted({a.rm_id for a in self.alerts})
+
+
+@dataclass
+class DigestPlan:
+    """The digests to send, and who was left out and why."""
+
+    digests: list[Digest] = field(default_factory=list)
+    inactive_users: list[str] = field(default_factory=list)  # emails
+    rms_without_user: list[str] = field(default_factory=list)  # rm_ids with alerts
+    nothing_to_report: int = 0  # readers whose digest would be empty
+
+    @property
+    def managers(self) -> int:
+        return sum(1 for d in self.digests if d.audience == "manager")
+
+    @property
+    def rms(self) -> int:
+        return sum(1 for d in self.digests if d.audience == "rm")
+
+
+def plan_digests(conn: Connection, period: str, as_of: date, found: Sequence[Alert]) -> DigestPlan:
+    """Who receives which alerts (see the module docstring)."""
+    names = rm_names(conn)
+    team_of = {r.rm_id: r.team_id for r in conn.execute(sa.select(RMS.c.rm_id, RMS.c.team_id))}
+    team_names = {r.team_id: r.name for r in conn.execute(sa.select(TEAMS.c.team_id, TEAMS.c.name))}
+    by_rm: dict[str, list[Alert]] = {}
+    for alert in found:
+        by_rm.setdefault(alert.rm_id, []).append(alert)
+    plan = DigestPlan()
+    people = list_users(conn)
+    for user in people:
+        if user.role is not Role.manager or not user.rm_id:
+            continue
+        led = led_teams(conn, user.rm_id)
+        members = {rm for rm, team in team_of.items() if team in led}
+        theirs = [a for a in found if a.rm_id in members]
+        if not theirs:
+            plan.nothing_to_report += 1
+            continue
+        if not user.active:
+            plan.inactive_users.append(user.email)
+            continue
+        tops = sorted(t for t in led if _parent_outside(conn, t, led))
+        about = "your teams (" + ", ".join(f"{t} {team_names.get(t, '')}".strip() for t in tops)
+        reader = names.get(user.rm_id, user.rm_id)
+        digest = Digest(
+            user.email, "manager", user.rm_id, reader, about + ")", period, as_of, theirs
+        )
+        plan.digests.append(digest)
+    readers: dict[str, list[str]] = {}
+    inactive: dict[str, list[str]] = {}
+    for user in people:
+        if user.role is Role.rm and user.rm_id:
+            (readers if user.active else inactive).setdefault(user.rm_id, []).append(user.email)
+    for rm_id, own in by_rm.items():
+        for email in readers.get(rm_id, []):
+            reader = names.get(rm_id, rm_id)
+            plan.digests.append(Digest(email, "rm", rm_id, reader, "you", period, as_of, own))
+        plan.inactive_users += inactive.get(rm_id, [])
+        if rm_id not in readers and rm_id not in inactive:
+            plan.rms_without_user.append(rm_id)
+    plan.nothing_to_report += sum(1 for rm_id in readers if rm_id not in by_rm)
+    return plan
+
+
+def _parent_outside(conn: Connection, team_id: str, led: frozenset[str]) -> bool:
+    parent = conn.execute(
+        sa.select(TEAMS.c.parent_team_id).where(TEAMS.c.team_id == team_id)
+    ).scalar()
+    return parent is None or parent not in led
+
+
+# -- writing it ---------------------------------------------------------------------------
+
+
+def _short(number: Decimal | None) -> Decimal | None:
+    """To 2 decimals, without trailing zeros."""
+    if number is None:
+        return None
+    rounded = number.quantize(CENT, rounding=ROUND_HALF_UP)
+    return rounded.to_integral_value() if rounded == rounded.to_integral_value() else rounded
+
+
+def _detail(framework: Framework, alert: Alert) -> str:
+    try:
+        kpi = framework.kpi(alert.kpi_id)
+        unit = kpi.unit
+    except KeyError:
+        unit = None
+
+    def shown(value: Decimal | None) -> str:
+        return format_value(_short(value), unit, framework.currency)
+
+    goal = f"target {shown(alert.target)}, threshold {shown(alert.threshold)}"
+    if alert.kind is AlertKind.at_risk:
+        return (
+            f"{shown(alert.actual)} to date, forecast {shown(alert.forecast)} "
+            f"({alert.method}); {goal}"
+        )
+    if alert.kind is AlertKind.below_threshold_twice:
+        if alert.forecast is not None:
+            now = f"forecast {shown(alert.forecast)} ({shown(alert.actual)} to date)"
+        else:
+            now = f"actual {shown(alert.actual)}"
+        return f"{now}; {goal}; {alert.previous_period}: {shown(alert.previous_actual)}"
+    still = f", {alert.pending} still in their window" if alert.pending else ""
+    return f"{shown(alert.actual)} (provisional), closes on {alert.closes_on}{still}; {goal}"
+
+
+def sections(framework: Framework, digest: Digest, names: dict[str, str]) -> list[Section]:
+    """The digest's alerts grouped by kind, in the order of AlertKind."""
+    found: list[Section] = []
+    for kind in AlertKind:
+        lines = [
+            Line(
+                f"{a.rm_id} {names.get(a.rm_id, '')}".strip(),
+                _kpi_name(framework, a.kpi_id),
+                a.period,
+                _detail(framework, a),
+            )
+            for a in digest.alerts
+            if a.kind is kind
+        ]
+        if lines:
+            found.append(Section(kind, HEADINGS[kind], lines))
+    return found
+
+
+def _kpi_name(framework: Framework, kpi_id: str) -> str:
+    try:
+        return framework.kpi(kpi_id).name
+    except KeyError:
+        return kpi_id
+
+
+def subject(digest: Digest) -> str:
+    noun = "alert" if digest.count == 1 else "alerts"
+    return f"kraft: {digest.count} {noun} for {digest.period} ({digest.about})"
+
+
+def text_body(framework: Framework, digest: Digest, names: dict[str, str]) -> str:
+    noun = "alert" if digest.count == 1 else "alerts"
+    lines = [
+        f"Hello {digest.reader},",
+        "",
+        f"{digest.count} {noun} for {digest.period} about {digest.about}, from the data as of "
+        f"{digest.as_of}.",
+    ]
+    for section in sections(framework, digest, names):
+        lines += ["", f"{section.heading}:"]
+        lines += [line.text for line in section.lines]
+    lines += ["", "kraft · KRA/KPI performance management", ""]
+    return "\n".join(lines)
+
+
+def html_body(framework: Framework, digest: Digest, names: dict[str, str]) -> str:
+    template = template_environment(autoescape=True).get_template("alerts_digest.html.j2")
+    return str(
+        template.render(
+            digest=digest,
+            subject=subject(digest),
+            sections=sections(framework, digest, names),
+        )
+    )
+
+
+def message(
+    framework: Framework, digest: Digest, sender: str, names: dict[str, str]
+) -> EmailMessage:
+    """The digest as an email: plain text, with the HTML version as its alternative."""
+    mail = EmailMessage()
+    mail["Subject"] = subject(digest)
+    mail["From"] = sender
+    mail["To"] = formataddr((digest.reader, digest.email))
+    mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    mail.set_content(text_body(framework, digest, names))
+    mail.add_alternative(html_body(framework, digest, names), subtype="html")
+    return mail
+
+
+def rm_names(conn: Connection) -> dict[str, str]:
+    return {r.rm_id: r.name for r in conn.execute(sa.select(RMS.c.rm_id, RMS.c.name))}
