@@ -16,7 +16,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from kraft.cache import Kept, current_version, keeping, read_once, reads_kept, sole_writer
+from kraft.cache import (
+    Kept,
+    checked_once,
+    current_version,
+    keeping,
+    read_once,
+    reads_kept,
+    sole_writer,
+)
 from kraft.cli import app as cli
 from kraft.scoring.stored import load_rm_values, overall_checksum, stored_score_rows
 from kraft.web.warm import Warmer
@@ -49,6 +57,20 @@ def test_read_once_keeps_per_version_inside_the_block_only() -> None:
         assert read_once(("x",), make) == 4  # another version: read again
     with reads_kept(kept, lambda: 1, sole_writer=True):
         assert read_once(("x",), make) == 3  # the first version is still kept
+
+
+def test_a_check_is_asked_once_a_block() -> None:
+    asked: list[int] = []
+
+    def check() -> int:
+        asked.append(1)
+        return len(asked)
+
+    assert checked_once(("c",), check) == 1 and checked_once(("c",), check) == 2
+    with reads_kept(Kept(8, 3600.0), lambda: 1, sole_writer=False):
+        assert checked_once(("c",), check) == 3 and checked_once(("c",), check) == 3
+    with reads_kept(Kept(8, 3600.0), lambda: 1, sole_writer=False):
+        assert checked_once(("c",), check) == 4  # the next page asks again
 
 
 def test_a_block_that_keeps_nothing_reads_no_version() -> None:

@@ -105,6 +105,7 @@ class _Reads:
         self.sole_writer = sole_writer
         self._version = version
         self._read: tuple[Any] | None = None
+        self.checked: dict[Any, Any] = {}  # what this block asked the database itself
 
     @property
     def version(self) -> Any:
@@ -145,6 +146,17 @@ def sole_writer() -> bool:
     """Inside `reads_kept` for a database no other process can write."""
     reads = _reads.get()
     return reads is not None and reads.sole_writer
+
+
+def checked_once(key: tuple[Any, ...], check: Callable[[], T]) -> T:
+    """`check()` once per `reads_kept` block (a page), for what must be asked of the database
+    itself, e.g. whether another process re-scored; every time outside such a block."""
+    reads = _reads.get()
+    if reads is None:
+        return check()
+    if key not in reads.checked:
+        reads.checked[key] = check()
+    return reads.checked[key]  # type: ignore[no-any-return]
 
 
 def read_once(key: tuple[Any, ...], make: Callable[[], T]) -> T:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kraft.cache import keeping, read_once, sole_writer
+from kraft.cache import checked_once, keeping, read_once, sole_writer
 from kraft.store.metadata import compute_runs, kpi_values, scores
 
 
@@ -119,15 +119,13 @@ def _read(
 
 
 def overall_checksum(conn: Connection, label: str) -> tuple[Any, ...]:
-    """The count and sums of the period's overall scores: what changes when it is re-scored."""
+    """The count and sums of the period's overall scores: what changes when it is re-scored
+    (asked once a page where stored reads are kept)."""
     c = scores.c
-    return tuple(
-        conn.execute(
-            sa.select(sa.func.count(), sa.func.sum(c.score), sa.func.sum(c.coverage)).where(
-                c.period == label, c.level == "overall"
-            )
-        ).one()
+    query = sa.select(sa.func.count(), sa.func.sum(c.score), sa.func.sum(c.coverage)).where(
+        c.period == label, c.level == "overall"
     )
+    return checked_once(("overall", label), lambda: tuple(conn.execute(query).one()))
 
 
 def scored_periods(conn: Connection, rm_id: str | None = None) -> list[str]:
