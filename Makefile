@@ -7,10 +7,12 @@ DEMO_DIR ?= demo-workspace
 
 .PHONY: install test lint typecheck unit demo docs clean
 
+# The spark extra is installed for the tests: the Spark parity and failure tests run in CI
+# (tests/test_spark_parity.py; Java 17 comes from .ci/run).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -18,7 +18,7 @@ SNAPSHOTS = REPO / "tests" / "snapshots"
 PARAMETERS = {"renewal_grace_days": 30, "free_look_days": 30}
 
 
-@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "spark"])
 @pytest.mark.parametrize(
     "metric",
     [

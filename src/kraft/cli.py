@@ -642,8 +642,8 @@ def compute(
         str | None,
         typer.Option(
             "--spark-master",
-            help="With --engine spark: the Spark master URL (default local[*]; spark://host:7077 "
-            "for a cluster).",
+            help="With --engine spark: the Spark master URL (default local[*], or spark-submit's "
+            "master when run by it; spark://host:7077 for a cluster).",
         ),
     ] = None,
     source: Annotated[
@@ -668,9 +668,9 @@ def compute(
     db = _open_database(workspace)
     spark = None
     if engine == "spark":
-        from kraft.metrics.spark import DEFAULT_MASTER, SparkOptions
+        from kraft.metrics.spark import SparkOptions
 
-        spark = SparkOptions(spark_master or DEFAULT_MASTER, source)
+        spark = SparkOptions(spark_master, source)
     elif (
         engine is not None
         and {"duckdb": "duckdb", "postgres": "postgresql"}.get(engine) != db.dialect

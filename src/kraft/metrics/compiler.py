@@ -1,4 +1,4 @@
-"""Catalogue → SQLGlot expression trees → SQL for one dialect (duckdb, postgres; spark next).
+"""Catalogue → SQLGlot expression trees → SQL for one dialect (duckdb, postgres, spark).
 
 The plan, in order:
 1. stage each fact once: its rows, only the columns its measures read, the RM credited, and
@@ -19,8 +19,11 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import ClassVar
 
 from sqlglot import exp
+from sqlglot.dialects.spark import Spark
+from sqlglot.generators.spark import SparkGenerator
 
 from kraft.metrics import snippets
 from kraft.metrics.snippets import SnippetError
@@ -28,6 +31,24 @@ from kraft.metrics.spec import Catalogue, Fact, Measure, Metric
 from kraft.schema.tables import TABLES_BY_NAME
 
 Dialect = str  # "duckdb" | "postgres" | "spark"
+
+
+class SparkSQL(Spark):
+    """Spark SQL as kraft runs it: SQLGlot's Spark dialect with one difference. A WITH inside a
+    subquery stays there (Spark 3+ reads it); SQLGlot's Spark generator hoists it to the top,
+    where two snapshot measures' CTEs of the same name collide."""
+
+    class Generator(SparkGenerator):
+        EXPRESSIONS_WITHOUT_NESTED_CTES: ClassVar[set[type[exp.Expr]]] = set()
+
+
+# How each dialect's SQL is written; a name SQLGlot knows stands for itself.
+SQL_DIALECTS: dict[Dialect, str | type[Spark]] = {"spark": SparkSQL}
+
+
+def sql_dialect(dialect: Dialect) -> str | type[Spark]:
+    return SQL_DIALECTS.get(dialect, dialect)
+
 
 VALUES_TABLE = "kraft_new_values"
 PROVISIONAL = "__provisional"  # the measure counting rows that may still change a value
@@ -127,7 +148,7 @@ class Compiler:
         self.dialect = dialect
 
     def sql(self, tree: exp.Expr) -> str:
-        return tree.sql(dialect=self.dialect)
+        return tree.sql(dialect=sql_dialect(self.dialect))
 
     # -- facts ------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Everything is computed into temporary tables first; only the last step, one transaction, deletes
 the periods' old values and inserts the new ones. A reader never sees half a run, and a compute
-killed midway leaves the previous values.
+killed midway leaves the previous values. Spark (kraft.metrics.spark) prepares the same plan here,
+computes it elsewhere, and hands its values to the same last step.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from sqlalchemy.engine import Connection
 from kraft.errors import KraftError
 from kraft.framework.model import Framework, KpiKind
 from kraft.ingest.status import earliest_event_date, last_import
-from kraft.metrics.compiler import VALUE_COLUMNS, VALUES_TABLE, Compiler, metrics_needed
+from kraft.metrics.compiler import VALUE_COLUMNS, VALUES_TABLE, Compiler, Plan, metrics_needed
 from kraft.metrics.spec import Catalogue
 from kraft.metrics.spine import (
     ENTITY_PERIODS_SQL,
     SpinePeriod,
+    TempTable,
     create_table,
     spine_periods,
     spine_statements,
+    spine_tables,
     team_ancestry,
 )
 from kraft.periods import Calendar, Grain, Period
@@ -109,12 +112,17 @@ def _resolve_range(
     conn: Connection, calendar: Calendar, request: ComputeRequest
 ) -> tuple[date, date, date]:
     latest = last_import(conn)
-    as_of = request.as_of
-    if as_of is None and latest and latest["as_of"]:
-        as_of = date.fromisoformat(latest["as_of"])
+    imported = date.fromisoformat(latest["as_of"]) if latest and latest["as_of"] else None
+    return resolve_range(calendar, request, imported, earliest_event_date(conn))
+
+
+def resolve_range(
+    calendar: Calendar, request: ComputeRequest, as_of: date | None, first_day: date | None
+) -> tuple[date, date, date]:
+    """(as of, first day, last day) of a compute, from the request and what the data says."""
+    as_of = request.as_of or as_of
     if as_of is None:
         raise KraftError("There is no data to compute: run `kraft import` (or `kraft demo`) first.")
-    first_day = earliest_event_date(conn)
     if request.first:
         first_day = _parse(calendar, request.first, "--from").start
     if first_day is None:
@@ -142,6 +150,77 @@ def _labels(calendar: Calendar, first: date, last: date) -> list[Period]:
     return [p for g in Grain for p in calendar.periods(g, start, end)]
 
 
+@dataclass
+class PreparedCompute:
+    """Everything a compute runs, whatever the engine: the tables kraft builds in Python, then the
+    statements (in the plan's dialect), then the query of every value."""
+
+    as_of: date
+    plan: Plan
+    kpis: list[str]
+    stored: list[Period]
+    periods: list[SpinePeriod]
+    tables: list[TempTable]
+    statements: list[str]
+
+    def hashes(self) -> TempTable:
+        return next(t for t in self.tables if t.name == "kraft_hashes")
+
+    def periods_table(self) -> TempTable:
+        return next(t for t in self.tables if t.name == "kraft_periods")
+
+
+def prepare_compute(
+    framework: Framework,
+    catalogue: Catalogue,
+    calendar: Calendar,
+    parameters: dict[str, int],
+    request: ComputeRequest,
+    dialect: str,
+    dates: tuple[date, date, date],
+    teams: dict[str, str | None],
+    rms: dict[str, str | None],
+) -> PreparedCompute:
+    """The compute of the framework's KPIs over (as of, first day, last day), for one dialect.
+
+    ENTITY_PERIODS_SQL and MANUAL_SQL are written once in SQL that DuckDB and PostgreSQL read;
+    a Spark runner transpiles them.
+    """
+    as_of, first_day, last_day = dates
+    computed, manual = framework_metrics(framework, catalogue)
+    metrics = metrics_needed(catalogue, computed)
+    kpis = [m for m in metrics if catalogue.metrics[m].kpi] + manual
+    compiler = Compiler(catalogue, {**parameters, "as_of": as_of}, dialect)
+    plan = compiler.plan(metrics)
+    periods = spine_periods(calendar, first_day, last_day, list(request.grains))
+    tables = spine_tables(
+        periods, _labels(calendar, first_day, last_day), team_ancestry(teams, rms), as_of
+    )
+    tables.append(TempTable(VALUES_TABLE, VALUES_DDL, []))
+    tables.append(
+        TempTable(
+            "kraft_hashes",
+            [("kpi_id", "VARCHAR"), ("definition_hash", "VARCHAR")],
+            [(k, plan.definition_hashes.get(k, "manual")) for k in kpis],
+        )
+    )
+    statements = [ENTITY_PERIODS_SQL, *plan.statements]
+    if manual:
+        tables.append(
+            TempTable("kraft_manual_kpis", [("kpi_id", "VARCHAR")], [(k,) for k in manual])
+        )
+        statements.append(MANUAL_SQL)
+    return PreparedCompute(
+        as_of,
+        plan,
+        kpis,
+        [s.period for s in periods if s.stored],
+        periods,
+        tables,
+        statements,
+    )
+
+
 def compute(
     db: Database,
     framework: Framework,
@@ -155,16 +234,8 @@ def compute(
 ) -> ComputeResult:
     """Compute every KPI of the framework for the requested periods; replace their values."""
     dialect = DIALECTS[db.dialect]
-    computed, manual = framework_metrics(framework, catalogue)
-    metrics = metrics_needed(catalogue, computed)
-    kpis = [m for m in metrics if catalogue.metrics[m].kpi] + manual
     started = datetime.now(UTC).replace(tzinfo=None)
     with db.connect() as conn:
-        as_of, first_day, last_day = _resolve_range(conn, calendar, request)
-        compiler = Compiler(catalogue, {**parameters, "as_of": as_of}, dialect)
-        plan = compiler.plan(metrics)
-        periods = spine_periods(calendar, first_day, last_day, list(request.grains))
-        stored = [s.period for s in periods if s.stored]
         teams: dict[str, str | None] = {
             r[0]: r[1] for r in conn.execute(sa.text("SELECT team_id, parent_team_id FROM teams"))
         }
@@ -172,27 +243,23 @@ def compute(
             r[0]: r[1]
             for r in conn.execute(sa.text("SELECT rm_id, team_id FROM relationship_managers"))
         }
-        statements = spine_statements(
-            periods,
-            _labels(calendar, first_day, last_day),
-            team_ancestry(teams, rms),
-            as_of,
+        prepared = prepare_compute(
+            framework,
+            catalogue,
+            calendar,
+            parameters,
+            request,
             dialect,
+            _resolve_range(conn, calendar, request),
+            teams,
+            rms,
         )
-        statements.append(ENTITY_PERIODS_SQL)
-        statements += create_table(VALUES_TABLE, VALUES_DDL, [], dialect)
-        statements += plan.statements
-        if manual:
-            statements += create_table(
-                "kraft_manual_kpis", [("kpi_id", "VARCHAR")], [[k] for k in manual], dialect
-            )
-            statements.append(MANUAL_SQL)
-        statements += create_table(
-            "kraft_hashes",
-            [("kpi_id", "VARCHAR"), ("definition_hash", "VARCHAR")],
-            [[k, plan.definition_hashes.get(k, "manual")] for k in kpis],
-            dialect,
-        )
+        statements = [
+            statement
+            for table in prepared.tables
+            for statement in create_table(table.name, table.columns, table.rows, dialect)
+        ]
+        statements += prepared.statements
         total = len(statements) + 1
         for done, statement in enumerate(statements):
             conn.exec_driver_sql(statement)
@@ -200,36 +267,58 @@ def compute(
             if progress:
                 progress(done + 1, total)
         conn.commit()  # the temporary tables only; the values are replaced in one transaction
-        with conn.begin():
-            run_id = _replace_values(
-                conn,
-                plan.values_query,
-                kpis,
-                stored,
-                started,
-                as_of,
-                actor,
-                db.dialect,
-                request.grains,
-            )
+        result = store_values(
+            conn, prepared, f"({prepared.plan.values_query})", started, actor, db.dialect, request
+        )
         if progress:
             progress(total, total)
-        rows = int(
-            conn.execute(
-                sa.text("SELECT count(*) FROM kpi_values WHERE run_id = :r"), {"r": run_id}
-            ).scalar()
-            or 0
+    return result
+
+
+def store_values(
+    conn: Connection,
+    prepared: PreparedCompute,
+    values: str,
+    started: datetime,
+    actor: str,
+    engine: str,
+    request: ComputeRequest,
+) -> ComputeResult:
+    """Replace the periods' values with `values` (a query in parentheses, or a temporary table
+    holding them) in one transaction; then drop the temporary tables.
+
+    kraft_hashes and kraft_periods must be there: the values take their definition hashes from
+    the first, and only the stored periods of the second are kept.
+    """
+    with conn.begin():
+        run_id = _replace_values(
+            conn,
+            values,
+            prepared.kpis,
+            prepared.stored,
+            started,
+            prepared.as_of,
+            actor,
+            engine,
+            request.grains,
         )
-        _drop_temporary(conn)
-        conn.commit()
+    rows = int(
+        conn.execute(
+            sa.text("SELECT count(*) FROM kpi_values WHERE run_id = :r"), {"r": run_id}
+        ).scalar()
+        or 0
+    )
+    _drop_temporary(conn)
+    conn.commit()
+    stored = prepared.stored
     finest = [p for p in stored if p.months == min(q.months for q in stored)]
     first, last = finest[0], finest[-1]
-    return ComputeResult(run_id, as_of, first.label, last.label, kpis, rows)
+    return ComputeResult(run_id, prepared.as_of, first.label, last.label, prepared.kpis, rows)
 
 
 def _replace_values(
     conn: Connection,
-    values_query: str,
+    values: str,
     kpis: list[str],
     stored: list[Period],
     started: datetime,
@@ -258,7 +347,7 @@ def _replace_values(
         f"INSERT INTO kpi_values ({columns}, definition_hash, run_id, computed_at) "
         f"SELECT {', '.join('v.' + c for c in VALUE_COLUMNS)}, h.definition_hash, {run_id}, "
         f"CAST('{now.isoformat(sep=' ')}' AS TIMESTAMP) "
-        f"FROM ({values_query}) AS v JOIN kraft_hashes AS h ON h.kpi_id = v.kpi_id "
+        f"FROM {values} AS v JOIN kraft_hashes AS h ON h.kpi_id = v.kpi_id "
         "JOIN kraft_periods AS p ON p.label = v.period AND p.grain = v.grain WHERE p.stored"
     )
     conn.execute(

@@ -97,6 +97,87 @@ def create_table(
     return statements
 
 
+@dataclass(frozen=True)
+class TempTable:
+    """A small table kraft builds in Python: a temporary table in the database, a view in Spark."""
+
+    name: str
+    columns: Sequence[tuple[str, str]]  # (name, SQL type)
+    rows: list[tuple[object, ...]]
+
+
+def spine_tables(
+    periods: list[SpinePeriod],
+    labels: list[Period],
+    rm_teams: dict[str, list[str]],
+    as_of: date,
+) -> list[TempTable]:
+    """The tables of the spine, as data."""
+    months = sorted(
+        {k for s in periods for k in range(month_key(s.period.start), month_key(s.period.end) + 1)}
+    )
+    return [
+        TempTable(
+            "kraft_periods",
+            [
+                ("grain", "VARCHAR"),
+                ("label", "VARCHAR"),
+                ("start_date", "DATE"),
+                ("end_date", "DATE"),
+                ("months", "INT"),
+                ("prev_label", "VARCHAR"),
+                ("first_month_key", "INT"),
+                ("last_month_key", "INT"),
+                ("open_period", "BOOLEAN"),
+                ("stored", "BOOLEAN"),
+            ],
+            [
+                (
+                    s.period.grain.value,
+                    s.period.label,
+                    s.period.start,
+                    s.period.end,
+                    s.period.months,
+                    s.previous.label,
+                    month_key(s.period.start),
+                    month_key(s.period.end),
+                    s.period.end > as_of,
+                    s.stored,
+                )
+                for s in periods
+            ],
+        ),
+        TempTable(
+            "kraft_month_periods",
+            [("month_key", "INT"), ("grain", "VARCHAR"), ("label", "VARCHAR")],
+            [
+                (key, s.period.grain.value, s.period.label)
+                for s in periods
+                for key in range(month_key(s.period.start), month_key(s.period.end) + 1)
+            ],
+        ),
+        TempTable(
+            "kraft_months",
+            [("month_key", "INT"), ("start_date", "DATE"), ("end_date", "DATE")],
+            [(k, *_month_bounds(k)) for k in months],
+        ),
+        TempTable(
+            "kraft_labels",
+            [("label", "VARCHAR"), ("start_date", "DATE"), ("end_date", "DATE"), ("months", "INT")],
+            [(p.label, p.start, p.end, p.months) for p in labels],
+        ),
+        TempTable(
+            "kraft_rm_entities",
+            [("rm_id", "VARCHAR"), ("entity_type", "VARCHAR"), ("entity_id", "VARCHAR")],
+            [
+                (rm, kind, entity)
+                for rm, teams in rm_teams.items()
+                for kind, entity in [*(("team", t) for t in teams), ("org", "org")]
+            ],
+        ),
+    ]
+
+
 def spine_statements(
     periods: list[SpinePeriod],
     labels: list[Period],
@@ -105,73 +186,11 @@ def spine_statements(
     dialect: str,
 ) -> list[str]:
     """The temporary tables of the spine, as SQL statements."""
-    statements = create_table(
-        "kraft_periods",
-        [
-            ("grain", "VARCHAR"),
-            ("label", "VARCHAR"),
-            ("start_date", "DATE"),
-            ("end_date", "DATE"),
-            ("months", "INT"),
-            ("prev_label", "VARCHAR"),
-            ("first_month_key", "INT"),
-            ("last_month_key", "INT"),
-            ("open_period", "BOOLEAN"),
-            ("stored", "BOOLEAN"),
-        ],
-        (
-            (
-                s.period.grain.value,
-                s.period.label,
-                s.period.start,
-                s.period.end,
-                s.period.months,
-                s.previous.label,
-                month_key(s.period.start),
-                month_key(s.period.end),
-                s.period.end > as_of,
-                s.stored,
-            )
-            for s in periods
-        ),
-        dialect,
-    )
-    statements += create_table(
-        "kraft_month_periods",
-        [("month_key", "INT"), ("grain", "VARCHAR"), ("label", "VARCHAR")],
-        (
-            (key, s.period.grain.value, s.period.label)
-            for s in periods
-            for key in range(month_key(s.period.start), month_key(s.period.end) + 1)
-        ),
-        dialect,
-    )
-    months = sorted(
-        {k for s in periods for k in range(month_key(s.period.start), month_key(s.period.end) + 1)}
-    )
-    statements += create_table(
-        "kraft_months",
-        [("month_key", "INT"), ("start_date", "DATE"), ("end_date", "DATE")],
-        ((k, *_month_bounds(k)) for k in months),
-        dialect,
-    )
-    statements += create_table(
-        "kraft_labels",
-        [("label", "VARCHAR"), ("start_date", "DATE"), ("end_date", "DATE"), ("months", "INT")],
-        ((p.label, p.start, p.end, p.months) for p in labels),
-        dialect,
-    )
-    statements += create_table(
-        "kraft_rm_entities",
-        [("rm_id", "VARCHAR"), ("entity_type", "VARCHAR"), ("entity_id", "VARCHAR")],
-        (
-            (rm, kind, entity)
-            for rm, teams in rm_teams.items()
-            for kind, entity in [*(("team", t) for t in teams), ("org", "org")]
-        ),
-        dialect,
-    )
-    return statements
+    return [
+        statement
+        for table in spine_tables(periods, labels, rm_teams, as_of)
+        for statement in create_table(table.name, table.columns, table.rows, dialect)
+    ]
 
 
 ENTITY_PERIODS_SQL = """
