@@ -6,6 +6,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,16 +60,14 @@ def require_postgres() -> str:
     )
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database of each kind (no migrations applied)."""
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path / 'test.duckdb'}"
-        return
-    url = require_postgres()
+@contextmanager
+def postgres_schema(prefix: str = "kraft_test") -> Iterator[str]:
+    """A fresh schema on the test server: its URL with a search_path. Dropped at the end, after
+    ending the sessions still in it (a server a test started may still hold connections)."""
     import sqlalchemy as sa
 
-    schema = f"kraft_test_{uuid.uuid4().hex[:12]}"
+    url = require_postgres()
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(url)
     try:
         with admin.begin() as conn:
@@ -79,8 +78,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield postgres_schema_url(schema)
     finally:
         with admin.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND query ILIKE :schema"
+                ),
+                {"schema": f"%{schema}%"},
+            )
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind (no migrations applied)."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path / 'test.duckdb'}"
+        return
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -11,66 +11,17 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
-from kraft.cli import app as cli
 from kraft.store.database import workspace_database
 from kraft.store.metadata import metadata
-from kraft.workspace import Settings, init_workspace, load_workspace
-from web_support import DEMO_ARGS, LOGINS
-
-from conftest import PG_URL, postgres_schema_url
-
-
-def require_postgres() -> str:
-    """The test server's URL; skipped (failed in CI) without KRAFT_TEST_POSTGRES_URL."""
-    if PG_URL:
-        return PG_URL
-    if os.environ.get("CI"):
-        pytest.fail("KRAFT_TEST_POSTGRES_URL is not set; CI must test on PostgreSQL")
-    pytest.skip(
-        "PostgreSQL tests need KRAFT_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)"
-    )
-
-
-@contextlib.contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema on the test server (dropped at the end): its URL with a search_path."""
-    url = require_postgres()
-    schema = f"kraft_pressure_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield postgres_schema_url(schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE pid <> pg_backend_pid() AND query ILIKE :schema"
-                ),
-                {"schema": f"%{schema}%"},
-            )
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def build_demo(root: Path, database_url: str | None = None, *extra: str) -> Path:
-    """`kraft demo` (20 RMs × 12 months) into `root`, on the given database (default DuckDB)."""
-    if database_url is not None:
-        init_workspace(root, Settings(database_url=database_url))
-    result = CliRunner().invoke(cli, ["demo", str(root), *(extra or DEMO_ARGS)])
-    assert result.exit_code == 0, result.output
-    return root
+from kraft.workspace import load_workspace
+from web_support import LOGINS
 
 
 def kraft(*args: str | Path) -> list[str]:

@@ -21,16 +21,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from pressure_support import (
-    Server,
-    build_demo,
-    kraft,
-    open_db,
-    postgres_schema,
-    start_server,
-    stop_server,
-    token,
-)
+from pressure_support import Server, kraft, open_db, start_server, stop_server, token
+from web_support import build_demo
+
+from conftest import postgres_schema
 
 pytestmark = pytest.mark.slow
 

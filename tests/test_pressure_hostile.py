@@ -28,8 +28,8 @@ from openpyxl import load_workbook
 from kraft.errors import KraftError
 from kraft.ingest.sources import read_sources
 from kraft.store.metadata import operational
-from pressure_support import build_demo, kraft
-from web_support import bearer, served_app, signed_in
+from pressure_support import kraft
+from web_support import bearer, build_demo, served_app, signed_in
 
 RM = "RM0002"  # the demo's RM sign-in, in the manager's team T003
 TEAM = "T003"

@@ -25,16 +25,10 @@ import pytest
 import sqlalchemy as sa
 
 from kraft.store.metadata import scores
-from pressure_support import (
-    build_demo,
-    kraft,
-    open_db,
-    postgres_schema,
-    start_server,
-    stop_server,
-    table_hash,
-    token,
-)
+from pressure_support import kraft, open_db, start_server, stop_server, table_hash, token
+from web_support import build_demo
+
+from conftest import postgres_schema
 
 pytestmark = pytest.mark.slow
 

@@ -27,8 +27,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
 from kraft.web.jobs import ComputeJobs
-from pressure_support import build_demo, postgres_schema
-from web_support import bearer, served_app
+from web_support import bearer, build_demo, served_app
+
+from conftest import postgres_schema
 
 pytestmark = pytest.mark.slow
 

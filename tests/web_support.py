@@ -9,13 +9,11 @@ test module (DuckDB, or PostgreSQL with `demo_database`), with its three sign-in
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -25,7 +23,7 @@ from kraft.store.database import workspace_database
 from kraft.web.app import create_app
 from kraft.workspace import load_workspace
 
-from conftest import postgres_schema_url, require_postgres
+from conftest import postgres_schema
 
 LOGINS = {
     "admin": ("admin@kraft.demo", "kraft-demo-admin"),
@@ -38,13 +36,14 @@ AS_OF = "2025-12-31"  # the demo book's last day
 BUILT: list[Path] = []
 
 
-def build_demo(root: Path, database_url: str | None = None) -> Path:
-    """The demo workspace at root: its own DuckDB file, or the database of `database_url`."""
+def build_demo(root: Path, database_url: str | None = None, *args: str) -> Path:
+    """The demo workspace at root: its own DuckDB file, or the database of `database_url`;
+    `kraft demo` with `args` (default DEMO_ARGS: 20 RMs × 12 months)."""
     runner = CliRunner()
     if database_url is not None:
         made = runner.invoke(cli, ["init", str(root), "--database-url", database_url])
         assert made.exit_code == 0, made.output
-    result = runner.invoke(cli, ["demo", str(root), *DEMO_ARGS])
+    result = runner.invoke(cli, ["demo", str(root), *(args or DEMO_ARGS)])
     assert result.exit_code == 0, result.output
     BUILT.append(root)
     return root
@@ -57,16 +56,8 @@ def demo_database(kind: str) -> Iterator[str | None]:
     if kind == "duckdb":
         yield None
         return
-    admin = sa.create_engine(require_postgres())
-    schema = f"kraft_web_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield postgres_schema_url(schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("kraft_web") as url:
+        yield url
 
 
 def served_app(root: Path) -> FastAPI:
