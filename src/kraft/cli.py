@@ -544,7 +544,7 @@ def demo(
 ) -> None:
     """Create a workspace with a synthetic insurance book, imported through the usual validation,
     computed and scored, with a folder of reports to open."""
-    from kraft.demo.book import generate_book
+    from kraft.demo.regions import generate_regions, region_sizes
     from kraft.ingest.importer import Mode, run_import
     from kraft.ingest.sources import from_arrow
 
@@ -553,22 +553,31 @@ def demo(
     db = _open_database(workspace, migrate_to_head=True)
     framework = resolve_framework(workspace.settings.framework, workspace.root)
     calendar = _calendar(workspace)
-    with err.status(f"Generating {rms} RMs × {months} months…"):
-        book = generate_book(rms=rms, months=months, seed=seed, start=first, calendar=calendar)
-    raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
-    del book  # the raws hold the rows now; the import releases each table once it is staged
     last_day = _months_before(first, -months) - timedelta(days=1)
-    with err.status(f"Validating and importing {sum(r.rows for r in raws):,} rows…"):
-        result = run_import(
-            db,
-            raws,
-            mode=Mode.replace,
-            as_of=last_day,
-            actor=_actor(),
-            calendar=calendar,
-            manual_kpis=[k.id for _, k in framework.kpis() if k.kind is KpiKind.manual],
-        )
-    _print_import(result)
+    sizes = region_sizes(rms)
+    books = generate_regions(rms=rms, months=months, seed=seed, start=first, calendar=calendar)
+    for region, size in enumerate(sizes, 1):
+        of = f"region {region} of {len(sizes)}: " if len(sizes) > 1 else ""
+        with err.status(f"Generating {of}{size:,} RMs × {months} months…"):
+            book = next(books)
+        raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
+        del book  # the raws hold the rows now; the import releases each table once it is staged
+        with err.status(f"Validating and importing {of}{sum(r.rows for r in raws):,} rows…"):
+            result = run_import(
+                db,
+                raws,
+                mode=Mode.replace if region == 1 else Mode.upsert,
+                as_of=last_day,
+                actor=_actor(),
+                calendar=calendar,
+                manual_kpis=[k.id for _, k in framework.kpis() if k.kind is KpiKind.manual],
+            )
+        del raws
+        if len(sizes) == 1:
+            _print_import(result)
+        else:
+            rows = sum(change.inserted + change.updated for change in result.changes.values())
+            out.print(f"Region {region} of {len(sizes)}: {rows:,} rows, import {result.import_id}.")
     computed, scored = _run_compute(workspace, db, framework, ComputeRequest())
     out.print(
         f"Computed {len(computed.kpis)} KPIs for {computed.first_period} to "
