@@ -82,8 +82,7 @@ def tag_region(book: dict[str, Any], region: int) -> dict[str, Any]:
             else:
                 continue
             position = table.column_names.index(column.name)
-            table = table.set_column(
-                position, column.name, values.cast(table.schema.field(position).type)
-            )
+            field = table.schema.field(position)  # its type and nullability, as drawn
+            table = table.set_column(position, field, values.cast(field.type))
         tagged[spec.name] = table
     return tagged

@@ -5,8 +5,9 @@ The operational tables are read from a folder of Parquet files in the contract's
 parquet writes one), checked against the contract's types, and registered as views. Measurements
 are entered in kraft, so they are read from the workspace database. The tables kraft builds in
 Python (the period spine, definition hashes, manual KPIs) become views too; each temporary table
-of the plan is computed and checkpointed (the counterpart of a temporary table: computed once,
-read by later statements without recomputing its lineage).
+of the plan becomes a view, checkpointed (computed once, read without recomputing its lineage)
+when several statements or the values query read it; the others stay lazy, part of their one
+reader's job (fewer, larger Spark jobs: the fixed cost of a run is mostly per job).
 
 The values come back through Arrow, a few KPIs at a time (memory stays bounded however large the
 book), into a temporary table of the workspace database; then the same code as the other engines
@@ -218,6 +219,7 @@ class _SparkRun:
         self.source = source
         self.external = external  # another system's tables, not the workspace's exported
         self.views: list[str] = []
+        self.kept: set[str] = set()  # the temporary tables computed once (checkpointed)
 
     # -- the operational tables -----------------------------------------------------------
 
@@ -339,9 +341,11 @@ class _SparkRun:
         """The Python-built tables as views, then every statement of the plan."""
         for table in prepared.tables:
             self._view(table.name, self._frame(table))
-        total = len(prepared.statements) + 1
-        for done, statement in enumerate(prepared.statements):
-            self._run(statement)
+        trees = [self._parse(statement) for statement in prepared.statements]
+        self.kept = _read_again(trees, self._parse(prepared.plan.values_query))
+        total = len(trees) + 1
+        for done, tree in enumerate(trees):
+            self._run(tree)
             if progress:
                 progress(done + 1, total)
 
@@ -349,21 +353,28 @@ class _SparkRun:
         schema = ", ".join(f"{c} {_VIEW_TYPES.get(t, t)}" for c, t in table.columns)
         return self.spark.createDataFrame(table.rows, schema=schema)
 
-    def _run(self, statement: str) -> None:
-        """A temporary table becomes a checkpointed view; an insert into the values table adds
-        its rows to the view of that name. The runner's own SQL (entity periods, manual KPIs) is
-        written for DuckDB and PostgreSQL and transpiled here."""
-        tree = sqlglot.parse_one(statement, read="postgres" if _generic(statement) else SparkSQL)
+    @staticmethod
+    def _parse(statement: str) -> exp.Expr:
+        """The runner's own SQL (entity periods, manual KPIs) is written for DuckDB and
+        PostgreSQL and transpiled here; the compiler's is Spark SQL already."""
+        return sqlglot.parse_one(statement, read="postgres" if _generic(statement) else SparkSQL)
+
+    def _run(self, tree: exp.Expr) -> None:
+        """A temporary table becomes a view, checkpointed when more than one statement reads it
+        or the values are read from it (computed once, not once per reader); an insert into the
+        values table adds its rows to the view of that name."""
         if isinstance(tree, exp.Create) and tree.expression is not None:
-            select = tree.expression.sql(dialect=SparkSQL)
-            self._view(tree.this.name, self.spark.sql(select).localCheckpoint(eager=True))
+            frame = self.spark.sql(tree.expression.sql(dialect=SparkSQL))
+            if tree.this.name in self.kept:
+                frame = frame.localCheckpoint(eager=True)
+            self._view(tree.this.name, frame)
         elif isinstance(tree, exp.Insert) and tree.this.this.name == VALUES_TABLE:
             columns = [c.name for c in tree.this.expressions]
             added = self.spark.sql(tree.expression.sql(dialect=SparkSQL)).toDF(*columns)
             values = self.spark.table(VALUES_TABLE).unionByName(added)
             self._view(VALUES_TABLE, values.localCheckpoint(eager=True))
         else:
-            raise KraftError(f"kraft cannot run this statement on Spark: {statement[:80]}…")
+            raise KraftError(f"kraft cannot run this statement on Spark: {tree.sql()[:80]}…")
 
     # -- the values -----------------------------------------------------------------------
 
@@ -385,6 +396,18 @@ class _SparkRun:
             except Exception:  # the session may be gone: nothing left to drop
                 return
         self.views.clear()
+
+
+def _read_again(trees: list[exp.Expr], values_query: exp.Expr) -> set[str]:
+    """The temporary tables worth computing once: read by two statements or more, or by the
+    values query (which is run once per batch of KPIs)."""
+    readers: dict[str, int] = {}
+    for tree in trees:
+        written = tree.this.name if isinstance(tree, exp.Create) else tree.this.this.name
+        for name in {t.name for t in tree.find_all(exp.Table)} - {written}:
+            readers[name] = readers.get(name, 0) + 1
+    final = {t.name for t in values_query.find_all(exp.Table)}
+    return {name for name, count in readers.items() if count > 1} | final
 
 
 def _generic(statement: str) -> bool:
