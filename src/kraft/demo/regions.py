@@ -1,12 +1,13 @@
 """A large demo book as regions: independent books of at most `REGION_RMS` RMs, one at a time.
 
-`generate_book` holds the whole book in memory while it draws it (about 4.4 GB at 2,000 RMs × 24 months), so
-a book of tens of thousands of RMs would not fit on one machine. Above `REGION_RMS` RMs the demo
-is drawn as regions instead: each an ordinary book of its own seed, its own branches and teams,
-its ids and e-mails tagged with the region (``R02-RM0001``, ``…​.r02@…``) and its team names too;
-region 1 keeps the plain ids, so a large book starts as a small one does. Every region runs the
-same company-wide retention initiative, so the initiative is one row and its participants come
-from all regions. A region is imported before the next is drawn: memory stays that of one region.
+`generate_book` draws a whole book in memory and `kraft demo` stages it whole for the import:
+about 1.8 GB at 2,000 RMs × 24 months, growing with the book, so tens of thousands of RMs would
+not fit on one machine. Above `REGION_RMS` RMs the demo is drawn as regions instead: each an
+ordinary book of its own seed, its own branches and teams, its ids and e-mails tagged with the
+region (`R02-RM0001`, `….r02@…`) and its team names too; region 1 keeps the plain ids, so a
+large book starts as a small one does. Every region runs the same company-wide retention
+initiative, so the initiative is one row and its participants come from all regions. A region is
+imported before the next is drawn: memory stays that of one region.
 """
 
 from __future__ import annotations
