@@ -7,7 +7,9 @@ exports its tables to Parquet (`kraft export data --format parquet`, timed), the
 processes of `kraft compute --no-score --engine spark --spark-master local[2] --source DIR` and
 `kraft compute --no-score --engine duckdb`, with the peak memory of each process tree (Python and
 the JVM it starts, sampled from /proc every 0.2 s). Cost per million rows divides the wall time
-by the rows of the tables the compute reads. Heavy: run it on a quiet machine, once.
+by the rows of the tables the compute reads. Heavy: run it on a quiet machine, once. At 20,000
+RMs the demo is built region by region (about 25 minutes, 6.5 GB) and Spark wants a larger
+driver: KRAFT_SPARK_DRIVER_MEMORY=8g (the figures in docs/performance.md were taken so).
 """
 
 from __future__ import annotations
