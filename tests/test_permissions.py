@@ -436,7 +436,7 @@ class World:
 
 
 def _visible(conn: sa.Connection) -> dict[str, set[str]]:
-    """Read from the data, not from kraft.web.scope: the manager's teams are those they lead
+    """Read from the data, not from kraft.core.access: the manager's teams are those they lead
     and every team below; an RM sees only themselves."""
     teams = conn.execute(sa.text("SELECT team_id, leader_rm_id, parent_team_id FROM teams")).all()
     led = {t.team_id for t in teams if t.leader_rm_id == MANAGER_RM}

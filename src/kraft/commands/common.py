@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kraft.core.context import Kraft
 from kraft.errors import KraftError
 from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
 from kraft.framework.model import Framework
@@ -84,6 +85,12 @@ def open_database(workspace: Workspace, *, migrate_to_head: bool = False) -> Dat
             f"kraft needs {head}; run `kraft db upgrade`."
         )
     return db
+
+
+def kraft_of(ctx: typer.Context) -> Kraft:
+    """The workspace the command names, open (its schema current), as the core's context."""
+    workspace = workspace_of(ctx)
+    return Kraft(workspace=workspace, db=open_database(workspace))
 
 
 def calendar_of(workspace: Workspace) -> Calendar:

@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.table import Table
 
@@ -20,6 +19,7 @@ from kraft.commands.common import (
     check_format,
     err,
     format_option,
+    kraft_of,
     open_database,
     out,
     parse_period,
@@ -28,15 +28,14 @@ from kraft.commands.common import (
     workspace_framework,
     workspace_of,
 )
+from kraft.core.targets import save_targets
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
-from kraft.framework.smart import outside_spread
-from kraft.periods import Calendar, Grain
+from kraft.periods import Grain
 from kraft.reports.values import format_value
 from kraft.scoring import target_table
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import TargetInput
-from kraft.store.database import Database
 
 targets_app = typer.Typer(
     help="Targets per company, team, RM and period, with their history.", no_args_is_help=True
@@ -62,65 +61,26 @@ def _kpi(framework: Framework, kpi_id: str) -> None:
         ) from None
 
 
-def _rescore(db: Database, framework: Framework, calendar: Calendar) -> None:
-    """Scores follow targets: re-score from the stored values (if any were computed)."""
-    from kraft.scoring.runner import score_database
-
-    with db.connect() as conn:
-        run_id = conn.execute(sa.text("SELECT max(run_id) FROM compute_runs")).scalar()
-    if run_id is None:
-        out.print("No KPI values yet: `kraft compute` will score with these targets.")
-        return
-    with err.status("Scoring…"):
-        result = score_database(db, framework, calendar, int(run_id))
-    out.print(f"Re-scored {result.scorecards:,} scorecards with the new targets.")
-
-
-def _warn_unachievable(
-    db: Database, framework: Framework, calendar: Calendar, items: list[TargetInput]
-) -> None:
-    """SMART "achievable" against the data: flag targets outside last year's spread."""
-    with db.connect() as conn:
-        as_of = as_of_date(conn)
-        if as_of is None:
-            return
-        year = target_table.last_full_year(calendar, as_of)
-        spreads: dict[str, list[Decimal]] = {}
-        for item in items:
-            kpi = framework.kpi(item.kpi_id)
-            if item.kpi_id in spreads or kpi.grain is None:
-                continue
-            labels = [p.label for p in calendar.periods(kpi.grain, year.start, year.end)]
-            found = target_table.actuals_by_rm(conn, kpi, kpi.grain, labels)
-            spreads[item.kpi_id] = [v for values in found.values() for v in values]
-    for item in items:
-        why = outside_spread(item.target, spreads.get(item.kpi_id, []))
-        if why:
-            warn(
-                f"Achievable: the {item.kpi_id} target {item.target} for {item.scope_type} "
-                f"{item.scope_id} is {why} ({year.label}); check that it can be reached."
-            )
-
-
 def _save(
     ctx: typer.Context, items: list[tuple[str, TargetInput]], source: str, score: bool
 ) -> None:
-    workspace = workspace_of(ctx)
-    framework = workspace_framework(workspace)
-    calendar = calendar_of(workspace)
-    db = open_database(workspace)
-    with db.begin() as conn:
-        ids = target_table.add_targets(
-            conn, items, framework, calendar, actor=actor(), source=source
-        )
+    kraft = kraft_of(ctx)
+    with err.status("Saving and scoring…" if score else "Saving…"):
+        saved = save_targets(kraft, items, actor=actor(), source=source, score=score)
+    ids = saved.ids
     out.print(
         f"Saved {len(ids)} target version(s) (id {ids[0]}"
         + (f" to {ids[-1]}" if len(ids) > 1 else "")
         + "); earlier versions stay in the history."
     )
-    _warn_unachievable(db, framework, calendar, [item for _, item in items])
-    if score:
-        _rescore(db, framework, calendar)
+    for warning in saved.warnings:
+        warn(f"{warning}.")
+    if not score:
+        return
+    if saved.scored is None:
+        out.print("No KPI values yet: `kraft compute` will score with these targets.")
+    else:
+        out.print(f"Re-scored {saved.scored.scorecards:,} scorecards with the new targets.")
 
 
 @targets_app.command("set")

@@ -4,7 +4,7 @@ record (kraft.store.users). The alerts are kraft.analysis.alerts'; this module o
 reads which and writes them as plain text with an HTML alternative.
 
 Who gets what, decided here and stated in the summary: a manager is a user of role manager
-(their scope is kraft.web.scope's: teams.leader_rm_id and every team below); an RM's digest goes
+(their scope is kraft.core.access's: teams.leader_rm_id and every team below); an RM's digest goes
 to the users of role rm linked to the RM record. A disabled user gets nothing and is counted; an
 RM with alerts but no user to read them is counted; nobody is sent an empty digest.
 """

@@ -44,7 +44,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kraft.errors import KraftError
+from kraft.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    StaleVersionError,
+)
 from kraft.framework.model import Framework, Role
 from kraft.store import audit
 from kraft.store.metadata import kpi_values, operational, review_snapshots, reviews, scores
@@ -130,24 +136,24 @@ PARTY_WORDS = {
 }
 
 
-class ReviewError(KraftError):
-    """A step refused by the state machine or its checks (the web answers 409 or 422)."""
+class ReviewError(ConflictError):
+    """A step refused by the state machine or its checks (a conflict with the review's state)."""
 
 
-class NotAllowedError(ReviewError):
-    """The user may not take this step for this RM (403)."""
+class NotAllowedError(ReviewError, ForbiddenError):
+    """The user may not take this step for this RM."""
 
 
-class StaleReviewError(ReviewError):
-    """The review changed since the version the caller read (412)."""
+class StaleReviewError(ReviewError, StaleVersionError):
+    """The review changed since the version the caller read."""
 
 
-class NoReviewError(ReviewError):
-    """The RM has no review (or no scorecard) for the period (404)."""
+class NoReviewError(ReviewError, NotFoundError):
+    """The RM has no review (or no scorecard) for the period."""
 
 
-class ReviewInputError(ReviewError):
-    """A text or rating the step cannot take (422)."""
+class ReviewInputError(ReviewError, InvalidInputError):
+    """A text or rating the step cannot take."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 are, and whether they may sign in. Every change is in the audit log, never the password or hash.
 
 Roles: an admin sees and edits everything; a manager is an RM record that leads teams (their scope
-is derived from teams.leader_rm_id, in kraft.web.scope); an rm sees only their own data. So a
+is derived from teams.leader_rm_id, in kraft.core.access); an rm sees only their own data. So a
 manager and an rm must name their relationship_managers row.
 """
 

@@ -26,6 +26,7 @@ from kraft import __version__
 from kraft.errors import KraftError
 from kraft.store.database import Database
 from kraft.web.deps import SignInRequiredError
+from kraft.web.errors import status_of
 from kraft.web.render import render_page
 from kraft.web.security import Signer, workspace_secret
 from kraft.web.site import STATIC, Site
@@ -125,7 +126,10 @@ def create_app(workspace: Workspace, db: Database, *, secure_cookies: bool = Fal
         max_body_size=BODY_LIMIT,
     )
     app.state.site = Site(
-        workspace, db, Signer(workspace_secret(workspace.root)), secure_cookies=secure_cookies
+        workspace=workspace,
+        db=db,
+        signer=Signer(workspace_secret(workspace.root)),
+        secure_cookies=secure_cookies,
     )
     for name in PAGE_MODULES:
         app.include_router(import_module(f"kraft.web.pages.{name}").router)
@@ -179,11 +183,12 @@ def _error_handlers(app: FastAPI) -> None:
             return problem(exc.status_code, detail, headers)
         return error_page(request, exc.status_code, detail, headers)
 
-    async def bad_input(request: Request, exc: Exception) -> Response:
+    async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, KraftError)
+        status = status_of(exc)
         if is_api(request):
-            return problem(400, exc.message)
-        return error_page(request, 400, exc.message)
+            return problem(status, exc.message)
+        return error_page(request, status, exc.message)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -203,7 +208,7 @@ def _error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequiredError, sign_in)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(KraftError, bad_input)
+    app.add_exception_handler(KraftError, refused)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(Exception, unexpected)
 

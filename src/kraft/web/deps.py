@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Form, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Path, Request
 
+from kraft.core.access import Scope, scope_of
 from kraft.store.users import User, get_user
-from kraft.web.scope import Scope, scope_of
 from kraft.web.security import SESSION_COOKIE, Session, same_token
 from kraft.web.site import Site
 
@@ -100,6 +100,8 @@ def csrf_form(
         raise HTTPException(403, "The form has expired or did not come from kraft; reload it.")
 
 
+ROW_ID_MAX = 2**31 - 1  # the largest id an INTEGER column holds: more is refused before a query
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]  # a target_id or user_id in a URL
 SiteDep = Annotated[Site, Depends(get_site)]
 PageScope = Annotated[Scope, Depends(page_scope)]
 ApiScope = Annotated[Scope, Depends(api_scope)]

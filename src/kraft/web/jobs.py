@@ -23,12 +23,10 @@ import sqlalchemy as sa
 from fastapi import FastAPI, HTTPException
 from sqlalchemy.engine import Connection
 
+from kraft.core.compute import compute_and_score
 from kraft.errors import KraftError
-from kraft.metrics.runner import ComputeRequest, compute
-from kraft.metrics.spec import load_catalogue
+from kraft.metrics.runner import ComputeRequest
 from kraft.periods import Grain
-from kraft.scoring.runner import score_database
-from kraft.store import audit
 from kraft.store.metadata import compute_runs
 from kraft.web.site import Site
 
@@ -198,52 +196,26 @@ class ComputeJobs:
 
 
 def _run(site: Site, job: ComputeJob) -> None:
-    """The job's thread: compute and score as `kraft compute` does, through the one writer."""
+    """The job's thread: compute and score as `kraft compute` does (kraft.core.compute)."""
+
+    def progress(done: int, total: int) -> None:
+        job.done, job.total = done, total
+
+    def phase(name: str) -> None:
+        if job.state is JobState.waiting:  # the writer is ours now
+            job.state, job.started_at = JobState.running, datetime.now(UTC).replace(tzinfo=None)
+        job.phase = name
+
     try:
-        with site.writer():
-            job.state, job.phase = JobState.running, "Computing KPIs"
-            job.started_at = datetime.now(UTC).replace(tzinfo=None)
-            framework = site.framework
-            calendar = site.calendar
-
-            def progress(done: int, total: int) -> None:
-                job.done, job.total = done, total
-
-            computed = compute(
-                site.db,
-                framework,
-                load_catalogue(),
-                calendar,
-                site.compute_parameters,
-                job.request,
-                actor=job.actor,
-                progress=progress,
-            )
-            result: dict[str, Any] = {
-                "run_id": computed.run_id,
-                "as_of": computed.as_of.isoformat(),
-                "first_period": computed.first_period,
-                "last_period": computed.last_period,
-                "kpis": len(computed.kpis),
-                "values": computed.rows,
-                "scorecards": None,
-                "scores": None,
-            }
-            if job.score:
-                job.phase = "Scoring every RM"
-                # in this process: forking a server that runs threads could inherit a held lock
-                scored = score_database(site.db, framework, calendar, computed.run_id, workers=1)
-                result["scorecards"], result["scores"] = scored.scorecards, scored.rows
-            with site.db.begin() as conn:  # the writer is held: no site.write() here
-                audit.append(
-                    conn,
-                    actor=job.actor,
-                    action="compute",
-                    object_type="compute_run",
-                    object_id=str(computed.run_id),
-                    new={**result, "framework": f"{framework.id} v{framework.version}"},
-                )
-        job.result = result
+        outcome = compute_and_score(
+            site,
+            job.request,
+            actor=job.actor,
+            score=job.score,
+            progress=progress,
+            on_phase=phase,
+        )
+        job.result = {k: v for k, v in outcome.summary("").items() if k != "framework"}
         job.phase = "Done"
         job.state = JobState.done
     except KraftError as exc:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from kraft.analysis.pacing import is_open
+from kraft.core.access import Scope, no_such
 from kraft.framework.model import KPI, KRA, Framework, KpiKind
 from kraft.metrics.compiler import Compiler, metrics_needed
 from kraft.metrics.runner import DIALECTS, MANUAL_SQL
@@ -25,8 +26,6 @@ from kraft.periods import Calendar, Grain
 from kraft.scoring.stored import as_of_date
 from kraft.store.metadata import kpi_values, operational, scores
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import no_such
-from kraft.web.scope import Scope
 
 router = APIRouter(tags=["catalog"])
 

@@ -9,10 +9,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from kraft.core.access import Scope
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import actor_of
 from kraft.web.jobs import ComputeJobs, compute_request, recent_runs
-from kraft.web.scope import Scope
 
 router = APIRouter(tags=["compute"])
 
@@ -99,7 +98,7 @@ def start_compute(
     order = order or ComputeOrder()
     compute = compute_request(site, order.first, order.last, order.grain, order.as_of)
     job = ComputeJobs.of(request.app).start(
-        site, compute, grain=order.grain, score=order.score, actor=actor_of(scope.user)
+        site, compute, grain=order.grain, score=order.score, actor=scope.actor
     )
     body = _job(job.public()).model_dump(mode="json", by_alias=True)
     return JSONResponse(body, status_code=202, headers={"Location": body["url"]})

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import actor_of
 from kraft.web.pages.imports import (
     UPLOAD_BODY_BYTES,
     apply_upload,
@@ -88,7 +87,7 @@ async def post_import(request: Request, site: SiteDep, scope: ApiScope) -> JSONR
     try:
         options = import_options(upload.fields)
         dry_run = flag(upload.fields, "dry_run")
-        actor = actor_of(scope.user)
+        actor = scope.actor
         if dry_run:
             report = await run_in_threadpool(
                 run_upload, site, upload.files, options, dry_run=True, actor=actor

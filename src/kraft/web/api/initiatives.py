@@ -15,13 +15,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from kraft.core.access import Scope, no_such
 from kraft.errors import KraftError
 from kraft.framework.model import Role
 from kraft.metrics.spec import load_catalogue
 from kraft.store.metadata import operational
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import no_such
-from kraft.web.scope import Scope
 
 router = APIRouter(tags=["initiatives"])
 

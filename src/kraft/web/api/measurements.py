@@ -7,7 +7,7 @@ checks them, and against the KPI (manual, entered per its grain, within its unit
 may enter a KPI is the framework's `entered_by`, within the user's scope and never about
 oneself unless the framework lets the RM rated enter it (management_decision_impact: the
 manager). Each change is audited, refreshes the RM's manual values and re-scores every RM
-(kraft.web.edits).
+(kraft.core.measurements).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from kraft.web import edits
+from kraft.core import measurements as measurement_cases
+from kraft.core.measurements import Measurement
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import Measurement
 
 router = APIRouter(tags=["measurements"])
 
@@ -77,7 +77,9 @@ def measurements(
 ) -> list[MeasurementOut]:
     """The measurements of the RMs in the user's scope (an RM: their own), by RM, KPI, period."""
     with site.read() as conn:
-        found = edits.list_measurements(conn, scope, rm_id=rm_id, kpi_id=kpi_id, period=period)
+        found = measurement_cases.list_measurements(
+            conn, scope, rm_id=rm_id, kpi_id=kpi_id, period=period
+        )
     return [measurement_out(m) for m in found]
 
 
@@ -86,7 +88,7 @@ def create(
     body: MeasurementIn, response: Response, site: SiteDep, scope: ApiScope
 ) -> MeasurementOut:
     """Enter a measurement (409 when the RM, KPI and period have one: PUT changes it)."""
-    found = edits.add_measurement(
+    found = measurement_cases.add_measurement(
         site,
         scope,
         rm_id=body.rm_id,
@@ -104,7 +106,7 @@ def measurement(
 ) -> MeasurementOut:
     """One measurement, with its ETag (for PUT and DELETE)."""
     with site.read() as conn:
-        found = edits.get_measurement(conn, scope, rm_id, kpi_id, period)
+        found = measurement_cases.get_measurement(conn, scope, rm_id, kpi_id, period)
     response.headers["ETag"] = found.etag
     return measurement_out(found)
 
@@ -121,7 +123,7 @@ def change(
     if_match: IfMatch = None,
 ) -> MeasurementOut:
     """Change the value and note (If-Match: the ETag; 412 when stale, 428 without)."""
-    found = edits.change_measurement(
+    found = measurement_cases.change_measurement(
         site, scope, rm_id, kpi_id, period, if_match, value=body.value, note=body.note
     )
     return _headers(response, found)
@@ -138,5 +140,5 @@ def delete(
 ) -> Response:
     """Delete the measurement (If-Match: the ETag; 412 when stale, 428 without); the deleted
     content stays in the audit log."""
-    edits.delete_measurement(site, scope, rm_id, kpi_id, period, if_match)
+    measurement_cases.delete_measurement(site, scope, rm_id, kpi_id, period, if_match)
     return Response(status_code=204)

@@ -18,13 +18,14 @@ from fastapi import APIRouter, Header, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
+from kraft.core.access import Scope, visible_rm
+from kraft.core.inputs import parse_period
 from kraft.errors import KraftError
 from kraft.framework.model import Role
 from kraft.scoring import calibration as cal
 from kraft.scoring import review as rv
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import actor_of, parse_period, visible_rm
-from kraft.web.scope import Scope
+from kraft.web.errors import status_of
 from kraft.web.site import Site
 
 router = APIRouter(tags=["reviews"])
@@ -57,19 +58,6 @@ class ReviewOut(BaseModel):
     allowed_steps: list[str]
     snapshot_sha256: str | None = None
     changes_since_sign_off: list[ChangeOut] | None = None
-
-
-def status_of(error: rv.ReviewError) -> int:
-    """The HTTP status a refused step answers with."""
-    if isinstance(error, rv.NotAllowedError):
-        return 403
-    if isinstance(error, rv.StaleReviewError):
-        return 412
-    if isinstance(error, rv.NoReviewError):
-        return 404
-    if isinstance(error, rv.ReviewInputError):
-        return 422
-    return 409
 
 
 def review_out(site: Site, conn: Connection, scope: Scope, rm_id: str, period: str) -> ReviewOut:
@@ -173,7 +161,7 @@ def take_step(
                 )
             rv.take_step(
                 conn, site.framework, scope.user, rm_id, label, chosen,
-                actor=actor_of(scope.user), text=body.text, rating=body.rating,
+                actor=scope.actor, text=body.text, rating=body.rating,
                 expected_version=version,
             )  # fmt: skip
     except rv.ReviewError as error:

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.variance import Comparison
+from kraft.core.access import Scope, no_such, visible_rm
+from kraft.core.inputs import parse_period
 from kraft.periods import Calendar, Grain, Period
 from kraft.reports.scorecard import KpiLine, ScorecardReport, build_scorecard
 from kraft.reports.scores import export_records, latest_period, overall_rows
@@ -29,8 +31,6 @@ from kraft.scoring.leaderboard import (
 from kraft.store.metadata import scores as score_table
 from kraft.web.api.catalog import check_grain, number
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import no_such, parse_period, visible_rm
-from kraft.web.scope import Scope
 from kraft.web.site import Site
 
 router = APIRouter(tags=["scores"])

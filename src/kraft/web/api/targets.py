@@ -5,7 +5,7 @@ periods; `If-Match` with the ETag from GET, a stale one answers 412 and adds not
 adds a deletion record (also with `If-Match`), after which the team's, the company's or the
 framework's target applies again. Nothing is ever overwritten: `?history=true` lists every
 version with its status (current, replaced, deleted). Each change is audited and re-scores every
-RM (kraft.web.edits). Who may: an admin anywhere; a manager for their teams and those teams' RMs
+RM (kraft.core.targets). Who may: an admin anywhere; a manager for their teams and those teams' RMs
 (not themselves); an RM reads the targets that apply to them and changes none.
 """
 
@@ -18,10 +18,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from kraft.web import edits
+from kraft.core import targets as target_cases
+from kraft.core.targets import TargetVersion
 from kraft.web.api.catalog import number
-from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import RowId, TargetVersion
+from kraft.web.deps import ApiScope, RowId, SiteDep
 
 router = APIRouter(tags=["targets"])
 
@@ -107,7 +107,7 @@ def targets(
     if scope_type is not None and scope_type not in ("org", "team", "rm"):
         raise HTTPException(422, f"scope_type: {scope_type!r} is not org, team or rm.")
     with site.read() as conn:
-        found = edits.target_versions(
+        found = target_cases.target_versions(
             conn,
             site.framework,
             scope,
@@ -124,7 +124,7 @@ def create(body: TargetIn, response: Response, site: SiteDep, scope: ApiScope) -
     """Add a target version for the company (admin), a team or an RM; re-scores every RM."""
     if body.period is not None and (body.from_ is not None or body.to is not None):
         raise HTTPException(422, "period: give period, or from and to, not both.")
-    version = edits.create_target(
+    version = target_cases.create_target(
         site,
         scope,
         scope_type=body.scope_type,
@@ -143,7 +143,7 @@ def create(body: TargetIn, response: Response, site: SiteDep, scope: ApiScope) -
 def target(target_id: RowId, response: Response, site: SiteDep, scope: ApiScope) -> TargetOut:
     """One version, with its ETag (for PUT and DELETE)."""
     with site.read() as conn:
-        version = edits.get_target(conn, site.framework, scope, target_id)
+        version = target_cases.get_target(conn, site.framework, scope, target_id)
     response.headers["ETag"] = version.etag
     return target_out(version)
 
@@ -159,7 +159,7 @@ def replace(
 ) -> TargetOut:
     """Replace the current version with a new one of other numbers (If-Match: its ETag; 412
     when stale, 428 without); the new version is returned. Re-scores every RM."""
-    version = edits.replace_target(
+    version = target_cases.replace_target(
         site,
         scope,
         target_id,
@@ -175,4 +175,4 @@ def replace(
 def delete(target_id: RowId, site: SiteDep, scope: ApiScope, if_match: IfMatch = None) -> TargetOut:
     """Withdraw the current version (If-Match: its ETag) with a deletion record: the scope
     falls back to the team's, the company's or the framework's target. Re-scores every RM."""
-    return target_out(edits.delete_target(site, scope, target_id, if_match))
+    return target_out(target_cases.delete_target(site, scope, target_id, if_match))

@@ -11,13 +11,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from kraft.core.access import Scope, no_such
 from kraft.errors import KraftError
 from kraft.store import users as store
 from kraft.store.metadata import operational
 from kraft.store.users import MIN_PASSWORD, User
-from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import RowId, actor_of, no_such
-from kraft.web.scope import Scope
+from kraft.web.deps import ApiScope, RowId, SiteDep
 
 router = APIRouter(tags=["users"])
 
@@ -91,7 +90,7 @@ def add(body: UserIn, site: SiteDep, scope: ApiScope) -> UserOut:
             )
         try:
             user = store.add_user(
-                conn, body.email, body.password, body.role, body.rm_id, actor=actor_of(scope.user)
+                conn, body.email, body.password, body.role, body.rm_id, actor=scope.actor
             )
         except KraftError as exc:  # what is left to refuse is the address
             raise HTTPException(422, f"email: {exc.message}") from None
@@ -113,7 +112,7 @@ def change(user_id: RowId, body: UserChange, site: SiteDep, scope: ApiScope) -> 
             raise HTTPException(
                 409, "You cannot disable or demote yourself; another admin must do it."
             )
-        actor = actor_of(scope.user)
+        actor = scope.actor
         try:
             if body.role is not None and body.role != str(user.role):
                 user = store.set_role(conn, user.email, body.role, actor=actor)

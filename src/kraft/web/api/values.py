@@ -19,6 +19,8 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
+from kraft.core.access import Scope, no_such, visible_rm
+from kraft.core.inputs import parse_period
 from kraft.metrics.runner import Explanation, RowSet
 from kraft.metrics.runner import explain as explain_value
 from kraft.metrics.spec import load_catalogue
@@ -26,9 +28,7 @@ from kraft.periods import Calendar, Grain
 from kraft.reports.exports import KPI_VALUE_COLUMNS
 from kraft.store.metadata import kpi_values
 from kraft.web.api.catalog import check_grain
-from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.edits import ROW_ID_MAX, no_such, parse_period, visible_rm
-from kraft.web.scope import Scope
+from kraft.web.deps import ROW_ID_MAX, ApiScope, SiteDep
 from kraft.web.site import Site
 
 router = APIRouter(tags=["values"])

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kraft.core.access import Scope
 from kraft.errors import KraftError
 from kraft.framework.loader import BUILTIN_PACKAGE, builtin_names, parse_framework
 from kraft.framework.model import Framework, Role
@@ -36,10 +37,8 @@ from kraft.scoring.target_table import comparable_actuals
 from kraft.store import audit
 from kraft.store.metadata import operational
 from kraft.store.users import add_user, get_user, list_users, set_active
-from kraft.web.deps import CsrfForm, PageScope, SiteDep
-from kraft.web.edits import RowId, actor_of
+from kraft.web.deps import CsrfForm, PageScope, RowId, SiteDep
 from kraft.web.render import render_page
-from kraft.web.scope import Scope
 from kraft.web.site import Site
 from kraft.workspace import load_workspace
 
@@ -303,7 +302,7 @@ def framework_save(
         result.message = "Nothing changed: the framework is the same as the current version."
         return _editor(request, site, text=text, result=result)
     try:
-        saved, reference = save_framework(site, current, framework, text, actor_of(scope.user))
+        saved, reference = save_framework(site, current, framework, text, scope.actor)
     except HTTPException as exc:
         result.message = str(exc.detail)
         return _editor(request, site, text=text, result=result, status_code=exc.status_code)
@@ -376,7 +375,7 @@ def add(
                 and conn.execute(sa.select(RMS.c.rm_id).where(RMS.c.rm_id == rm)).first() is None
             ):
                 raise KraftError(f"There is no RM record {rm!r}; import it first.")
-            add_user(conn, email, password, role, rm, actor=actor_of(scope.user))
+            add_user(conn, email, password, role, rm, actor=scope.actor)
     except KraftError as exc:
         return _users_page(request, site, message=exc.message, form=form, status_code=422)
     return RedirectResponse("/admin/users?done=added", status_code=303)
@@ -404,7 +403,7 @@ def activate(
             status_code=422,
         )
     with site.write() as conn:
-        set_active(conn, person.email, wanted, actor=actor_of(scope.user))
+        set_active(conn, person.email, wanted, actor=scope.actor)
     return RedirectResponse(
         f"/admin/users?done={'enabled' if wanted else 'disabled'}", status_code=303
     )

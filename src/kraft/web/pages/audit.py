@@ -13,12 +13,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
+from kraft.core.access import Scope
 from kraft.errors import KraftError
 from kraft.store import audit
 from kraft.store.audit import AuditEntry, AuditFilter
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.render import render_page
-from kraft.web.scope import Scope
 
 router = APIRouter(include_in_schema=False)
 

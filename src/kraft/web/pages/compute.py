@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kraft.core.access import Scope
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
-from kraft.web.edits import actor_of
 from kraft.web.jobs import GRAINS, ComputeJobs, compute_request, recent_runs
 from kraft.web.pages.imports import BOOLEAN
 from kraft.web.render import render_page
-from kraft.web.scope import Scope
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
@@ -78,7 +77,7 @@ def start_compute(
             compute,
             grain=grain,
             score=BOOLEAN.get(score.strip().lower(), True),
-            actor=actor_of(scope.user),
+            actor=scope.actor,
         )
     except HTTPException as exc:
         return _page(request, site, message=str(exc.detail), status_code=exc.status_code, form=form)

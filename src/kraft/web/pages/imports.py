@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, Response
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
+from kraft.core.access import Scope
 from kraft.errors import KraftError
 from kraft.framework.model import KpiKind
 from kraft.ingest.importer import ImportRejectedError, Mode, run_import
@@ -37,9 +38,7 @@ from kraft.ingest.validate import Problem
 from kraft.store.metadata import import_runs
 from kraft.store.users import User
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
-from kraft.web.edits import actor_of
 from kraft.web.render import render_page
-from kraft.web.scope import Scope
 from kraft.web.security import same_token
 from kraft.web.site import UPLOAD_LIMIT, Site
 
@@ -493,7 +492,7 @@ async def check(request: Request, site: SiteDep, scope: ImporterScope) -> Respon
                 _page, request, site, message=exc.detail, status_code=422, form=form
             )
         report = await run_in_threadpool(
-            run_upload, site, upload.files, options, dry_run=True, actor=actor_of(scope.user)
+            run_upload, site, upload.files, options, dry_run=True, actor=scope.actor
         )
         if not report.ok:
             return await run_in_threadpool(
@@ -523,7 +522,7 @@ def apply(
         )
         return _page(request, site, message=message, status_code=409)
     try:
-        report = apply_upload(site, held.upload.files, held.options, actor_of(scope.user))
+        report = apply_upload(site, held.upload.files, held.options, scope.actor)
     finally:
         held.upload.discard()
     if not report.ok:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from kraft.analysis.initiative import InitiativeImpact, initiative_impact, parse_window, points
+from kraft.core.access import Scope
 from kraft.errors import KraftError
 from kraft.metrics.spec import load_catalogue
 from kraft.reports.initiative_report import before_after_spec, kpi_rows, render_initiative_report
@@ -25,7 +26,6 @@ from kraft.web.deps import PageScope, SiteDep
 from kraft.web.pages.overview import kept
 from kraft.web.pages.team import safe_name
 from kraft.web.render import chart, render_page
-from kraft.web.scope import Scope
 from kraft.web.site import Site, data_version
 
 router = APIRouter(include_in_schema=False)

@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
+from kraft.core.access import Scope
 from kraft.errors import KraftError
 from kraft.framework.model import KPI, KRA, KpiKind
 from kraft.metrics.compiler import Compiler, metrics_needed
@@ -29,7 +30,6 @@ from kraft.scoring.stored import to_decimal
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.pages.overview import PeriodChoice, Shown, choose_period, kept, quartiles
 from kraft.web.render import render_page
-from kraft.web.scope import Scope
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)

@@ -2,7 +2,7 @@
 people the framework names (`entered_by`) for the RMs in their scope, never about themselves
 unless the framework lets the RM rated enter it.
 
-The checks, the writing, the audit entry and the re-score are kraft.web.edits (shared with the
+The checks, the writing, the audit entry and the re-score are kraft.core.measurements (shared with the
 API). A change form carries the row's ETag: if someone else changed or deleted the measurement
 since the form was opened, the page says so, shows what is stored now and keeps what was typed.
 """
@@ -13,17 +13,20 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kraft.core import measurements as measurement_cases
+from kraft.core.access import Scope
+from kraft.core.inputs import parse_decimal
+from kraft.errors import KraftError
+from kraft.formatting import plain
 from kraft.framework.model import KPI, KpiKind
 from kraft.reports.values import format_value, unit_label
 from kraft.store.metadata import operational
-from kraft.web import edits
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
-from kraft.web.pages.targets import number
+from kraft.web.errors import status_of
 from kraft.web.render import render_page
-from kraft.web.scope import Scope
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
@@ -80,7 +83,7 @@ def _list_page(
     people = _people(site, scope)
     names = dict(people)
     with site.read() as conn:
-        rows = edits.list_measurements(
+        rows = measurement_cases.list_measurements(
             conn, scope, rm_id=rm or None, kpi_id=kpi or None, period=period or None
         )
     entry_forms = []
@@ -139,28 +142,28 @@ def add(
     """Enter a new measurement; a refusal keeps the form as typed."""
     form = {"rm_id": rm_id, "kpi_id": kpi_id, "period": period, "value": value, "note": note}
     try:
-        entered = edits.add_measurement(
+        entered = measurement_cases.add_measurement(
             site,
             scope,
             rm_id=rm_id.strip(),
             kpi_id=kpi_id.strip(),
             period=period.strip(),
-            value=_required(number(value, "value", required=True)),
+            value=_required(parse_decimal(value, "value", required=True)),
             note=note,
         )
-    except HTTPException as exc:
+    except KraftError as exc:
         return _list_page(
-            request, site, scope, message=str(exc.detail), form=form, status_code=exc.status_code
+            request, site, scope, message=exc.message, form=form, status_code=status_of(exc)
         )
     return RedirectResponse(_page_url(entered) + "?saved=added", status_code=303)
 
 
 def _required(value: Decimal | None) -> Decimal:
-    assert value is not None  # number(required=True) gives a value or refuses
+    assert value is not None  # parse_decimal(required=True) gives a value or refuses
     return value
 
 
-def _page_url(m: edits.Measurement) -> str:
+def _page_url(m: measurement_cases.Measurement) -> str:
     return f"/measurements/{m.rm_id}/{m.kpi_id}/{m.period}"
 
 
@@ -168,7 +171,7 @@ def _edit_page(
     request: Request,
     site: Site,
     scope: Scope,
-    found: edits.Measurement,
+    found: measurement_cases.Measurement,
     *,
     message: str = "",
     saved: str = "",
@@ -189,7 +192,7 @@ def _edit_page(
         "message": message,
         "saved": saved,
         "scorecard": f"/rms/{found.rm_id}?period={found.period}",
-        "form": form or {"value": edits.plain_decimal(found.value), "note": found.note or ""},
+        "form": form or {"value": plain(found.value), "note": found.note or ""},
     }
     return render_page(request, "measurements_edit.html.j2", context, status_code=status_code)
 
@@ -205,7 +208,7 @@ def measurement_page(
     saved: str = "",
 ) -> HTMLResponse:
     with site.read() as conn:
-        found = edits.get_measurement(conn, scope, rm_id, kpi_id, period)
+        found = measurement_cases.get_measurement(conn, scope, rm_id, kpi_id, period)
     notes = {
         "added": "Saved the new measurement; every RM was scored again.",
         "changed": "Saved the change; every RM was scored again.",
@@ -230,26 +233,28 @@ def change(
     form's ETag says."""
     form = {"value": value, "note": note}
     with site.read() as conn:
-        opened = edits.get_measurement(conn, scope, rm_id, kpi_id, period)  # 404 out of scope
+        opened = measurement_cases.get_measurement(
+            conn, scope, rm_id, kpi_id, period
+        )  # 404 out of scope
     try:
         if action == "delete":
-            edits.delete_measurement(site, scope, rm_id, kpi_id, period, etag)
+            measurement_cases.delete_measurement(site, scope, rm_id, kpi_id, period, etag)
             key = f"of {kpi_id} for {rm_id} in {period}"
             return RedirectResponse(f"/measurements?deleted={key}", status_code=303)
-        changed = edits.change_measurement(
+        changed = measurement_cases.change_measurement(
             site,
             scope,
             rm_id,
             kpi_id,
             period,
             etag,
-            value=_required(number(value, "value", required=True)),
+            value=_required(parse_decimal(value, "value", required=True)),
             note=note,
         )
-    except HTTPException as exc:
-        if exc.status_code in (404, 412):  # someone else changed or deleted it meanwhile
+    except KraftError as exc:
+        if status_of(exc) in (404, 412):  # someone else changed or deleted it meanwhile
             with site.read() as conn:
-                now = edits.list_measurements(
+                now = measurement_cases.list_measurements(
                     conn, scope, rm_id=rm_id, kpi_id=kpi_id, period=opened.period
                 )
             if now:
@@ -265,8 +270,8 @@ def change(
             site,
             scope,
             opened,
-            message=str(exc.detail),
+            message=exc.message,
             form=form,
-            status_code=exc.status_code,
+            status_code=status_of(exc),
         )
     return RedirectResponse(_page_url(changed) + "?saved=changed", status_code=303)

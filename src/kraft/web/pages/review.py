@@ -15,17 +15,17 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kraft.core.access import Scope, visible_rm
+from kraft.core.inputs import parse_period
 from kraft.errors import KraftError
 from kraft.framework.model import Role
 from kraft.scoring import calibration as cal
 from kraft.scoring import review as rv
 from kraft.scoring.stored import numeric
 from kraft.store.metadata import operational
-from kraft.web.api.reviews import status_of
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
-from kraft.web.edits import actor_of, parse_period, visible_rm
+from kraft.web.errors import status_of
 from kraft.web.render import render_page
-from kraft.web.scope import Scope
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
@@ -186,7 +186,7 @@ def review_step(
                 )
             rv.take_step(
                 conn, site.framework, scope.user, rm_id, label, chosen,
-                actor=actor_of(scope.user), text=text, rating=given, expected_version=expected,
+                actor=scope.actor, text=text, rating=given, expected_version=expected,
             )  # fmt: skip
     except rv.ReviewError as error:
         status = status_of(error)

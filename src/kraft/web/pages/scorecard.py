@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from kraft.analysis.whatif import WhatIf, what_if
 from kraft.cache import Kept
+from kraft.core.access import Scope
 from kraft.errors import KraftError
 from kraft.framework.model import KPI, Framework, KpiKind
 from kraft.metrics.runner import Explanation, RowSet, explain
@@ -50,7 +51,6 @@ from kraft.web.pages.overview import (
 )
 from kraft.web.pages.team import board_if_ready, safe_name, stored_cards, team_overall
 from kraft.web.render import chart, render_page
-from kraft.web.scope import Scope
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)

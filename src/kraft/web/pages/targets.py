@@ -2,7 +2,7 @@
 a target for the company (admin), a team or an RM in scope; and a page per version to change
 or delete it.
 
-All the rules and the writing are kraft.web.edits (shared with the API): this module turns form
+All the rules and the writing are kraft.core.targets (shared with the API): this module turns form
 fields into its calls and its refusals into the page. A form carries the version's ETag; when
 someone else changed the target since the form was opened, the page says so and shows the
 current version with the values that were typed, so nothing is lost. After a change the page
@@ -12,20 +12,24 @@ links to the scorecard or team page whose score it moved.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kraft.core import targets as target_cases
+from kraft.core.access import Scope
+from kraft.core.inputs import parse_decimal
+from kraft.errors import KraftError
+from kraft.formatting import plain
 from kraft.framework.model import Framework, Role
 from kraft.reports.values import format_value
 from kraft.store.metadata import operational
-from kraft.web import edits
-from kraft.web.deps import CsrfForm, PageScope, SiteDep
+from kraft.web.deps import CsrfForm, PageScope, RowId, SiteDep
+from kraft.web.errors import status_of
 from kraft.web.render import render_page
-from kraft.web.scope import Scope
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
@@ -48,22 +52,6 @@ def only_target_setters(scope: PageScope) -> Scope:
 
 
 SetterScope = Annotated[Scope, Depends(only_target_setters)]
-
-
-def number(text: str, field: str, *, required: bool) -> Decimal | None:
-    """A form's decimal; 422 naming the field when it is not one."""
-    cleaned = text.strip().replace(",", "")
-    if not cleaned:
-        if required:
-            raise HTTPException(422, f"{field}: give a number.")
-        return None
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise HTTPException(422, f"{field}: {text.strip()!r} is not a number.") from None
-    if not value.is_finite():
-        raise HTTPException(422, f"{field}: {text.strip()!r} is not a number.")
-    return value
 
 
 def affected_page(scope_type: str, scope_id: str, period: str | None) -> tuple[str, str]:
@@ -111,14 +99,14 @@ def _names(site: Site) -> dict[tuple[str, str], str]:
     return {**teams, **rms, ("org", "org"): "The company"}
 
 
-def _may_change(scope: Scope, version: edits.TargetVersion) -> bool:
+def _may_change(scope: Scope, version: target_cases.TargetVersion) -> bool:
     """Whether the version's form is offered: the current version of a scope the user sets
-    targets for (edits.may_set_target decides again when the form is sent)."""
+    targets for (target_cases.may_set_target decides again when the form is sent)."""
     s = version.stored
     return version.status == "current" and scope.can_edit_targets(s.scope_type, s.scope_id)
 
 
-def _shown(framework: Framework, version: edits.TargetVersion) -> dict[str, str]:
+def _shown(framework: Framework, version: target_cases.TargetVersion) -> dict[str, str]:
     """The version's numbers as people read them (85 %, ₹1,500,000)."""
     try:
         unit = framework.kpi(version.stored.kpi_id).unit
@@ -147,7 +135,7 @@ def _list_page(
 ) -> HTMLResponse:
     framework = site.framework
     with site.read() as conn:
-        versions = edits.target_versions(
+        versions = target_cases.target_versions(
             conn, framework, scope, kpi_id=kpi or None, history=history
         )
     context: dict[str, Any] = {
@@ -196,7 +184,7 @@ def set_target(
     }
     scope_type, _, scope_id = target_scope.partition(":")
     try:
-        version = edits.create_target(
+        version = target_cases.create_target(
             site,
             scope,
             scope_type=scope_type,
@@ -204,27 +192,29 @@ def set_target(
             kpi_id=kpi_id,
             from_period=from_period.strip() or None,
             to_period=to_period.strip() or None,
-            target=_required(number(target, "target", required=True)),
-            threshold=number(threshold, "threshold", required=False),
+            target=_required(parse_decimal(target, "target", required=True)),
+            threshold=parse_decimal(threshold, "threshold", required=False),
         )
-    except HTTPException as exc:
+    except KraftError as exc:
         return _list_page(
-            request, site, scope, message=str(exc.detail), form=form, status_code=exc.status_code
+            request, site, scope, message=exc.message, form=form, status_code=status_of(exc)
         )
     return RedirectResponse(f"/targets/{version.stored.target_id}?saved=set", status_code=303)
 
 
 def _required(value: Decimal | None) -> Decimal:
-    assert value is not None  # number(required=True) gives a value or refuses
+    assert value is not None  # parse_decimal(required=True) gives a value or refuses
     return value
 
 
-def _history(site: Site, scope: Scope, version: edits.TargetVersion) -> list[edits.TargetVersion]:
+def _history(
+    site: Site, scope: Scope, version: target_cases.TargetVersion
+) -> list[target_cases.TargetVersion]:
     s = version.stored
     with site.read() as conn:
         return [
             v
-            for v in edits.target_versions(
+            for v in target_cases.target_versions(
                 conn,
                 site.framework,
                 scope,
@@ -241,7 +231,7 @@ def _version_page(
     request: Request,
     site: Site,
     scope: Scope,
-    version: edits.TargetVersion,
+    version: target_cases.TargetVersion,
     *,
     message: str = "",
     saved: str = "",
@@ -265,8 +255,8 @@ def _version_page(
         "affected": (link, words),
         "form": form
         or {
-            "target": edits.plain_decimal(s.target),
-            "threshold": edits.plain_decimal(s.threshold) if s.threshold is not None else "",
+            "target": plain(s.target),
+            "threshold": plain(s.threshold) if s.threshold is not None else "",
         },
     }
     return render_page(request, "targets_edit.html.j2", context, status_code=status_code)
@@ -274,10 +264,10 @@ def _version_page(
 
 @router.get("/targets/{target_id}", response_class=HTMLResponse)
 def version_page(
-    request: Request, site: SiteDep, scope: SetterScope, target_id: edits.RowId, saved: str = ""
+    request: Request, site: SiteDep, scope: SetterScope, target_id: RowId, saved: str = ""
 ) -> HTMLResponse:
     with site.read() as conn:
-        version = edits.get_target(conn, site.framework, scope, target_id)
+        version = target_cases.get_target(conn, site.framework, scope, target_id)
     notes = {
         "set": "Saved: the new target is in force.",
         "changed": "Saved: this version replaces the one before it.",
@@ -288,8 +278,8 @@ def version_page(
 
 
 def _current_of(
-    site: Site, scope: Scope, version: edits.TargetVersion
-) -> edits.TargetVersion | None:
+    site: Site, scope: Scope, version: target_cases.TargetVersion
+) -> target_cases.TargetVersion | None:
     """The current version of the same scope, KPI and range (None: it was deleted)."""
     return next((v for v in _history(site, scope, version) if v.status == "current"), None)
 
@@ -299,7 +289,7 @@ def change_target(
     request: Request,
     site: SiteDep,
     scope: SetterScope,
-    target_id: edits.RowId,
+    target_id: RowId,
     etag: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "change",
     target: Annotated[str, Form()] = "",
@@ -309,21 +299,21 @@ def change_target(
     what the form's ETag says."""
     form = {"target": target, "threshold": threshold}
     with site.read() as conn:
-        opened = edits.get_target(conn, site.framework, scope, target_id)  # 404 out of scope
+        opened = target_cases.get_target(conn, site.framework, scope, target_id)  # 404 out of scope
     try:
         if action == "delete":
-            edits.delete_target(site, scope, target_id, etag)
+            target_cases.delete_target(site, scope, target_id, etag)
             return RedirectResponse(f"/targets/{target_id}?saved=deleted", status_code=303)
-        new = edits.replace_target(
+        new = target_cases.replace_target(
             site,
             scope,
             target_id,
             etag,
-            target=_required(number(target, "target", required=True)),
-            threshold=number(threshold, "threshold", required=False),
+            target=_required(parse_decimal(target, "target", required=True)),
+            threshold=parse_decimal(threshold, "threshold", required=False),
         )
-    except HTTPException as exc:
-        if exc.status_code in (409, 412):  # someone else changed or deleted it meanwhile
+    except KraftError as exc:
+        if status_of(exc) in (409, 412):  # someone else changed or deleted it meanwhile
             current = _current_of(site, scope, opened)
             if current is None:
                 gone = (
@@ -342,8 +332,8 @@ def change_target(
             site,
             scope,
             opened,
-            message=str(exc.detail),
+            message=exc.message,
             form=form,
-            status_code=exc.status_code,
+            status_code=status_of(exc),
         )
     return RedirectResponse(f"/targets/{new.stored.target_id}?saved=changed", status_code=303)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
+from kraft.core.access import Scope
 from kraft.framework.model import KPI, Framework
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Period
@@ -51,7 +52,6 @@ from kraft.scoring.stored import numeric
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.pages.overview import PeriodChoice, Shown, choose_period, kept, kept_each
 from kraft.web.render import chart, render_page
-from kraft.web.scope import Scope
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)

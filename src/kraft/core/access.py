@@ -7,8 +7,9 @@ distribution, never other RMs' names or values). Who may enter a manual KPI is t
 `entered_by`, and nobody enters a measurement about themselves unless the framework lets the rated
 RM do so (management_decision_impact: the manager, never the RM rated).
 
-Routes ask `Scope` and answer 404 for what is out of scope, so that another RM's resource looks
-exactly like one that does not exist.
+The use cases of the core ask `Scope` and refuse what is out of scope as not found, so that another
+RM's resource looks exactly like one that does not exist. The command line acts in the
+operator's scope: everything, as an admin.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from kraft.errors import NotFoundError
 from kraft.framework.model import KPI, Role
 from kraft.store.metadata import operational
 from kraft.store.teams import led_teams
@@ -34,6 +36,12 @@ class Scope:
     rm_ids: frozenset[str] | None
     team_ids: frozenset[str] | None
     own_team_id: str | None = None
+    acting_as: str | None = None  # who the audit log names, when not a signed-in user
+
+    @property
+    def actor(self) -> str:
+        """Who the audit log names for a change made in this scope."""
+        return self.acting_as or f"web:{self.user.email}"
 
     @property
     def role(self) -> Role:
@@ -103,6 +111,12 @@ class Scope:
         return column.in_(sorted(self.rm_ids)) if self.rm_ids else sa.false()
 
 
+def operator_scope(actor: str) -> Scope:
+    """The scope of whoever runs kraft on the workspace itself (the command line): everything,
+    as an admin, named `actor` in the audit log."""
+    return Scope(User(0, actor, Role.admin, None, True), None, None, acting_as=actor)
+
+
 def scope_of(conn: Connection, user: User) -> Scope:
     """The user's scope, read from teams and relationship_managers as they are now."""
     if user.role is Role.admin:
@@ -122,3 +136,15 @@ def scope_of(conn: Connection, user: User) -> Scope:
         else frozenset()
     )
     return Scope(user, members, teams, own_team)
+
+
+def no_such(kind: str, key: str) -> NotFoundError:
+    """The same refusal for a missing resource and one out of scope."""
+    return NotFoundError(f"There is no {kind} {key}, or it is not in your scope.")
+
+
+def visible_rm(conn: Connection, scope: Scope, rm_id: str) -> None:
+    """Refuse an RM that does not exist or is out of the user's scope."""
+    found = conn.execute(sa.select(RMS.c.rm_id).where(RMS.c.rm_id == rm_id)).first()
+    if not scope.can_see_rm(rm_id) or found is None:
+        raise no_such("RM", rm_id)

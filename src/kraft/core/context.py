@@ -1,0 +1,102 @@
+"""`Kraft`: the one object that owns an open workspace: its database, framework, calendar, metric
+catalogue, compute parameters and the writer lock.
+
+On DuckDB there is one writer per file: every write of a process goes through `write()` (one
+transaction) or `writer()` (work that opens its own transactions: import, compute, re-score), so
+that no two transactions of the process contend for the file. PostgreSQL needs no such lock, and
+the same code runs on it. The web's Site extends this object with what only a server needs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy.engine import Connection
+
+from kraft.framework.loader import resolve_framework
+from kraft.framework.model import Framework
+from kraft.metrics.spec import Catalogue, load_catalogue
+from kraft.periods import Calendar
+from kraft.store.database import Database
+from kraft.workspace import Workspace
+
+FrameworkStamp = tuple[str, tuple[int, int] | None]
+
+
+@dataclass(kw_only=True)
+class Kraft:
+    workspace: Workspace
+    db: Database
+    # What runs after each write of this process (the server reads ahead: kraft.web.warm).
+    after_write: Callable[[], None] | None = None
+    # Processes that score (None: as many as fit the book); a threaded server sets 1, since
+    # forking a process that runs threads could inherit a held lock.
+    scoring_workers: int | None = None
+    _writer: threading.Lock = field(default_factory=threading.Lock)
+    _framework: tuple[FrameworkStamp, Framework] | None = None
+    _generation: int = 0  # counts this process's writes: what it wrote, it reads afresh
+
+    @property
+    def framework(self) -> Framework:
+        """The workspace's framework as its file is now (an edit shows without a restart); parsed
+        again only when the file changes (a parse takes ~40 ms, too long for every page)."""
+        reference = self.workspace.settings.framework
+        path = Path(reference) if Path(reference).is_absolute() else self.workspace.root / reference
+        try:
+            stat = path.stat() if path.is_file() else None
+            stamp = (stat.st_mtime_ns, stat.st_size) if stat else None
+        except OSError:
+            stamp = None
+        key = (reference, stamp)
+        cached = self._framework
+        if cached is None or cached[0] != key:
+            cached = (key, resolve_framework(reference, self.workspace.root))
+            self._framework = cached
+        return cached[1]
+
+    @property
+    def calendar(self) -> Calendar:
+        return Calendar(self.workspace.settings.fiscal_year_start_month)
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        return load_catalogue()
+
+    @property
+    def compute_parameters(self) -> dict[str, int]:
+        """The workspace settings the metric catalogue's snippets read."""
+        settings = self.workspace.settings
+        return {
+            "renewal_grace_days": settings.renewal_grace_days,
+            "free_look_days": settings.free_look_days,
+        }
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction of the one writer: all of it commits or none."""
+        try:
+            with self._writer, self.db.begin() as conn:
+                yield conn
+        finally:
+            self._generation += 1
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the writer for work that opens its own transactions (import, compute, a
+        re-score); after it, run what follows every write (`after_write`)."""
+        try:
+            with self._writer:
+                yield
+        finally:
+            self._generation += 1
+            if self.after_write is not None:
+                self.after_write()
