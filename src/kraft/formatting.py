@@ -1,9 +1,14 @@
-"""How numbers read to people: Indian digit grouping for INR, units spelled the way users say them."""
+"""How numbers read to people: rounded half-up for display (scores to 2 decimals, coverage to
+1), Indian digit grouping for INR, units spelled the way users say them. Every page, report and
+command shows numbers through these, so that a score reads the same wherever it appears."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import overload
 
+CENT = Decimal("0.01")  # stored overall scores, derived targets and shown values round to it
+DASH = "—"  # what is shown for no number
 CURRENCY_SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 # Currencies whose users group digits 12,34,567 (lakh, crore) rather than 1,234,567.
 INDIAN_GROUPING = frozenset({"INR"})
@@ -37,6 +42,68 @@ def plain(value: Decimal) -> str:
     return "0" if text in {"-0", ""} else text
 
 
+def to_decimal(number: float | Decimal | None) -> Decimal | None:
+    """A stored double as the decimal it prints as (66.66666666666667, not its binary expansion)."""
+    if number is None:
+        return None
+    if isinstance(number, Decimal):
+        return number
+    return Decimal(repr(float(number)))
+
+
+@overload
+def rounded(number: None, places: int = 2) -> None: ...
+@overload
+def rounded(number: float | Decimal, places: int = 2) -> Decimal: ...
+def rounded(number: float | Decimal | None, places: int = 2) -> Decimal | None:
+    """Half-up to `places` decimals, once, as every table and report shows numbers."""
+    value = to_decimal(number)
+    if value is None:
+        return None
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+@overload
+def short(number: None, places: int = 2) -> None: ...
+@overload
+def short(number: float | Decimal, places: int = 2) -> Decimal: ...
+def short(number: float | Decimal | None, places: int = 2) -> Decimal | None:
+    """Rounded, and a whole number without decimals: 20, 66.67, 15.50 (so ₹12,00,000, not
+    ₹12,00,000.00)."""
+    value = rounded(number, places)
+    if value is None:
+        return None
+    return value.to_integral_value() if value == value.to_integral_value() else value
+
+
+def fixed(number: float | Decimal | None, places: int = 2) -> str:
+    """A score as shown: 107.20; a dash when there is none."""
+    value = rounded(number, places)
+    return DASH if value is None else f"{value:.{places}f}"
+
+
+def fixed_percent(number: float | Decimal | None, places: int = 1) -> str:
+    """A share as shown, coverage for one: 87.5 %; a dash when there is none."""
+    value = rounded(number, places)
+    return DASH if value is None else f"{value:.{places}f} %"
+
+
+def signed(number: float | Decimal | None, places: int = 2) -> str:
+    """A change of score with its sign: +1.20, -3.40; no sign for none at all (0.00)."""
+    value = rounded(number, places)
+    if value is None:
+        return DASH
+    return f"{abs(value):.{places}f}" if value == 0 else f"{value:+.{places}f}"
+
+
+def signed_short(number: float | Decimal | None) -> str:
+    """A change of value with its sign, trailing zeros dropped: +15.2, -3, 0."""
+    value = rounded(number)
+    if value is None:
+        return DASH
+    return ("+" if value > 0 else "") + plain(value)
+
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -58,7 +125,6 @@ WESTERN_SCALES: tuple[tuple[Decimal, str], ...] = (
     (Decimal(10) ** 9, "B"),
     (Decimal(10) ** 6, "M"),
 )
-COMPACT_PLACES = Decimal("0.01")
 
 
 def money_scales(currency: str | None) -> tuple[tuple[Decimal, str], ...]:
@@ -86,16 +152,12 @@ def compact_money(value: Decimal, currency: str) -> str:
     if not fitting:
         return money(value, currency)
     index = fitting[-1]
-    scaled = _round2(size / ascending[index][0])
+    scaled = rounded(size / ascending[index][0])
     if index + 1 < len(ascending) and scaled * ascending[index][0] >= ascending[index + 1][0]:
         index += 1
-        scaled = _round2(size / ascending[index][0])
+        scaled = rounded(size / ascending[index][0])
     word = ascending[index][1]
     number = group_digits(scaled, currency)
     symbol = CURRENCY_SYMBOLS.get(currency)
     amount = f"{symbol}{number} {word}" if symbol else f"{number} {word} {currency}"
     return ("-" if value < 0 else "") + amount
-
-
-def _round2(value: Decimal) -> Decimal:
-    return value.quantize(COMPACT_PLACES, rounding=ROUND_HALF_UP)

@@ -34,6 +34,7 @@ from sqlglot import exp
 
 from kraft.analysis.pacing import ADDITIVE_UNITS, Method, Pace, forecasts, is_open
 from kraft.analysis.variance import valued_scorecard_kpis
+from kraft.formatting import to_decimal
 from kraft.framework.model import KPI, Framework
 from kraft.metrics import snippets
 from kraft.metrics.compiler import Compiler, FactPlan, metrics_needed
@@ -42,7 +43,7 @@ from kraft.metrics.spine import month_key
 from kraft.periods import Calendar, Period
 from kraft.scoring.methods import Status, better_or_equal
 from kraft.scoring.runner import load_people, load_targets
-from kraft.scoring.stored import load_rm_values, numeric, to_decimal
+from kraft.scoring.stored import load_rm_values, numeric
 from kraft.scoring.targets import TargetBook
 from kraft.store.metadata import scores
 

@@ -37,12 +37,13 @@ from enum import StrEnum
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.variance import event_dated, same_period_last_year, valued_scorecard_kpis
+from kraft.formatting import to_decimal
 from kraft.framework.model import KPI, Framework, Unit
 from kraft.metrics.spec import Catalogue
 from kraft.periods import Calendar, Grain, Period
 from kraft.scoring.methods import ZERO, Goal, better_or_equal
 from kraft.scoring.runner import load_people, load_targets
-from kraft.scoring.stored import RmValues, StoredValue, load_rm_values, to_decimal
+from kraft.scoring.stored import RmValues, StoredValue, load_rm_values
 from kraft.scoring.targets import TargetBook
 
 ADDITIVE_UNITS = {Unit.count, Unit.currency, Unit.count_per_month}

@@ -33,6 +33,7 @@ from enum import StrEnum
 
 from sqlalchemy.engine import Connection
 
+from kraft.formatting import to_decimal
 from kraft.framework.model import KPI, KRA, AppliesTo, Framework, KpiKind
 from kraft.metrics.spec import Fact
 from kraft.periods import Calendar, Period
@@ -45,7 +46,6 @@ from kraft.scoring.stored import (
     load_rm_values,
     numeric,
     stored_score_rows,
-    to_decimal,
 )
 from kraft.scoring.targets import TargetBook
 

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 
 from kraft.analysis.variance import event_dated
 from kraft.errors import KraftError
+from kraft.formatting import to_decimal
 from kraft.framework.model import KPI, AppliesTo, Direction, Framework, KpiKind, Unit
 from kraft.metrics.spec import Catalogue
 from kraft.periods import Period
@@ -47,7 +48,7 @@ from kraft.scoring.scorecard import (
     Value,
     in_scorecard,
 )
-from kraft.scoring.stored import StoredValue, load_rm_values, to_decimal
+from kraft.scoring.stored import StoredValue, load_rm_values
 from kraft.scoring.targets import TargetBook
 from kraft.store.metadata import scores
 

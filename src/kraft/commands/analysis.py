@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -41,20 +41,19 @@ from kraft.commands.common import (
     workspace_of,
 )
 from kraft.errors import KraftError
-from kraft.formatting import plain
+from kraft.formatting import fixed, plain, signed_short
 from kraft.framework.model import KPI, Framework
 from kraft.mailer import send_all
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Period
 from kraft.reports import alerts_digest
-from kraft.reports.values import format_value
+from kraft.reports.values import shown_value
 from kraft.scoring.stored import as_of_date
 from kraft.store import audit
 from kraft.store.database import Database
 from kraft.store.metadata import scores
 from kraft.workspace import Workspace
 
-CENT = Decimal("0.01")
 TABLE_OR_JSON = ("table", "json")
 
 PeriodOption = Annotated[str, typer.Option("--period", help="The period label, e.g. 2025-Q1.")]
@@ -71,18 +70,6 @@ def register(app: typer.Typer) -> None:
 # -- shared ---------------------------------------------------------------------------------------
 
 
-def _round(number: Decimal | None) -> Decimal | None:
-    return None if number is None else number.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _short(number: Decimal | None) -> Decimal | None:
-    """To 2 decimals, without trailing zeros (₹15,00,000, 66.67, 20)."""
-    rounded = _round(number)
-    if rounded is None:
-        return None
-    return rounded.to_integral_value() if rounded == rounded.to_integral_value() else rounded
-
-
 def _num(number: Decimal | None) -> float | None:
     """A Decimal for JSON (exact enough to read; the tables show 2 decimals)."""
     return None if number is None else float(number)
@@ -91,7 +78,7 @@ def _num(number: Decimal | None) -> float | None:
 def _shown(framework: Framework, kpi_id: str, value: Decimal | None) -> str:
     """A KPI value in its unit, to 2 decimals."""
     kpi = _kpi(framework, kpi_id)
-    return format_value(_short(value), kpi.unit if kpi else None, framework.currency)
+    return shown_value(value, kpi.unit if kpi else None, framework.currency)
 
 
 def _kpi(framework: Framework, kpi_id: str) -> KPI | None:
@@ -99,11 +86,6 @@ def _kpi(framework: Framework, kpi_id: str) -> KPI | None:
         return framework.kpi(kpi_id)
     except KeyError:
         return None
-
-
-def _score(number: Decimal | None) -> str:
-    rounded = _round(number)
-    return "—" if rounded is None else f"{rounded:.2f}"
 
 
 def _kpi_name(framework: Framework, kpi_id: str) -> str:
@@ -386,11 +368,11 @@ def whatif_command(
     b, a = result.before, result.after
     for label, now, then in (
         ("KPI status", str(b.status), str(a.status)),
-        ("KPI score", _score(b.kpi_score), _score(a.kpi_score)),
-        (f"KRA score: {kra.title}", _score(b.kra_score), _score(a.kra_score)),
-        ("Overall score", _score(b.overall), _score(a.overall)),
+        ("KPI score", fixed(b.kpi_score), fixed(a.kpi_score)),
+        (f"KRA score: {kra.title}", fixed(b.kra_score), fixed(a.kra_score)),
+        ("Overall score", fixed(b.overall), fixed(a.overall)),
         ("Rating", _rating(b), _rating(a)),
-        ("Coverage", f"{_score(b.coverage)} %", f"{_score(a.coverage)} %"),
+        ("Coverage", f"{fixed(b.coverage)} %", f"{fixed(a.coverage)} %"),
     ):
         table.add_row(label, now, then)
     out.print(table)
@@ -575,7 +557,9 @@ def _comparison_cell(framework: Framework, kpi_id: str, c: Comparison) -> Text:
     if c.difference is None:
         return Text(_shown(framework, kpi_id, c.reference))
     change = (
-        f"{_signed(c.percent)} %" if c.percent is not None else _signed(c.difference) + " (abs)"
+        f"{signed_short(c.percent)} %"
+        if c.percent is not None
+        else signed_short(c.difference) + " (abs)"
     )
     text = f"{_shown(framework, kpi_id, c.reference)}: {change}"
     if c.flag is Flag.favourable:
@@ -583,13 +567,6 @@ def _comparison_cell(framework: Framework, kpi_id: str, c: Comparison) -> Text:
     if c.flag is Flag.unfavourable:
         return Text(text + " unfav", style="red")
     return Text(text)
-
-
-def _signed(number: Decimal | None) -> str:
-    rounded = _round(number)
-    if rounded is None:
-        return "—"
-    return ("+" if rounded > 0 else "") + plain(rounded)
 
 
 def _comparison_json(c: Comparison) -> dict[str, Any]:
@@ -669,9 +646,9 @@ def drivers_command(
         )
         return
     change = (
-        f"{_score(before_overall)} → {_score(after.overall)}"
+        f"{fixed(before_overall)} → {fixed(after.overall)}"
         if before is not None
-        else f"{_score(after.overall)} (no scores for {previous.label})"
+        else f"{fixed(after.overall)} (no scores for {previous.label})"
     )
     out.print(Text(f"{rm}: overall score {previous.label} → {chosen.label}: {change}", "bold"))
     table = table_of(("KPI", "KRA", "score before", "score after", "contribution", "change"))
@@ -679,9 +656,9 @@ def drivers_command(
         table.add_row(
             _kpi_name(framework, d.kpi_id),
             d.kra_id,
-            _score(d.score_before),
-            _score(d.score_after),
-            f"{_score(d.contribution_before)} → {_score(d.contribution_after)}",
-            _signed(d.delta),
+            fixed(d.score_before),
+            fixed(d.score_after),
+            f"{fixed(d.contribution_before)} → {fixed(d.contribution_after)}",
+            signed_short(d.delta),
         )
     out.print(table)

@@ -7,7 +7,7 @@ leaderboard ranks by the shrunk rate with the raw value, its volume and 95 % int
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +26,7 @@ from kraft.commands.common import (
     workspace_of,
 )
 from kraft.errors import KraftError
-from kraft.formatting import plain
+from kraft.formatting import fixed, plain, rounded
 from kraft.framework.model import KPI, Framework
 from kraft.periods import Calendar, Grain, Period
 from kraft.reports.exports import write_records
@@ -52,7 +52,6 @@ from kraft.scoring.leaderboard import (
     load_roster,
     overall_leaderboard,
 )
-from kraft.scoring.stored import to_decimal
 
 TABLE_LIMIT = 50  # rows a table shows unless --limit says otherwise
 GRAINS = ("month", "quarter", "year", "all")
@@ -179,10 +178,10 @@ def _print_overall(
             s.rm_id,
             s.name or "",
             s.team_id or "",
-            _fixed(s.overall, 2),
-            _fixed(s.adjusted, 2),
+            fixed(s.overall, 2),
+            fixed(s.adjusted, 2),
             f"{s.rating} {s.rating_label}" if s.rating is not None else "—",
-            f"{_fixed(s.coverage, 1)} %" if s.coverage is not None else "—",
+            f"{fixed(s.coverage, 1)} %" if s.coverage is not None else "—",
             ", ".join(s.flags),
         )
     out.print(table)
@@ -216,10 +215,10 @@ def _print_kpi(
             _rank(s.rank),
             s.rm_id,
             s.name or "",
-            format_value(_rounded(s.value, 2), kpi.unit, framework.currency),
+            format_value(rounded(s.value, 2), kpi.unit, framework.currency),
             _count(s.denominator),
-            f"{_fixed(s.interval[0], 1)}–{_fixed(s.interval[1], 1)} %" if s.interval else "—",
-            f"{_fixed(s.shrunk, 1)} %" if s.shrunk is not None else "—",
+            f"{fixed(s.interval[0], 1)}–{fixed(s.interval[1], 1)} %" if s.interval else "—",
+            f"{fixed(s.shrunk, 1)} %" if s.shrunk is not None else "—",
             status,
         )
     out.print(table)
@@ -254,18 +253,6 @@ def _more(total: int, shown: int) -> None:
 
 def _rank(rank: int | None) -> str:
     return "—" if rank is None else str(rank)
-
-
-def _rounded(value: float | Decimal | None, places: int) -> Decimal | None:
-    number = to_decimal(value)
-    if number is None:
-        return None
-    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-
-
-def _fixed(value: float | Decimal | None, places: int) -> str:
-    rounded = _rounded(value, places)
-    return "—" if rounded is None else f"{rounded:.{places}f}"
 
 
 def _count(value: float | None) -> str:

@@ -10,9 +10,10 @@ import re
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 
+from kraft.formatting import plain, rounded
 from kraft.framework.model import KPI, KRA, Direction, Framework, KpiKind, ScoringMethod, Unit
 
 
@@ -399,14 +400,12 @@ def outside_spread(target: Decimal, actuals: Sequence[Decimal]) -> str | None:
         return None
     low, high = percentile(actuals, Decimal(5)), percentile(actuals, Decimal(95))
     if target > high:
-        return f"above the 95th percentile ({_plain(high)}) of {len(actuals)} recent actuals"
+        return (
+            f"above the 95th percentile ({plain(rounded(high))}) of {len(actuals)} recent actuals"
+        )
     if target < low:
-        return f"below the 5th percentile ({_plain(low)}) of {len(actuals)} recent actuals"
+        return f"below the 5th percentile ({plain(rounded(low))}) of {len(actuals)} recent actuals"
     return None
-
-
-def _plain(number: Decimal) -> str:
-    return f"{number.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP).normalize():f}"
 
 
 def _against_history(kpi: KPI, target: Decimal, actuals: Sequence[Decimal]) -> list[Finding]:

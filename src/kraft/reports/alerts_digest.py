@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
@@ -24,14 +24,13 @@ from sqlalchemy.engine import Connection
 from kraft.analysis.alerts import Alert, AlertKind
 from kraft.framework.model import Framework, Role
 from kraft.reports.framework_document import template_environment
-from kraft.reports.values import format_value
+from kraft.reports.values import shown_value
 from kraft.store.metadata import operational
 from kraft.store.teams import led_teams
 from kraft.store.users import list_users
 
 RMS = operational["relationship_managers"]
 TEAMS = operational["teams"]
-CENT = Decimal("0.01")
 HEADINGS = {
     AlertKind.at_risk: "At risk: the forecast misses the target",
     AlertKind.below_threshold_twice: "Below threshold two periods running",
@@ -155,14 +154,6 @@ def _parent_outside(conn: Connection, team_id: str, led: frozenset[str]) -> bool
 # -- writing it ---------------------------------------------------------------------------
 
 
-def _short(number: Decimal | None) -> Decimal | None:
-    """To 2 decimals, without trailing zeros."""
-    if number is None:
-        return None
-    rounded = number.quantize(CENT, rounding=ROUND_HALF_UP)
-    return rounded.to_integral_value() if rounded == rounded.to_integral_value() else rounded
-
-
 def _detail(framework: Framework, alert: Alert) -> str:
     try:
         kpi = framework.kpi(alert.kpi_id)
@@ -171,7 +162,7 @@ def _detail(framework: Framework, alert: Alert) -> str:
         unit = None
 
     def shown(value: Decimal | None) -> str:
-        return format_value(_short(value), unit, framework.currency)
+        return shown_value(value, unit, framework.currency)
 
     goal = f"target {shown(alert.target)}, threshold {shown(alert.threshold)}"
     if alert.kind is AlertKind.at_risk:

@@ -19,7 +19,7 @@ import base64
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -39,13 +39,13 @@ from kraft.analysis.variance import (
 )
 from kraft.cache import keeping, read_once
 from kraft.errors import KraftError
-from kraft.formatting import plain
+from kraft.formatting import fixed, fixed_percent, plain, rounded, signed_short, to_decimal
 from kraft.framework.model import KPI, Framework
 from kraft.metrics.spec import Catalogue, load_catalogue
 from kraft.periods import Calendar, Grain, Period
 from kraft.reports.charts import TrendPoint
 from kraft.reports.framework_document import template_environment
-from kraft.reports.values import format_value, unit_label
+from kraft.reports.values import shown_value, unit_label
 from kraft.scoring.credibility import credibility_kpis, wilson
 from kraft.scoring.stored import (
     RmValues,
@@ -53,12 +53,9 @@ from kraft.scoring.stored import (
     load_rm_values,
     numeric,
     stored_score_rows,
-    to_decimal,
 )
 from kraft.store.metadata import scores
 
-CENT = Decimal("0.01")
-TENTH = Decimal("0.1")
 TOP_DRIVERS = 5
 PNG_SCALE = 1.5  # the trends' pixels per CSS pixel on paper: about 220 dpi across A4
 FLAG_WORDS = {Flag.favourable: " fav", Flag.unfavourable: " unfav"}  # as `kraft variance` says
@@ -153,11 +150,11 @@ class ScorecardReport:
 
     @property
     def overall_shown(self) -> str:
-        return score_text(self.overall)
+        return fixed(self.overall)
 
     @property
     def coverage_shown(self) -> str:
-        return coverage_text(self.coverage)
+        return fixed_percent(self.coverage)
 
     @property
     def rating_shown(self) -> str:
@@ -171,40 +168,7 @@ class ScorecardReport:
         return [line for kra in self.kras for line in kra.kpis]
 
 
-# -- rounding for display (the same everywhere) ---------------------------------------------------
-
-
-def rounded(number: Decimal | None, step: Decimal = CENT) -> Decimal | None:
-    return None if number is None else number.quantize(step, rounding=ROUND_HALF_UP)
-
-
-def short(number: Decimal | None) -> Decimal | None:
-    """To 2 decimals without trailing zeros, as `kraft variance` and `kraft alerts` show values."""
-    value = rounded(number)
-    if value is None:
-        return None
-    return value.to_integral_value() if value == value.to_integral_value() else value
-
-
-def score_text(number: Decimal | None) -> str:
-    value = rounded(number)
-    return "—" if value is None else f"{value:.2f}"
-
-
-def coverage_text(number: Decimal | None) -> str:
-    value = rounded(number, TENTH)
-    return "—" if value is None else f"{value:.1f} %"
-
-
-def value_text(kpi: KPI, number: Decimal | None, currency: str) -> str:
-    return format_value(short(number), kpi.unit, currency)
-
-
-def signed(number: Decimal | None) -> str:
-    value = short(number)
-    if value is None:
-        return "—"
-    return ("+" if value > 0 else "") + plain(value)
+# -- numbers as shown (kraft.formatting, as the CLI shows them) ----------------------------------
 
 
 def comparison_text(kpi: KPI, c: Comparison | None, currency: str) -> str:
@@ -212,21 +176,24 @@ def comparison_text(kpi: KPI, c: Comparison | None, currency: str) -> str:
     if c is None or c.reference is None or c.difference is None:
         return "—"
     percent, difference = c.percent, c.difference
-    change = f"{signed(percent)} %" if percent is not None else f"{signed(difference)} from 0"
+    change = (
+        f"{signed_short(percent)} %"
+        if percent is not None
+        else f"{signed_short(difference)} from 0"
+    )
     return change + (FLAG_WORDS[c.flag] if c.flag is not None else "")
 
 
 def trend_text(kpi: KPI, trend: Sequence[TrendPoint], currency: str) -> str:
     """The values oldest first, as the Markdown report lists them: 90 % → 95 % → 97.5 %."""
-    shown = [value_text(kpi, p.value, currency) for p in trend if p.value is not None]
+    shown = [shown_value(p.value, kpi.unit, currency) for p in trend if p.value is not None]
     return " → ".join(shown) if shown else "—"
 
 
 def interval_text(interval: tuple[float, float] | None) -> str:
     if interval is None:
         return "—"
-    low = rounded(Decimal(repr(interval[0])), TENTH)
-    high = rounded(Decimal(repr(interval[1])), TENTH)
+    low, high = rounded(interval[0], 1), rounded(interval[1], 1)
     return f"{low}–{high} %"
 
 
@@ -472,18 +439,18 @@ def _report(
                 variance=variance,
                 trend=trend,
                 shown={
-                    "actual": value_text(kpi, actual, currency),
+                    "actual": shown_value(actual, kpi.unit, currency),
                     # a KPI not scored (e.g. too few cases) stores no target; vs target still
                     # compares with the one that applies, so that one is shown
-                    "target": value_text(
-                        kpi,
+                    "target": shown_value(
                         target
                         if target is not None or variance is None
                         else variance.target.reference,
+                        kpi.unit,
                         currency,
                     ),
-                    "threshold": value_text(kpi, threshold, currency),
-                    "score": score_text(numeric(r.score)),
+                    "threshold": shown_value(threshold, kpi.unit, currency),
+                    "score": fixed(numeric(r.score)),
                     "interval": interval_text(interval),
                     "vs_previous": comparison_text(
                         kpi, variance.previous if variance else None, currency
@@ -491,8 +458,8 @@ def _report(
                     "vs_target": comparison_text(
                         kpi, variance.target if variance else None, currency
                     ),
-                    "previous": value_text(
-                        kpi, variance.previous.reference if variance else None, currency
+                    "previous": shown_value(
+                        variance.previous.reference if variance else None, kpi.unit, currency
                     ),
                     "trend": trend_text(kpi, trend, currency),
                     "volume": plain(to_decimal(r.volume) or Decimal(0))
@@ -537,10 +504,10 @@ def _report(
             _name(framework, f.kpi_id),
             f,
             {
-                "to_date": value_text(framework.kpi(f.kpi_id), f.to_date, currency),
-                "forecast": value_text(framework.kpi(f.kpi_id), f.forecast, currency),
-                "target": value_text(framework.kpi(f.kpi_id), f.target, currency),
-                "threshold": value_text(framework.kpi(f.kpi_id), f.threshold, currency),
+                "to_date": shown_value(f.to_date, framework.kpi(f.kpi_id).unit, currency),
+                "forecast": shown_value(f.forecast, framework.kpi(f.kpi_id).unit, currency),
+                "target": shown_value(f.target, framework.kpi(f.kpi_id).unit, currency),
+                "threshold": shown_value(f.threshold, framework.kpi(f.kpi_id).unit, currency),
                 "method": str(f.method) if f.method else "—",
             },
         )
@@ -616,8 +583,8 @@ def _environment(autoescape: bool) -> Environment:
     if env is None:
         env = template_environment(autoescape)
         env.globals.update(
-            score_text=score_text,
-            signed=signed,
+            score_text=fixed,
+            signed=signed_short,
             unit_label=unit_label,
             plain=plain,
         )

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -32,14 +32,15 @@ from kraft.analysis.alerts import Alert, AlertKind, alerts, below_threshold
 from kraft.analysis.pacing import is_open
 from kraft.analysis.variance import Flag, median, variances
 from kraft.errors import KraftError
-from kraft.framework.model import KPI, Framework, Unit
+from kraft.formatting import fixed, signed, to_decimal
+from kraft.framework.model import KPI, Framework
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Period
 from kraft.reports.scores import OverallRow, overall_rows
-from kraft.reports.values import format_value
+from kraft.reports.values import shown_value
 from kraft.scoring.leaderboard import OverallStanding, Roster, load_roster, overall_leaderboard
 from kraft.scoring.methods import better_or_equal
-from kraft.scoring.stored import as_of_date, numeric, to_decimal
+from kraft.scoring.stored import as_of_date, numeric
 from kraft.store.database import Database
 
 MOVERS = 10  # the biggest movers shown, each way
@@ -50,40 +51,6 @@ BOARD_LIMIT = 50  # RMs the leaderboard and heatmap show: beyond it the top and 
 class ReportFormat(StrEnum):
     html = "html"
     md = "md"
-
-
-# -- display rounding (the same everywhere in the report) -----------------------------------------
-
-
-def rounded(value: float | Decimal | None, places: int = 2) -> Decimal | None:
-    """Half-up to `places` decimals, as `kraft scores` shows scores."""
-    number = to_decimal(value)
-    if number is None:
-        return None
-    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-
-
-def fixed(value: float | Decimal | None, places: int = 2) -> str:
-    """A score as shown: 107.20; an em dash when there is none."""
-    number = rounded(value, places)
-    return "—" if number is None else f"{number:.{places}f}"
-
-
-def shown_value(value: float | Decimal | None, unit: Unit | None, currency: str) -> str:
-    """A KPI value as shown: rounded half-up to 2 decimals, then in its unit (85.5 %, ₹12,34,567)."""
-    number = rounded(value, 2)
-    if number is not None and number == number.to_integral_value():
-        number = number.quantize(Decimal(1))  # ₹12,00,000, not ₹12,00,000.00
-    return format_value(number, unit, currency)
-
-
-def signed(value: float | Decimal | None, places: int = 2) -> str:
-    number = rounded(value, places)
-    if number is None:
-        return "—"
-    if number == 0:
-        return f"{abs(number):.{places}f}"
-    return f"{number:+.{places}f}"
 
 
 # -- the report's parts ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kraft.formatting import money, plain
+from kraft.formatting import money, plain, short
 from kraft.framework.model import Direction, Unit
 from kraft.periods import Grain
 
@@ -25,6 +25,7 @@ GRAIN_LABELS = {Grain.month: "monthly", Grain.quarter: "quarterly", Grain.year: 
 
 
 def format_value(value: Decimal | None, unit: Unit | None, currency: str) -> str:
+    """A value in its unit, as given: no rounding (85.5 %, ₹12,34,567.00, 20 days)."""
     if value is None:
         return "—"
     match unit:
@@ -40,6 +41,12 @@ def format_value(value: Decimal | None, unit: Unit | None, currency: str) -> str
             return f"{plain(value)} a month"
         case _:
             return plain(value)
+
+
+def shown_value(value: float | Decimal | None, unit: Unit | None, currency: str) -> str:
+    """A KPI value as shown: half-up to 2 decimals, whole numbers without them, in its unit
+    (85.5 %, ₹12,34,567, 20 days)."""
+    return format_value(short(value), unit, currency)
 
 
 def unit_label(unit: Unit | None) -> str:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from kraft.formatting import to_decimal
 from kraft.framework.model import KPI, Direction, Framework, KpiKind
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Period
@@ -26,7 +27,7 @@ from kraft.scoring.credibility import Book, Estimate, credibility_kpis, estimate
 from kraft.scoring.methods import SCORED, Status
 from kraft.scoring.runner import load_people, load_targets
 from kraft.scoring.scorecard import ALWAYS_SCORED_UNITS, Person, Scorer, Value, in_scorecard
-from kraft.scoring.stored import StoredValue, load_rm_values, to_decimal
+from kraft.scoring.stored import StoredValue, load_rm_values
 from kraft.scoring.targets import TargetBook
 
 WIDE_INTERVAL = 40.0  # points (±20): a scored rate known no better than this is flagged

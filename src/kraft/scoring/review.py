@@ -51,6 +51,7 @@ from kraft.errors import (
     NotFoundError,
     StaleVersionError,
 )
+from kraft.formatting import plain
 from kraft.framework.model import Framework, Role
 from kraft.store import audit
 from kraft.store.metadata import kpi_values, operational, review_snapshots, reviews, scores
@@ -205,7 +206,7 @@ class Review:
             if isinstance(value, datetime):
                 value = value.isoformat(timespec="seconds")
             elif isinstance(value, Decimal):
-                value = _plain(value)
+                value = plain(value)
             elif isinstance(value, State):
                 value = str(value)
             out[name] = value
@@ -238,12 +239,6 @@ class Change:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _plain(number: Decimal) -> str:
-    """A decimal as plain digits, trailing zeros dropped (the same on DuckDB and PostgreSQL)."""
-    text = format(number.normalize(), "f")
-    return "0" if text in ("-0", "") else text
 
 
 def _review(row: Any) -> Review:
@@ -394,7 +389,7 @@ def _num(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, Decimal):
-        return _plain(value)
+        return plain(value)
     if isinstance(value, float):
         return repr(value)
     return value

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+from kraft.formatting import CENT
 from kraft.framework.model import KPI, KRA, AppliesTo, Framework, KpiKind, Unit
 from kraft.periods import Period
 from kraft.scoring.methods import (
@@ -30,7 +31,6 @@ from kraft.scoring.methods import (
 KEY_METRIC_VARIANCE = "key_metric_variance"
 TEAM_PERFORMANCE_IMPROVEMENT = "team_performance_improvement_rate"
 ALWAYS_SCORED_UNITS = {Unit.count, Unit.currency, Unit.count_per_month}  # counts and sums
-CENT = Decimal("0.01")
 # Means of three and the like do not terminate: scores are computed with 50 significant digits,
 # and the overall is rounded as its exact value would be. An exact rational overall that lies
 # within 1e-30 of a half cent is one (its denominator would need 30 digits otherwise), so a

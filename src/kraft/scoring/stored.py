@@ -1,8 +1,8 @@
 """What `kraft compute` stored, read back: the as-of date of the latest compute and the RMs' KPI
 values (kpi_values rows), shared by targets, leaderboards and the analyses.
 
-Values come as the database keeps them (doubles); `to_decimal` gives the decimal a double prints
-as, for the callers that compare or report in Decimal.
+Values come as the database keeps them (doubles); kraft.formatting.to_decimal gives the decimal a
+double prints as, for the callers that compare or report in Decimal.
 """
 
 from __future__ import annotations
@@ -27,15 +27,6 @@ def as_of_date(conn: Connection) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
-
-
-def to_decimal(number: float | Decimal | None) -> Decimal | None:
-    """A stored double as the decimal it prints as (66.66666666666667, not its binary expansion)."""
-    if number is None:
-        return None
-    if isinstance(number, Decimal):
-        return number
-    return Decimal(repr(float(number)))
 
 
 def numeric(number: object) -> Decimal | None:

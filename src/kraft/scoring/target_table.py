@@ -13,13 +13,14 @@ import csv
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kraft.errors import KraftError
+from kraft.formatting import rounded
 from kraft.framework.model import KPI, Direction, Framework, KpiKind, Unit
 from kraft.periods import Calendar, Grain, Period
 from kraft.scoring.targets import DELETED, SCOPES
@@ -398,9 +399,6 @@ class Proposal:
     threshold: Decimal | None
 
 
-CENT = Decimal("0.01")
-
-
 def derive(
     conn: Connection,
     kpi: KPI,
@@ -436,9 +434,9 @@ def derive(
         proposals.append(
             Proposal(
                 rm_id,
-                baseline.quantize(CENT, rounding=ROUND_HALF_UP),
-                target.quantize(CENT, rounding=ROUND_HALF_UP),
-                threshold.quantize(CENT, rounding=ROUND_HALF_UP) if threshold is not None else None,
+                rounded(baseline),
+                rounded(target),
+                rounded(threshold),
             )
         )
     return proposals

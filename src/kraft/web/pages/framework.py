@@ -22,8 +22,9 @@ from kraft.reports.framework_document import DocumentFormat, render_framework_do
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import comparable_actuals
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.overview import Shown, kept
+from kraft.web.pages.overview import kept
 from kraft.web.render import render_page
+from kraft.web.shown import Shown
 from kraft.web.site import data_version
 
 router = APIRouter(include_in_schema=False)

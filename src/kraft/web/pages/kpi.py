@@ -20,16 +20,17 @@ from sqlalchemy.engine import Connection
 
 from kraft.core.access import Scope
 from kraft.errors import KraftError
+from kraft.formatting import to_decimal
 from kraft.framework.model import KPI, KRA, KpiKind
 from kraft.metrics.compiler import Compiler, metrics_needed
 from kraft.metrics.runner import DIALECTS, MANUAL_SQL
 from kraft.metrics.spec import Metric, load_catalogue
 from kraft.periods import Period
 from kraft.reports.values import direction_label, grain_label, unit_label
-from kraft.scoring.stored import to_decimal
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.overview import PeriodChoice, Shown, choose_period, kept, quartiles
+from kraft.web.pages.overview import PeriodChoice, choose_period, kept, quartiles
 from kraft.web.render import render_page
+from kraft.web.shown import Shown
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -25,24 +25,22 @@ from sqlalchemy.engine import Connection
 from kraft.analysis.pacing import Forecast, Pace, forecasts, is_open
 from kraft.cache import Kept, current_version, sole_writer
 from kraft.errors import KraftError
-from kraft.formatting import plain
-from kraft.framework.model import KPI, Framework
+from kraft.framework.model import Framework
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Grain, Period
 from kraft.reports import charts
 from kraft.reports.scores import OverallRow, overall_rows
 from kraft.reports.team_report import BOARD_LIMIT, LIST_LIMIT, MOVERS
-from kraft.reports.values import format_value
 from kraft.scoring.stored import (
     as_of_date,
     numeric,
     overall_checksum,
     scored_periods,
-    to_decimal,
 )
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.pages.auth import home_of
 from kraft.web.render import chart, render_page
+from kraft.web.shown import Shown
 from kraft.web.site import Site, data_version
 
 router = APIRouter(include_in_schema=False)
@@ -171,48 +169,6 @@ def freshness(conn: Connection) -> Freshness:
         compute_run=computed.run_id if computed else None,
         compute_as_of=computed.as_of if computed else None,
     )
-
-
-# -- numbers as people read them (the reports' rounding) ----------------------------------------
-
-
-def rounded(number: float | Decimal | None, places: int = 2) -> Decimal | None:
-    value = to_decimal(number) if not isinstance(number, Decimal) else number
-    if value is None:
-        return None
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-
-
-class Shown:
-    """The template's number formats: scores to 2 decimals, coverage to 1, KPI values to at
-    most 2 in their unit, as the CLI and the reports show them."""
-
-    def __init__(self, currency: str) -> None:
-        self.currency = currency
-
-    def score(self, number: float | Decimal | None) -> str:
-        value = rounded(number)
-        return "—" if value is None else f"{value:.2f}"
-
-    def coverage(self, number: float | Decimal | None) -> str:
-        value = rounded(number, 1)
-        return "—" if value is None else f"{value:.1f} %"
-
-    def signed(self, number: float | Decimal | None) -> str:
-        value = rounded(number)
-        if value is None:
-            return "—"
-        return f"{value:+.2f}" if value != 0 else f"{abs(value):.2f}"
-
-    def value(self, kpi: KPI | None, number: float | Decimal | None) -> str:
-        value = rounded(number)
-        if value is not None and value == value.to_integral_value():
-            value = value.quantize(Decimal(1))
-        return format_value(value, kpi.unit if kpi else None, self.currency)
-
-    def number(self, number: float | Decimal | None) -> str:
-        value = rounded(number)
-        return "—" if value is None else plain(value)
 
 
 def quartiles(values: Iterable[Decimal]) -> tuple[Decimal, Decimal, Decimal] | None:

@@ -44,13 +44,13 @@ from kraft.web.deps import PageScope, SiteDep
 from kraft.web.pages.overview import (
     CACHE_SECONDS,
     PeriodChoice,
-    Shown,
     choose_period,
     kept_each,
     quartiles,
 )
 from kraft.web.pages.team import board_if_ready, safe_name, stored_cards, team_overall
 from kraft.web.render import chart, render_page
+from kraft.web.shown import Shown
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)

@@ -50,8 +50,9 @@ from kraft.scoring.leaderboard import (
 )
 from kraft.scoring.stored import numeric
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.overview import PeriodChoice, Shown, choose_period, kept, kept_each
+from kraft.web.pages.overview import PeriodChoice, choose_period, kept, kept_each
 from kraft.web.render import chart, render_page
+from kraft.web.shown import Shown
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
