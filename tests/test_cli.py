@@ -148,7 +148,7 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
     def explode(*_: object, **__: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr("kraft.cli.render_framework_document", explode)
+    monkeypatch.setattr("kraft.commands.framework.render_framework_document", explode)
     code, output = run(runner, "framework", "render")
     assert code == 2
     assert "Internal error: ZeroDivisionError: boom" in output and "KRAFT_DEBUG=1" in output

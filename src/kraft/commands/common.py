@@ -164,3 +164,13 @@ def write_or_print(text: str, output: Path | None, what: str) -> None:
     except OSError as exc:
         raise KraftError(f"Cannot write {output}: {exc.strerror}; choose another path.") from None
     out.print(f"Wrote {what} to {output}")
+
+
+def write_bytes(data: bytes, output: Path, what: str) -> None:
+    """Write a binary report (pdf, xlsx, png) and say where."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(data)
+    except OSError as exc:
+        raise KraftError(f"Cannot write {output}: {exc.strerror}; choose another path.") from None
+    out.print(f"Wrote {what} to {output}")

@@ -28,12 +28,14 @@ class ImpactFormat(StrEnum):
     json = "json"
 
 
-initiative_app = typer.Typer(
-    help="Initiatives: their measured impact (the worked example).", no_args_is_help=True
-)
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="Initiatives: their measured impact (the worked example).", no_args_is_help=True
+    )
+    group.command("impact")(impact)
+    app.add_typer(group, name="initiative")
 
 
-@initiative_app.command("impact")
 def impact(
     ctx: typer.Context,
     initiative_id: Annotated[str, typer.Argument(help="The initiative's initiative_id.")],
@@ -134,7 +136,3 @@ def _print_text(result: InitiativeImpact) -> None:
         out.print(Text("Provisional: some renewals are still inside their grace.", style="yellow"))
     out.print()
     out.print(result.conclusion)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(initiative_app, name="initiative")

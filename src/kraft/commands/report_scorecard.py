@@ -19,9 +19,9 @@ from kraft.commands.common import (
     parse_period,
     workspace_framework,
     workspace_of,
+    write_bytes,
     write_or_print,
 )
-from kraft.commands.reports import report_app, write_bytes
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
 from kraft.periods import Calendar, Period
@@ -30,11 +30,11 @@ FORMATS = ("html", "md", "pdf")
 CHUNKS_PER_JOB = 4  # RMs are handed to the processes in this many batches per process
 
 
-def register(app: typer.Typer) -> None:
-    """The command is on `report_app` (kraft.commands.reports); nothing else to add."""
+def register(report: typer.Typer) -> None:
+    """Adds `scorecard` to the `report` group (built by kraft.commands.reports)."""
+    report.command("scorecard")(report_scorecard)
 
 
-@report_app.command("scorecard")
 def report_scorecard(
     ctx: typer.Context,
     period: Annotated[str, typer.Option("--period", help="The period label, e.g. 2026-Q1.")],

@@ -17,9 +17,9 @@ from kraft.commands.common import (
     parse_period,
     workspace_framework,
     workspace_of,
+    write_bytes,
     write_or_print,
 )
-from kraft.commands.reports import report_app, write_bytes
 from kraft.errors import KraftError
 from kraft.periods import Calendar, Grain, Period
 
@@ -28,11 +28,12 @@ INITIATIVE_FORMATS = ("html", "md", "pdf")
 CHOOSE = "; choose one of those"
 
 
-def register(app: typer.Typer) -> None:
-    """The commands are on `report_app` (kraft.commands.reports), which registers the sub-app."""
+def register(report: typer.Typer) -> None:
+    """Adds `team` and `initiative` to the `report` group (built by kraft.commands.reports)."""
+    report.command("team")(report_team)
+    report.command("initiative")(report_initiative)
 
 
-@report_app.command("team")
 def report_team(
     ctx: typer.Context,
     team: Annotated[
@@ -119,7 +120,6 @@ def _period(conn: Connection, calendar: Calendar, label: str | None) -> Period:
     raise KraftError("There are no scores yet; run `kraft compute` first.")
 
 
-@report_app.command("initiative")
 def report_initiative(
     ctx: typer.Context,
     initiative_id: Annotated[str, typer.Argument(help="The initiative's initiative_id.")],

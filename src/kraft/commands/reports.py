@@ -1,7 +1,7 @@
 """`kraft report ...`: the documents people act on (framework, scorecards, team, initiative).
 
-This module owns the `report` sub-app; the other report modules add their commands to
-`report_app` (imported from here) and list themselves after "reports" in COMMAND_MODULES.
+This module builds the `report` group: `report framework` is here, the others are added by
+kraft.commands.report_scorecard and kraft.commands.report_team.
 """
 
 from __future__ import annotations
@@ -11,23 +11,25 @@ from typing import Annotated
 
 import typer
 
-from kraft.commands.common import framework_of, out, write_or_print
+from kraft.commands import report_scorecard, report_team
+from kraft.commands.common import framework_of, write_bytes, write_or_print
 from kraft.errors import KraftError
-
-report_app = typer.Typer(
-    help="Write reports: the framework document, scorecards, team and initiative reports.",
-    no_args_is_help=True,
-)
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(report_app, name="report")
+    report = typer.Typer(
+        help="Write reports: the framework document, scorecards, team and initiative reports.",
+        no_args_is_help=True,
+    )
+    report.command("framework")(report_framework)
+    report_scorecard.register(report)
+    report_team.register(report)
+    app.add_typer(report, name="report")
 
 
 FRAMEWORK_FORMATS = ("md", "html", "pdf")
 
 
-@report_app.command("framework")
 def report_framework(
     ctx: typer.Context,
     framework: Annotated[
@@ -65,13 +67,3 @@ def report_framework(
     assert output is not None
     pdf = html_to_pdf(render_framework_document(fw, DocumentFormat.html, detailed=detailed))
     write_bytes(pdf, output, what)
-
-
-def write_bytes(data: bytes, output: Path, what: str) -> None:
-    """Write a binary report (pdf, xlsx, png) and say where."""
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(data)
-    except OSError as exc:
-        raise KraftError(f"Cannot write {output}: {exc.strerror}; choose another path.") from None
-    out.print(f"Wrote {what} to {output}")

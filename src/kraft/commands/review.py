@@ -29,12 +29,6 @@ from kraft.scoring import calibration as cal
 from kraft.scoring import review as rv
 from kraft.store.users import User, find_by_email
 
-review_app = typer.Typer(
-    help="The review cycle: a manager reviews an RM's scorecard, the RM self-assesses and "
-    "acknowledges, the sign-off freezes it.",
-    no_args_is_help=True,
-)
-
 RmOption = Annotated[str, typer.Option("--rm", help="The RM reviewed (an rm_id).")]
 PeriodOption = Annotated[str, typer.Option("--period", help="The period reviewed, e.g. 2025-Q4.")]
 AsOption = Annotated[
@@ -47,7 +41,23 @@ VersionOption = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(review_app, name="review")
+    group = typer.Typer(
+        help="The review cycle: a manager reviews an RM's scorecard, the RM self-assesses and "
+        "acknowledges, the sign-off freezes it.",
+        no_args_is_help=True,
+    )
+    group.command("start")(start)
+    group.command("comment")(comment)
+    group.command("adjust")(adjust)
+    group.command("submit")(submit)
+    group.command("self-assess")(self_assess)
+    group.command("acknowledge")(acknowledge)
+    group.command("sign-off")(sign_off)
+    group.command("reopen")(reopen)
+    group.command("show")(show)
+    group.command("diff")(diff)
+    group.command("list")(list_reviews)
+    app.add_typer(group, name="review")
     app.command("calibration")(calibration)
 
 
@@ -104,13 +114,11 @@ def _rating(rating: int | None, framework: Framework) -> str:
     return f"{rating} {labels.get(rating, '')}".strip()
 
 
-@review_app.command("start")
 def start(ctx: typer.Context, rm: RmOption, period: PeriodOption, email: AsOption) -> None:
     """Open the review of the RM's scored period (a manager of the RM's team, or an admin)."""
     _step(ctx, rv.Step.start, rm, period, email)
 
 
-@review_app.command("comment")
 def comment(
     ctx: typer.Context,
     rm: RmOption,
@@ -123,7 +131,6 @@ def comment(
     _step(ctx, rv.Step.comment, rm, period, email, text=text, version=version)
 
 
-@review_app.command("adjust")
 def adjust(
     ctx: typer.Context,
     rm: RmOption,
@@ -149,7 +156,6 @@ def adjust(
     _step(ctx, rv.Step.adjust, rm, period, email, text=reason, rating=chosen, version=version)
 
 
-@review_app.command("submit")
 def submit(
     ctx: typer.Context,
     rm: RmOption,
@@ -161,7 +167,6 @@ def submit(
     _step(ctx, rv.Step.submit, rm, period, email, version=version)
 
 
-@review_app.command("self-assess")
 def self_assess(
     ctx: typer.Context,
     rm: RmOption,
@@ -174,7 +179,6 @@ def self_assess(
     _step(ctx, rv.Step.self_assess, rm, period, email, text=text, version=version)
 
 
-@review_app.command("acknowledge")
 def acknowledge(
     ctx: typer.Context,
     rm: RmOption,
@@ -186,7 +190,6 @@ def acknowledge(
     _step(ctx, rv.Step.acknowledge, rm, period, email, version=version)
 
 
-@review_app.command("sign-off")
 def sign_off(
     ctx: typer.Context,
     rm: RmOption,
@@ -198,7 +201,6 @@ def sign_off(
     _step(ctx, rv.Step.sign_off, rm, period, email, version=version)
 
 
-@review_app.command("reopen")
 def reopen(
     ctx: typer.Context,
     rm: RmOption,
@@ -221,7 +223,6 @@ def _found(conn: Connection, rm: str, label: str) -> rv.Review:
     return found
 
 
-@review_app.command("show")
 def show(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
     """The review: state, ratings, comments, self-assessment, who did what when, and the
     changes since sign-off."""
@@ -277,7 +278,6 @@ def _cell(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-@review_app.command("diff")
 def diff(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
     """What differs between the signed snapshot and the scorecard stored now."""
     workspace = workspace_of(ctx)
@@ -295,7 +295,6 @@ def diff(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
     _print_changes(changes)
 
 
-@review_app.command("list")
 def list_reviews(
     ctx: typer.Context,
     period: Annotated[str | None, typer.Option("--period", help="Only this period.")] = None,

@@ -1,4 +1,4 @@
-"""`kraft scores`: leaderboards that allow for small books; `kraft export scores`: the scores.
+"""`kraft scores`: leaderboards that allow for small books.
 
 The overall leaderboard ranks by the credibility-adjusted overall (the same scoring on each
 proportion KPI's rate shrunk toward the team's), with the stored overall beside it; a KPI's
@@ -8,7 +8,6 @@ leaderboard ranks by the shrunk rate with the raw value, its volume and 95 % int
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,15 +31,11 @@ from kraft.periods import Calendar, Grain, Period
 from kraft.reports.exports import write_records
 from kraft.reports.scores import (
     BOARD_TEXT_COLUMNS,
-    EXPORT_TEXT_COLUMNS,
     KPI_BOARD_COLUMNS,
     OVERALL_BOARD_COLUMNS,
-    export_columns,
-    export_records,
     kpi_board_records,
     latest_period,
     overall_board_records,
-    overall_rows,
 )
 from kraft.reports.values import format_value
 from kraft.scoring.leaderboard import (
@@ -54,18 +49,12 @@ from kraft.scoring.leaderboard import (
 )
 
 TABLE_LIMIT = 50  # rows a table shows unless --limit says otherwise
-GRAINS = ("month", "quarter", "year", "all")
 BOARD_FORMATS = ("table", "csv", "json")
-EXPORT_FORMATS = ("csv", "json", "xlsx")
 CHOOSE = "; choose one of those"
 
 
 def register(app: typer.Typer) -> None:
     app.command("scores")(scores)
-
-
-def register_export(export_app: typer.Typer) -> None:
-    export_app.command("scores")(export_scores)
 
 
 def scores(
@@ -259,46 +248,3 @@ def _count(value: float | None) -> str:
     if value is None:
         return "—"
     return plain(Decimal(repr(value)))
-
-
-def export_scores(
-    ctx: typer.Context,
-    fmt: Annotated[str, format_option(*EXPORT_FORMATS)] = "csv",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File (default: stdout for csv/json).")
-    ] = None,
-    period: Annotated[str | None, typer.Option(help="Only this period (a label).")] = None,
-    grain: Annotated[str, typer.Option(help="month, quarter, year or all.")] = "all",
-) -> None:
-    """Write scores: rm_id,period,overall_score,rating,rating_label,coverage, kra:<id> per KRA
-    and final_rating (rating 1–5 after gates, coverage in percent; final_rating: the rating
-    after the review, empty when not reviewed)."""
-    workspace = workspace_of(ctx)
-    check_format(fmt, EXPORT_FORMATS, CHOOSE)
-    if fmt == "xlsx" and output is None:
-        raise KraftError("--format xlsx needs --output FILE.")
-    if grain not in GRAINS:
-        raise KraftError(f"--grain {grain!r} is not month, quarter, year or all.")
-    calendar = calendar_of(workspace)
-    chosen = parse_period(calendar, period, "--period") if period is not None else None
-    if chosen is not None and grain not in ("all", chosen.grain.value):
-        raise KraftError(
-            f"--period {chosen.label} is a {chosen.grain.value}, not a {grain}; drop --grain or "
-            f"give --grain {chosen.grain.value}."
-        )
-    framework = workspace_framework(workspace)
-    db = open_database(workspace)
-    with db.connect() as conn:
-        rows = overall_rows(
-            conn,
-            [chosen.label] if chosen is not None else None,
-            Grain(grain) if grain != "all" else None,
-        )
-    if chosen is not None and not rows:
-        raise KraftError(
-            f"--period {chosen.label} has no scores; run `kraft compute` or choose a scored period."
-        )
-    records = export_records(rows, framework)
-    write_records(records, export_columns(framework), fmt, output, EXPORT_TEXT_COLUMNS, "scores")
-    if output is not None:
-        out.print(f"Wrote {len(rows):,} scorecards to {output}.")

@@ -37,13 +37,16 @@ from kraft.scoring import target_table
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import TargetInput
 
-targets_app = typer.Typer(
-    help="Targets per company, team, RM and period, with their history.", no_args_is_help=True
-)
-
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(targets_app, name="targets")
+    group = typer.Typer(
+        help="Targets per company, team, RM and period, with their history.", no_args_is_help=True
+    )
+    group.command("set")(targets_set)
+    group.command("import")(targets_import)
+    group.command("list")(targets_list)
+    group.command("derive")(targets_derive)
+    app.add_typer(group, name="targets")
 
 
 ScoreOption = Annotated[
@@ -83,7 +86,6 @@ def _save(
         out.print(f"Re-scored {saved.scored.scorecards:,} scorecards with the new targets.")
 
 
-@targets_app.command("set")
 def targets_set(
     ctx: typer.Context,
     kpi: Annotated[str, typer.Option("--kpi", help="The KPI id.")],
@@ -121,7 +123,6 @@ def targets_set(
     _save(ctx, [("The target", item)], "cli", score)
 
 
-@targets_app.command("import")
 def targets_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A CSV: " + ",".join(target_table.CSV_COLUMNS))],
@@ -133,7 +134,6 @@ def targets_import(
     _save(ctx, items, f"import:{path.name}", score)
 
 
-@targets_app.command("list")
 def targets_list(
     ctx: typer.Context,
     kpi: Annotated[str | None, typer.Option("--kpi", help="Only this KPI.")] = None,
@@ -233,7 +233,6 @@ def _grain(grain: Grain | None) -> str | None:
     return grain.value if grain else None
 
 
-@targets_app.command("derive")
 def targets_derive(
     ctx: typer.Context,
     kpi: Annotated[str, typer.Option("--kpi", help="The KPI id.")],

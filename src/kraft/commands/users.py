@@ -11,14 +11,15 @@ from kraft.commands.common import actor, open_database, out, table_of, workspace
 from kraft.errors import KraftError
 from kraft.store import users
 
-users_app = typer.Typer(help="Users of the web app and API.", no_args_is_help=True)
-
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(users_app, name="users")
+    group = typer.Typer(help="Users of the web app and API.", no_args_is_help=True)
+    group.command("add")(users_add)
+    group.command("list")(users_list)
+    group.command("disable")(users_disable)
+    app.add_typer(group, name="users")
 
 
-@users_app.command("add")
 def users_add(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="The email the user signs in with.")],
@@ -43,7 +44,6 @@ def users_add(
     out.print(f"Added {user.email}, {user.role}{linked}.")
 
 
-@users_app.command("list")
 def users_list(ctx: typer.Context) -> None:
     """Every user: email, role, RM record, active."""
     db = open_database(workspace_of(ctx))
@@ -55,7 +55,6 @@ def users_list(ctx: typer.Context) -> None:
     out.print(table)
 
 
-@users_app.command("disable")
 def users_disable(
     ctx: typer.Context, email: Annotated[str, typer.Argument(help="The user's email.")]
 ) -> None:

@@ -1,0 +1,129 @@
+"""`kraft demo`: a workspace with a synthetic book, imported, computed and scored, with reports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kraft.commands.common import (
+    actor,
+    calendar_of,
+    compute_parameters,
+    err,
+    open_database,
+    out,
+)
+from kraft.commands.compute import run_compute
+from kraft.commands.imports import print_import
+from kraft.errors import KraftError
+from kraft.framework.loader import resolve_framework
+from kraft.framework.model import KpiKind
+from kraft.metrics.runner import ComputeRequest
+from kraft.workspace import Settings, init_workspace
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder of the demo workspace.")] = Path(
+        "kraft-demo"
+    ),
+    rms: Annotated[int, typer.Option(min=1, max=100_000, help="RMs with a book.")] = 50,
+    months: Annotated[int, typer.Option(min=1, max=120, help="Months of data.")] = 24,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same book.")] = 7,
+    start: Annotated[
+        str | None,
+        typer.Option(help="First month, YYYY-MM (default: 24 months before the current month)."),
+    ] = None,
+    reports: Annotated[
+        bool,
+        typer.Option(
+            "--reports/--no-reports",
+            help="Write reports/: the framework, company, a team, three scorecards, the initiative.",
+        ),
+    ] = True,
+) -> None:
+    """Create a workspace with a synthetic insurance book, imported through the usual validation,
+    computed and scored, with a folder of reports to open."""
+    from kraft.demo.regions import generate_regions, region_sizes
+    from kraft.ingest.importer import Mode, run_import
+    from kraft.ingest.sources import from_arrow
+
+    first = _parse_month(start) if start else _months_before(date.today(), months)
+    workspace, _ = init_workspace(directory, Settings())
+    db = open_database(workspace, migrate_to_head=True)
+    framework = resolve_framework(workspace.settings.framework, workspace.root)
+    calendar = calendar_of(workspace)
+    last_day = _months_before(first, -months) - timedelta(days=1)
+    sizes = region_sizes(rms)
+    books = generate_regions(rms=rms, months=months, seed=seed, start=first, calendar=calendar)
+    for region, size in enumerate(sizes, 1):
+        of = f"region {region} of {len(sizes)}: " if len(sizes) > 1 else ""
+        with err.status(f"Generating {of}{size:,} RMs × {months} months…"):
+            book = next(books)
+        raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
+        del book  # the raws hold the rows now; the import releases each table once it is staged
+        with err.status(f"Validating and importing {of}{sum(r.rows for r in raws):,} rows…"):
+            result = run_import(
+                db,
+                raws,
+                mode=Mode.replace if region == 1 else Mode.upsert,
+                as_of=last_day,
+                actor=actor(),
+                calendar=calendar,
+                manual_kpis=[k.id for _, k in framework.kpis() if k.kind is KpiKind.manual],
+            )
+        del raws
+        if len(sizes) == 1:
+            print_import(result)
+        else:
+            rows = sum(change.inserted + change.updated for change in result.changes.values())
+            out.print(f"Region {region} of {len(sizes)}: {rows:,} rows, import {result.import_id}.")
+    computed, scored = run_compute(workspace, db, framework, ComputeRequest())
+    out.print(
+        f"Computed {len(computed.kpis)} KPIs for {computed.first_period} to "
+        f"{computed.last_period}: {computed.rows:,} values; "
+        f"{scored.scorecards if scored else 0:,} scorecards."
+    )
+    if reports:
+        from kraft.reports.demo_reports import write_demo_reports
+
+        with err.status("Writing the reports…"):
+            paths = write_demo_reports(
+                db, framework, calendar, compute_parameters(workspace), workspace.root / "reports"
+            )
+        out.print("Reports (open them in a browser):")
+        for path in paths:
+            out.print(f"  {path}")
+    from kraft.demo.logins import add_demo_logins
+
+    with db.begin() as conn:
+        logins = add_demo_logins(conn, actor())
+    out.print(f"Sign-ins for `kraft -w {directory} serve` (demo passwords; never for real data):")
+    for login in logins:
+        linked = f", {login.rm_id}" if login.rm_id else ""
+        out.print(f"  {login.email} / {login.password} ({login.role}{linked})")
+    out.print(f"Demo workspace: {workspace.root}")
+    out.print(
+        f"Next: `kraft -w {directory} serve`, `kraft -w {directory} status`, "
+        f"`kraft -w {directory} export kpi-values --format csv`, "
+        f"`kraft -w {directory} explain --rm RM0001 --kpi client_retention_rate --period <quarter>`, "
+        f"`kraft -w {directory} framework render --format html -o {directory}/reports/framework.html`."
+    )
+
+
+def _parse_month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise KraftError(f"--start {text!r} is not a month; write it as YYYY-MM.") from None
+
+
+def _months_before(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)

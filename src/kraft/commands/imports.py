@@ -1,0 +1,130 @@
+"""`kraft import`: operational data, validated as a whole and written all or nothing."""
+
+from __future__ import annotations
+
+import csv
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from kraft.commands.common import (
+    actor,
+    calendar_of,
+    err,
+    open_database,
+    out,
+    parse_date,
+    warn,
+    workspace_of,
+)
+from kraft.errors import KraftError
+from kraft.formatting import neutralise
+from kraft.framework.loader import resolve_framework
+from kraft.framework.model import KpiKind
+from kraft.ingest.validate import Problem
+
+if TYPE_CHECKING:  # the importer loads numpy and pyarrow: only when a command runs
+    from kraft.ingest.importer import ImportResult
+
+
+class ImportMode(Enum):
+    """The importer's modes, named here so that `kraft --help` need not load the importer."""
+
+    upsert = "upsert"
+    replace = "replace"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_data)
+
+
+def import_data(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files (.csv, .parquet, .xlsx) or folders.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The date the export was taken (default: latest event date)."),
+    ] = None,
+    mode: Annotated[
+        ImportMode,
+        typer.Option(
+            help="upsert (default): add and update by key; replace: hold exactly the file."
+        ),
+    ] = ImportMode.upsert,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and count changes; write nothing.")
+    ] = False,
+    errors_out: Annotated[
+        Path | None, typer.Option("--errors-out", help="Write every problem to this CSV file.")
+    ] = None,
+) -> None:
+    """Import operational data: validated as a whole, written all or nothing."""
+    from kraft.ingest.importer import ImportRejectedError, Mode, run_import
+    from kraft.ingest.sources import read_sources
+
+    workspace = workspace_of(ctx)
+    as_of_date = parse_date(as_of, "--as-of")
+    db = open_database(workspace)
+    framework = resolve_framework(workspace.settings.framework, workspace.root)
+    manual = [kpi.id for _, kpi in framework.kpis() if kpi.kind is KpiKind.manual]
+    with err.status("Reading files…"):
+        raws = read_sources(paths)
+    for raw_table in raws:
+        if raw_table.unknown_columns:
+            warn(
+                f"{raw_table.source}: ignored column(s) not in the contract: "
+                f"{', '.join(raw_table.unknown_columns)}."
+            )
+    try:
+        with err.status(f"Validating {sum(r.rows for r in raws):,} rows…"):
+            result = run_import(
+                db,
+                raws,
+                mode=Mode(mode.value),
+                as_of=as_of_date,
+                dry_run=dry_run,
+                actor=actor(),
+                calendar=calendar_of(workspace),
+                manual_kpis=manual,
+            )
+    except ImportRejectedError as exc:
+        if errors_out is not None:
+            _write_problems(errors_out, exc.problems)
+            exc.details.append(f"All {exc.total} problem(s) are in {errors_out}.")
+        raise
+    print_import(result)
+
+
+def _write_problems(path: Path, problems: list[Problem]) -> None:
+    try:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "row", "column", "value", "problem"])
+            for p in problems:
+                writer.writerow(
+                    [p.source, p.row or "", p.column or "", neutralise(p.value), p.message]
+                )
+    except OSError as exc:
+        raise KraftError(f"Cannot write {path}: {exc.strerror}.") from None
+
+
+def print_import(result: ImportResult) -> None:
+    table = Table(title="Dry run: nothing was written" if result.dry_run else "Imported")
+    for column in ("table", "inserted", "updated", "unchanged", "removed"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for name, change in result.changes.items():
+        counts = change.as_dict()
+        table.add_row(
+            name, *(f"{counts[k]:,}" for k in ("inserted", "updated", "unchanged", "removed"))
+        )
+    out.print(table)
+    for warning in result.warnings:
+        warn(f"{warning}.")
+    if not result.dry_run:
+        out.print(
+            f"Import {result.import_id} committed; data as of {result.as_of or 'unknown'} "
+            f"({result.as_of_source})."
+        )
