@@ -20,8 +20,10 @@ from kraft.commands.compute import run_compute
 from kraft.commands.imports import print_import
 from kraft.errors import KraftError
 from kraft.framework.loader import resolve_framework
-from kraft.framework.model import KpiKind
+from kraft.framework.model import Framework, KpiKind
 from kraft.metrics.runner import ComputeRequest
+from kraft.periods import Calendar
+from kraft.store.database import Database
 from kraft.workspace import Settings, init_workspace
 
 
@@ -50,15 +52,48 @@ def demo(
 ) -> None:
     """Create a workspace with a synthetic insurance book, imported through the usual validation,
     computed and scored, with a folder of reports to open."""
-    from kraft.demo.regions import generate_regions, region_sizes
-    from kraft.ingest.importer import Mode, run_import
-    from kraft.ingest.sources import from_arrow
-
     first = _parse_month(start) if start else _months_before(date.today(), months)
     workspace, _ = init_workspace(directory, Settings())
     db = open_database(workspace, migrate_to_head=True)
     framework = resolve_framework(workspace.settings.framework, workspace.root)
     calendar = calendar_of(workspace)
+    _import_book(db, framework, calendar, rms=rms, months=months, seed=seed, first=first)
+    computed, scored = run_compute(workspace, db, framework, ComputeRequest())
+    out.print(
+        f"Computed {len(computed.kpis)} KPIs for {computed.first_period} to "
+        f"{computed.last_period}: {computed.rows:,} values; "
+        f"{scored.scorecards if scored else 0:,} scorecards."
+    )
+    if reports:
+        from kraft.reports.demo_reports import write_demo_reports
+
+        with err.status("Writing the reports…"):
+            paths = write_demo_reports(
+                db, framework, calendar, compute_parameters(workspace), workspace.root / "reports"
+            )
+        out.print("Reports (open them in a browser):")
+        for path in paths:
+            out.print(f"  {path}")
+    _print_sign_ins(db, directory)
+    out.print(f"Demo workspace: {workspace.root}")
+    _print_next_steps(directory)
+
+
+def _import_book(
+    db: Database,
+    framework: Framework,
+    calendar: Calendar,
+    *,
+    rms: int,
+    months: int,
+    seed: int,
+    first: date,
+) -> None:
+    """Generate the book region by region, each imported as the usual all-or-nothing batch."""
+    from kraft.demo.regions import generate_regions, region_sizes
+    from kraft.ingest.importer import Mode, run_import
+    from kraft.ingest.sources import from_arrow
+
     last_day = _months_before(first, -months) - timedelta(days=1)
     sizes = region_sizes(rms)
     books = generate_regions(rms=rms, months=months, seed=seed, start=first, calendar=calendar)
@@ -84,22 +119,10 @@ def demo(
         else:
             rows = sum(change.inserted + change.updated for change in result.changes.values())
             out.print(f"Region {region} of {len(sizes)}: {rows:,} rows, import {result.import_id}.")
-    computed, scored = run_compute(workspace, db, framework, ComputeRequest())
-    out.print(
-        f"Computed {len(computed.kpis)} KPIs for {computed.first_period} to "
-        f"{computed.last_period}: {computed.rows:,} values; "
-        f"{scored.scorecards if scored else 0:,} scorecards."
-    )
-    if reports:
-        from kraft.reports.demo_reports import write_demo_reports
 
-        with err.status("Writing the reports…"):
-            paths = write_demo_reports(
-                db, framework, calendar, compute_parameters(workspace), workspace.root / "reports"
-            )
-        out.print("Reports (open them in a browser):")
-        for path in paths:
-            out.print(f"  {path}")
+
+def _print_sign_ins(db: Database, directory: Path) -> None:
+    """The demo logins, added to the workspace, with their (public) passwords."""
     from kraft.demo.logins import add_demo_logins
 
     with db.begin() as conn:
@@ -108,7 +131,9 @@ def demo(
     for login in logins:
         linked = f", {login.rm_id}" if login.rm_id else ""
         out.print(f"  {login.email} / {login.password} ({login.role}{linked})")
-    out.print(f"Demo workspace: {workspace.root}")
+
+
+def _print_next_steps(directory: Path) -> None:
     out.print(
         f"Next: `kraft -w {directory} serve`, `kraft -w {directory} status`, "
         f"`kraft -w {directory} export kpi-values --format csv`, "
