@@ -154,6 +154,21 @@ def median(values: Iterable[Decimal | None]) -> Decimal | None:
     return statistics.median(present) if present else None
 
 
+def quartiles(values: Iterable[Decimal]) -> tuple[Decimal, Decimal, Decimal] | None:
+    """The 25th, 50th and 75th percentiles (linear between ranks), None for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+
+    def at(share: Decimal) -> Decimal:
+        position = share * (len(ordered) - 1)
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+    return at(Decimal("0.25")), at(Decimal("0.5")), at(Decimal("0.75"))
+
+
 def variances(
     conn: Connection,
     framework: Framework,

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import multiprocessing.connection
 import os
 import tempfile
+import traceback
 from collections.abc import Collection, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -179,10 +180,6 @@ def _batches(conn: Connection, sql: str) -> Iterator[Iterable[tuple[Any, ...]]]:
         yield (tuple(row) for row in rows)
 
 
-# Big books are scored in worker processes, each taking whole team trees: a leader's score reads
-# the members' overall scores (this period's and the previous one's), and nothing crosses from
-# one top-level team to another. Forked workers read this state.
-_FORKED: tuple[Any, ...] | None = None
 PARALLEL_FROM = 20_000  # RM × period pairs from which forking pays
 
 
@@ -250,7 +247,6 @@ def _score_database(
     workers: int | None,
     rm_ids: Collection[str] | None = None,
 ) -> ScoreResult:
-    global _FORKED
     with db.connect() as conn:
         people, parents = load_people(conn)
         chosen: list[str] | None = None
@@ -269,53 +265,23 @@ def _score_database(
     if "fork" not in multiprocessing.get_all_start_methods():  # Windows: score here
         workers = 1
     groups = team_trees(people, parents, workers)
-    _FORKED = (scorer, groups, periods, values, previous, framework, run_id, values_run)
+    work = Scoring(scorer, groups, periods, values, previous, framework, run_id, values_run)
     scorecards = rows = 0
-    try:
-        with db.begin() as conn:
-            if chosen is None:
-                conn.execute(scores.delete())
-            else:
-                for start in range(0, len(chosen), 1000):
-                    conn.execute(
-                        scores.delete().where(scores.c.rm_id.in_(chosen[start : start + 1000]))
-                    )
-            for count, table in _scored_groups(len(groups), values):
-                if table is not None:
-                    _write(conn, db, table)
-                    rows += table.num_rows
-                scorecards += count
-                del table  # one group's rows in memory at a time
-    finally:
-        _FORKED = None
+    with db.begin() as conn:
+        if chosen is None:
+            conn.execute(scores.delete())
+        else:
+            for start in range(0, len(chosen), 1000):
+                conn.execute(
+                    scores.delete().where(scores.c.rm_id.in_(chosen[start : start + 1000]))
+                )
+        for count, table in scored_groups(work):
+            if table is not None:
+                _write(conn, db, table)
+                rows += table.num_rows
+            scorecards += count
+            del table  # one group's rows in memory at a time
     return ScoreResult(scorecards, rows, len(periods))
-
-
-def _scored_groups(groups: int, values: dict[str, Any]) -> Iterator[tuple[int, Any]]:
-    """Each group's scorecard count and rows: here for one group, else from worker processes
-    (forked, so they share the loaded values; their rows come back through a temporary
-    Arrow file, read memory-mapped)."""
-    if groups == 1:
-        yield _score_group(0)
-        return
-    import pyarrow as pa
-
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=groups, mp_context=context) as pool:
-        done = pool.map(_score_in_worker, range(groups))
-        values.clear()  # the workers have their copies: free this process's memory
-        paths: list[str] = []
-        try:
-            for count, path in done:
-                if path is None:
-                    yield count, None
-                    continue
-                paths.append(path)
-                with pa.memory_map(path) as source:
-                    yield count, pa.ipc.open_file(source).read_all()
-        finally:
-            for path in paths:
-                os.remove(path)
 
 
 def team_trees(
@@ -353,33 +319,106 @@ def team_trees(
     return [b for b in buckets if b] or [[]]
 
 
-def _score_group(index: int) -> tuple[int, Any]:
-    """Every scorecard of one group of RMs, all periods (each grain oldest first), as Arrow."""
-    assert _FORKED is not None
-    scorer, groups, periods, values, previous, framework, run_id, values_run = _FORKED
-    rows = _ScoreRows(framework)
-    count = 0
-    for cards in scorer.score_periods(
-        groups[index], periods, lambda p: values.get(p.label, {}), previous
-    ):
-        count += len(cards)
-        for card in cards:
-            rows.add(card)
-    return count, rows.table(run_id, values_run)
+# -- scoring the groups, here or in forked workers ----------------------------------------------
 
 
-def _score_in_worker(index: int) -> tuple[int, str | None]:
-    """`_score_group` in a worker process: its rows go to a temporary Arrow file."""
+@dataclass(frozen=True)
+class Scoring:
+    """What one scoring reads, loaded once. Big books are scored in worker processes, each taking
+    a group of whole team trees (a leader's score reads the members' overall scores, this
+    period's and the previous one's; nothing crosses from one top-level team to another); the
+    workers are forked with this, so that they share the loaded values instead of being sent
+    them."""
+
+    scorer: Scorer
+    groups: list[list[Person]]
+    periods: list[Period]
+    values: dict[str, dict[str, dict[str, Value]]]
+    previous: dict[str, str]
+    framework: Framework
+    run_id: int
+    values_run: int | None
+
+    def group(self, index: int) -> tuple[int, Any]:
+        """Every scorecard of one group of RMs, all periods (each grain oldest first), as Arrow."""
+        rows = _ScoreRows(self.framework)
+        count = 0
+        values = self.values
+        for cards in self.scorer.score_periods(
+            self.groups[index], self.periods, lambda p: values.get(p.label, {}), self.previous
+        ):
+            count += len(cards)
+            for card in cards:
+                rows.add(card)
+        return count, rows.table(self.run_id, self.values_run)
+
+
+def scored_groups(work: Scoring) -> Iterator[tuple[int, Any]]:
+    """Each group's scorecard count and rows, in group order: here for one group, else from a
+    worker process per group (their rows come back through a temporary Arrow file, read
+    memory-mapped)."""
+    if len(work.groups) == 1:
+        yield work.group(0)
+        return
     import pyarrow as pa
 
-    count, table = _score_group(index)
-    if table is None:
-        return count, None
-    handle, path = tempfile.mkstemp(prefix="kraft-scores-", suffix=".arrow")
-    os.close(handle)
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    return count, path
+    context = multiprocessing.get_context("fork")
+    workers, answers = [], []
+    paths: list[str] = []
+    try:
+        for index in range(len(work.groups)):
+            answer, sender = context.Pipe(duplex=False)
+            worker = context.Process(target=_score_in_worker, args=(work, index, sender))
+            worker.daemon = True
+            worker.start()
+            sender.close()  # the worker's end: a worker that dies closes the pipe (EOFError)
+            workers.append(worker)
+            answers.append(answer)
+        work.values.clear()  # the workers have their copies: free this process's memory
+        for index, answer in enumerate(answers):
+            try:
+                count, path, failure = answer.recv()
+            except EOFError:
+                raise RuntimeError(f"The scoring worker of group {index} died.") from None
+            if failure is not None:
+                raise RuntimeError(f"The scoring worker of group {index} failed:\n{failure}")
+            if path is None:
+                yield count, None
+                continue
+            paths.append(path)
+            with pa.memory_map(path) as source:
+                yield count, pa.ipc.open_file(source).read_all()
+    finally:
+        for answer in answers:
+            answer.close()
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+        for path in paths:
+            os.remove(path)
+
+
+def _score_in_worker(
+    work: Scoring, index: int, sender: multiprocessing.connection.Connection
+) -> None:
+    """`Scoring.group` in a worker process: its rows go to a temporary Arrow file, whose path
+    (or the failure) is sent back."""
+    import pyarrow as pa
+
+    try:
+        count, table = work.group(index)
+        path = None
+        if table is not None:
+            handle, path = tempfile.mkstemp(prefix="kraft-scores-", suffix=".arrow")
+            os.close(handle)
+            with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+        sender.send((count, path, None))
+    except BaseException:
+        sender.send((0, None, traceback.format_exc()))
+    finally:
+        sender.close()
 
 
 def _float(number: Decimal | None) -> float | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import lru_cache
 from importlib import import_module
 from typing import Any
 from urllib.parse import quote
@@ -89,6 +88,7 @@ STOP_SECONDS = 30.0  # a stop waits this long for each of them
 # Bytes a request body may have (a form, a framework's YAML, a JSON body): more answers 413
 # before it is read. Uploads stream to disk under their own limit (pages/imports.UPLOAD_BODY_BYTES).
 BODY_LIMIT = 4 * 1024 * 1024
+STATIC_HEADERS = {"Cache-Control": "public, max-age=3600"}  # browsers keep CSS and scripts an hour
 
 
 @asynccontextmanager
@@ -231,7 +231,8 @@ def _static_routes(app: FastAPI) -> None:
 
     @app.get("/static/vega.js", include_in_schema=False)
     def vega_bundle() -> Response:
-        return Response(_vega_bundle(), media_type="text/javascript", headers=_cached())
+        site: Site = app.state.site
+        return Response(site.vega_bundle, media_type="text/javascript", headers=STATIC_HEADERS)
 
     @app.get("/static/{name}", include_in_schema=False)
     def static_file(name: str) -> Response:
@@ -240,18 +241,4 @@ def _static_routes(app: FastAPI) -> None:
         kind = types.get(path.suffix)
         if kind is None or not path.is_file() or path.parent != STATIC:
             raise HTTPException(404, "There is no such file.")
-        return Response(path.read_bytes(), media_type=kind, headers=_cached())
-
-
-def _cached() -> dict[str, str]:
-    return {"Cache-Control": "public, max-age=3600"}
-
-
-@lru_cache(maxsize=1)
-def _vega_bundle() -> str:
-    import vl_convert
-
-    bundle: str = vl_convert.javascript_bundle(
-        "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
-    )
-    return bundle
+        return Response(path.read_bytes(), media_type=kind, headers=STATIC_HEADERS)

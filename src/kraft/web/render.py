@@ -31,6 +31,12 @@ NAVIGATION = (
 )
 
 
+def home_of(user: User) -> str:
+    """Where a user lands after signing in: the company for an admin, their teams for a
+    manager, their own scorecard for an RM."""
+    return {Role.admin: "/", Role.manager: "/teams", Role.rm: "/me"}[user.role]
+
+
 def chart(spec: dict[str, Any], label: str) -> Markup:
     """A Vega-Lite chart for the page's script (static/kraft.js) to draw: the spec as JSON in
     the element, escaped so that no value can close the script, with a text label for screen

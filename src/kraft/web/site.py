@@ -1,9 +1,11 @@
 """What every request of `kraft serve` shares: the workspace context (its database, framework,
 calendar and the one writer: kraft.core.context.Kraft), the signer and login limiter, the
-templates, and the stored reads kept per data version."""
+templates, and everything the server keeps in memory: the stored reads and what the pages make
+of them per data version, the SQL the KPI pages show, the chart runtime."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +26,11 @@ STATIC = Path(__file__).parent / "static"
 UPLOAD_LIMIT = 50 * 1024 * 1024  # bytes an upload may have, as `kraft import` allows per file
 READS_KEPT = 48  # periods' values and scores, roster, targets: a few hundred MB at 2,000 RMs
 READS_SECONDS = 3600.0
+KEPT_ENTRIES = 128  # a kept board of 2,000 RMs is about a megabyte
+EACH_ENTRIES = 1024  # a team's charts, an explain view: small, and many
+REPORTS_KEPT = 512  # scorecards kept apart from the boards, so that many RMs evict no board
+KEPT_SECONDS = 3600.0  # a kept result is read again after this, whatever the version says
+SQL_KEPT = 256  # metrics' SQL by dialect and parameters: it never changes while the server runs
 
 
 def data_version(conn: Connection, framework: Framework) -> tuple[Any, ...]:
@@ -52,6 +59,14 @@ class Site(Kraft):
     # Stored reads kept per data version: each period's values and scores of every RM, the
     # roster and the targets (a period's values of 2,000 RMs are about 15 MB).
     reads: Kept = field(default_factory=lambda: Kept(READS_KEPT, READS_SECONDS))
+    # What the pages make of them, keyed by data version: the company's boards, cards and lists;
+    # apart, so that many teams or RMs evict no board, what there is one of per team or RM
+    # (a team's charts, an explain view) and each RM's scorecard report.
+    kept: Kept = field(default_factory=lambda: Kept(KEPT_ENTRIES, KEPT_SECONDS))
+    kept_each: Kept = field(default_factory=lambda: Kept(EACH_ENTRIES, KEPT_SECONDS))
+    reports_kept: Kept = field(default_factory=lambda: Kept(REPORTS_KEPT, KEPT_SECONDS))
+    sql_kept: Kept = field(default_factory=lambda: Kept(SQL_KEPT, math.inf))
+    _vega: str | None = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -65,6 +80,17 @@ class Site(Kraft):
                 sole_writer=self.db.is_duckdb,
             ):
                 yield conn
+
+    @property
+    def vega_bundle(self) -> str:
+        """The Vega runtime the charts draw with, from vl-convert (no CDN), made once."""
+        if self._vega is None:
+            import vl_convert
+
+            self._vega = vl_convert.javascript_bundle(
+                "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
+            )
+        return self._vega
 
     @property
     def templates(self) -> Environment:

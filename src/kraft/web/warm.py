@@ -19,8 +19,8 @@ from kraft.errors import KraftError
 from kraft.periods import Grain, Period
 from kraft.reports.scorecard import build_scorecard
 from kraft.scoring.stored import scored_periods
-from kraft.web.pages.overview import choose_period
-from kraft.web.pages.team import company_board, stored_cards
+from kraft.web.boards import company_board, stored_cards
+from kraft.web.period_choice import choose_period
 from kraft.web.site import Site
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class Warmer:
                 except KraftError:
                     continue
                 company_board(site, conn, choice)
-                cards = stored_cards(conn, choice)
+                cards = stored_cards(site, conn, choice)
                 if cards:  # one scorecard reads what every scorecard of the quarter reads
                     build_scorecard(conn, framework, calendar, min(cards), quarter, charts=False)
         gc.freeze()

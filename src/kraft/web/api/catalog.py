@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,13 +18,12 @@ from pydantic import BaseModel, Field
 from kraft.analysis.pacing import is_open
 from kraft.core.access import Scope, no_such
 from kraft.framework.model import KPI, KRA, Framework, KpiKind
-from kraft.metrics.compiler import Compiler, metrics_needed
-from kraft.metrics.runner import DIALECTS, MANUAL_SQL
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Grain
 from kraft.scoring.stored import as_of_date
 from kraft.store.metadata import kpi_values, operational, scores
 from kraft.web.deps import ApiScope, SiteDep
+from kraft.web.kpi_sql import kpi_sql
 
 router = APIRouter(tags=["catalog"])
 
@@ -220,17 +218,6 @@ def kpis(site: SiteDep, scope: ApiScope) -> list[KpiSummary]:
     return [_summary(kra, kpi) for kra, kpi in site.framework.kpis()]
 
 
-@lru_cache(maxsize=256)
-def _metric_sql(metric: str, dialect: str, parameters: tuple[tuple[str, int], ...]) -> str:
-    """The statements and the values query of one metric (and the metrics it derives from),
-    as the compiler writes them for `kraft compute` (as of a fixed date: the SQL's shape does
-    not depend on it)."""
-    catalogue = load_catalogue()
-    compiler = Compiler(catalogue, {**dict(parameters), "as_of": date(2000, 1, 1)}, dialect)
-    plan = compiler.plan(metrics_needed(catalogue, [metric]))
-    return ";\n\n".join([*plan.statements, plan.values_query]) + ";\n"
-
-
 def _formula(metric_name: str) -> Formula:
     catalogue = load_catalogue()
     metric = catalogue.metrics[metric_name]
@@ -282,10 +269,7 @@ def kpi(kpi_id: str, site: SiteDep, scope: ApiScope) -> KpiDetail:
     formula = sql = None
     if definition.kind is KpiKind.computed and definition.metric:
         formula = _formula(definition.metric)
-        parameters = tuple(sorted(site.compute_parameters.items()))
-        sql = _metric_sql(definition.metric, DIALECTS[site.db.dialect], parameters)
-    elif definition.kind is KpiKind.manual:
-        sql = MANUAL_SQL.strip() + ";\n"
+    sql = kpi_sql(site, definition)
     return KpiDetail(
         **_summary(kra, definition).model_dump(),
         definition=definition.definition,

@@ -8,20 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kraft.framework.model import Role
 from kraft.store.users import User, authenticate
 from kraft.web.deps import CsrfForm, SiteDep
-from kraft.web.render import render_page
+from kraft.web.render import home_of, render_page
 from kraft.web.security import SESSION_COOKIE, SESSION_SECONDS
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
-
-
-def home_of(user: User) -> str:
-    """Where a user lands after signing in: the company for an admin, their teams for a
-    manager, their own scorecard for an RM."""
-    return {Role.admin: "/", Role.manager: "/teams", Role.rm: "/me"}[user.role]
 
 
 def _safe_next(target: str) -> str | None:

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kraft.core.access import Scope
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
+from kraft.web.forms import BOOLEAN
 from kraft.web.jobs import GRAINS, ComputeJobs, compute_request, recent_runs
-from kraft.web.pages.imports import BOOLEAN
 from kraft.web.render import render_page
 from kraft.web.site import Site
 

@@ -22,7 +22,6 @@ from kraft.reports.framework_document import DocumentFormat, render_framework_do
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import comparable_actuals
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.overview import kept
 from kraft.web.render import render_page
 from kraft.web.shown import Shown
 from kraft.web.site import data_version
@@ -71,8 +70,8 @@ def framework_page(request: Request, site: SiteDep, scope: PageScope) -> Respons
     key = fingerprint(framework)
     with site.read() as conn:
         version = data_version(conn, framework)
-        found = kept.get(("lint", key, version), lambda: lint(conn, framework, site.calendar))
-    body = kept.get(("document", key), lambda: document_body(framework))
+        found = site.kept.get(("lint", key, version), lambda: lint(conn, framework, site.calendar))
+    body = site.kept.get(("document", key), lambda: document_body(framework))
     return render_page(
         request,
         "framework.html.j2",

@@ -38,6 +38,7 @@ from kraft.ingest.validate import Problem
 from kraft.store.metadata import import_runs
 from kraft.store.users import User
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
+from kraft.web.forms import BOOLEAN
 from kraft.web.render import render_page
 from kraft.web.security import same_token
 from kraft.web.site import UPLOAD_LIMIT, Site
@@ -49,8 +50,6 @@ HOLD_SECONDS = 3600  # how long a checked upload waits for Apply
 MAX_FILES = 32
 FIELD_BYTES = 64 * 1024  # a form field (mode, as_of, the token) is short
 CHUNK = 64 * 1024
-BOOLEAN = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False}
-BOOLEAN |= {"no": False, "off": False, "": False}
 _REGISTRY_LOCK = threading.Lock()
 # A whole upload's body (the app's limit is for forms): each file is held to the site's
 # upload limit as it streams in, so this only bounds the count of files and fields.

@@ -23,8 +23,7 @@ from kraft.metrics.spec import load_catalogue
 from kraft.reports.initiative_report import before_after_spec, kpi_rows, render_initiative_report
 from kraft.reports.team_report import ReportFormat
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.overview import kept
-from kraft.web.pages.team import safe_name
+from kraft.web.downloads import download, safe_name
 from kraft.web.render import chart, render_page
 from kraft.web.site import Site, data_version
 
@@ -73,7 +72,7 @@ def impact_of(site: Site, initiative_id: str, window: str) -> InitiativeImpact:
         if not known:
             raise HTTPException(404, NO_INITIATIVE)
         version = data_version(conn, framework)
-    return kept.get(
+    return site.kept.get(
         ("initiative", initiative_id, months, version),
         lambda: initiative_impact(
             site.db,
@@ -125,6 +124,4 @@ def initiative_download(
 
         content = html_to_pdf(render_initiative_report(impact, ReportFormat.html))
         media = "application/pdf"
-    return Response(
-        content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    return download(content, media, name)

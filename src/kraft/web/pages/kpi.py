@@ -8,9 +8,7 @@ name or value; a manager and the admin also see the lowest and highest values, b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import ROUND_FLOOR, Decimal
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,17 +16,17 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
+from kraft.analysis.variance import quartiles
 from kraft.core.access import Scope
 from kraft.errors import KraftError
 from kraft.formatting import to_decimal
 from kraft.framework.model import KPI, KRA, KpiKind
-from kraft.metrics.compiler import Compiler, metrics_needed
-from kraft.metrics.runner import DIALECTS, MANUAL_SQL
 from kraft.metrics.spec import Metric, load_catalogue
 from kraft.periods import Period
 from kraft.reports.values import direction_label, grain_label, unit_label
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.overview import PeriodChoice, choose_period, kept, quartiles
+from kraft.web.kpi_sql import kpi_sql
+from kraft.web.period_choice import PeriodChoice, choose_period
 from kraft.web.render import render_page
 from kraft.web.shown import Shown
 from kraft.web.site import Site
@@ -37,16 +35,6 @@ router = APIRouter(include_in_schema=False)
 
 BINS = 10  # bars of the distribution
 EXTREMES = 10  # RMs listed at each end (not for an RM)
-
-
-@lru_cache(maxsize=128)
-def metric_sql(metric: str, dialect: str, parameters: tuple[tuple[str, int], ...]) -> str:
-    """The statements and values query `kraft compute` runs for the metric (and those it derives
-    from), for the database's dialect; the SQL's shape does not depend on the as-of date."""
-    catalogue = load_catalogue()
-    compiler = Compiler(catalogue, {**dict(parameters), "as_of": date(2000, 1, 1)}, dialect)
-    plan = compiler.plan(metrics_needed(catalogue, [metric]))
-    return ";\n\n".join([*plan.statements, plan.values_query]) + ";\n"
 
 
 @dataclass(frozen=True)
@@ -181,12 +169,7 @@ def kpi_page(
     kra, kpi = _kpi(site, kpi_id)
     catalogue = load_catalogue()
     metric: Metric | None = catalogue.metrics.get(kpi.metric) if kpi.metric else None
-    sql = None
-    if kpi.kind is KpiKind.computed and kpi.metric:
-        parameters = tuple(sorted(site.compute_parameters.items()))
-        sql = metric_sql(kpi.metric, DIALECTS[site.db.dialect], parameters)
-    elif kpi.kind is KpiKind.manual:
-        sql = MANUAL_SQL.strip() + ";\n"
+    sql = kpi_sql(site, kpi)
     choice: PeriodChoice | None = None
     spread: Distribution | None = None
     problem = None
@@ -200,7 +183,7 @@ def kpi_page(
         if choice is not None:
             chosen = choice
             whose = (scope.user.role, scope.user.rm_id, scope.own_team_id, scope.team_ids)
-            spread = kept.get(
+            spread = site.kept.get(
                 ("spread", kpi.id, whose, choice.version),
                 lambda: distribution(conn, scope, kpi, chosen.period),
             )

@@ -1,21 +1,20 @@
-"""The company overview (the admin's home), and what every read page shares: the period picker,
-the data's freshness, numbers as the reports show them, and a cache of what is costly to read.
+"""The company overview (the admin's home): the ratings, KRA heatmap, movers, team means and
+at-risk KPIs of a period, and the data's freshness.
 
 Everything here is read from what `kraft compute` stored (the `scores` table through
 kraft.reports.scores.overall_rows, the pacing forecasts of kraft.analysis.pacing), never computed
 a second way. The team report (kraft.reports.team_report) builds the same parts for the whole
 company in ~10 s at 2,000 RMs, far too slow for a page: the overview reads only what it shows and
-keeps it per period and data version, so that the next view is a template's render.
+keeps it per period and data version (Site.kept), so that the next view is a template's render.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
@@ -23,170 +22,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.pacing import Forecast, Pace, forecasts, is_open
-from kraft.cache import Kept, current_version, sole_writer
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
 from kraft.metrics.spec import load_catalogue
-from kraft.periods import Calendar, Grain, Period
+from kraft.periods import Calendar, Period
 from kraft.reports import charts
 from kraft.reports.scores import OverallRow, overall_rows
 from kraft.reports.team_report import BOARD_LIMIT, LIST_LIMIT, MOVERS
-from kraft.scoring.stored import (
-    as_of_date,
-    numeric,
-    overall_checksum,
-    scored_periods,
-)
+from kraft.scoring.stored import as_of_date, numeric
+from kraft.web.boards import board_if_ready
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.auth import home_of
-from kraft.web.render import chart, render_page
+from kraft.web.freshness import freshness
+from kraft.web.period_choice import PeriodChoice, choose_period
+from kraft.web.render import chart, home_of, render_page
 from kraft.web.shown import Shown
-from kraft.web.site import Site, data_version
+from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-GRAIN_ORDER = (Grain.quarter, Grain.month, Grain.year)  # the picker's groups, in this order
-CACHE_ENTRIES = 128  # a kept board of 2,000 RMs is about a megabyte
-CACHE_SECONDS = 3600.0  # a kept result is read again after this, whatever the version says
-
-
-# -- the cache --------------------------------------------------------------------------------
-
-
-kept = Kept(CACHE_ENTRIES, CACHE_SECONDS)  # the company's boards, cards and lists
-EACH_ENTRIES = 1024  # a team's charts, an explain view: small, and many
-kept_each = Kept(EACH_ENTRIES, CACHE_SECONDS)  # apart, so that many teams or RMs evict no board
-
-
-def period_version(conn: Connection, base: tuple[Any, ...], label: str) -> tuple[Any, ...]:
-    """The data version with a checksum of the period's overall scores, unless this process is
-    the database's one writer (then the version counts every write): a re-score by another
-    process commits after the change's own audit entry."""
-    return (*base, label, *(() if sole_writer() else overall_checksum(conn, label)))
-
-
-# -- periods ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PeriodChoice:
-    """The period shown, those the picker offers (newest first within each grain), and the
-    versions of the data read for it (the keys of whatever is kept)."""
-
-    period: Period
-    groups: list[tuple[str, list[str]]]  # ("Quarters", ["2025-Q4", ...]), ...
-    base: tuple[Any, ...]  # data_version
-    version: tuple[Any, ...]  # period_version: the base and the period's scores
-
-
-def choose_period(
-    conn: Connection,
-    calendar: Calendar,
-    framework: Framework,
-    label: str | None,
-    rm_id: str | None = None,
-) -> PeriodChoice:
-    """The period asked for, if it has scores; by default the latest closed quarter with scores
-    (else the latest scored quarter, month or year). Refuses in one sentence otherwise."""
-    base = current_version() or data_version(conn, framework)
-    labels, parsed, as_of = _periods(conn, calendar, rm_id)
-    groups = []
-    for grain in GRAIN_ORDER:
-        mine = sorted((p for p in parsed if p.grain is grain), key=lambda p: p.start, reverse=True)
-        if mine:
-            groups.append((f"{grain.value.capitalize()}s", [p.label for p in mine]))
-    whose = f" for {rm_id}" if rm_id else ""
-    chosen: Period | None = None
-    if label:
-        try:
-            chosen = calendar.parse(label)
-        except ValueError as exc:
-            raise KraftError(f"The period {exc}.") from None
-        if chosen.label not in labels:
-            raise KraftError(
-                f"There are no scores{whose} for {chosen.label}; choose a scored period."
-            )
-    elif not parsed:
-        raise KraftError(f"There are no scores{whose} yet; an admin runs the compute first.")
-    else:
-        quarters = [p for p in parsed if p.grain is Grain.quarter]
-        closed = [p for p in quarters if as_of is not None and as_of >= p.end]
-        by_grain = [[p for p in parsed if p.grain is g] for g in GRAIN_ORDER]
-        candidates = next(c for c in (closed, quarters, *by_grain) if c)
-        chosen = max(candidates, key=lambda p: p.start)
-    return PeriodChoice(chosen, groups, base, period_version(conn, base, chosen.label))
-
-
-def _periods(
-    conn: Connection, calendar: Calendar, rm_id: str | None
-) -> tuple[set[str], list[Period], date | None]:
-    labels = set(scored_periods(conn, rm_id))
-    parsed = []
-    for text in labels:
-        try:
-            parsed.append(calendar.parse(text))
-        except ValueError:
-            continue  # a label of another calendar: not offered
-    return labels, parsed, as_of_date(conn)
-
-
-# -- freshness ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Freshness:
-    as_of: date | None
-    imported_at: datetime | None
-    imported_by: str | None
-    computed_at: datetime | None
-    compute_run: int | None
-    compute_as_of: date | None
-
-    @property
-    def compute_behind(self) -> bool:
-        """An import newer than the latest compute: the scores do not show it yet."""
-        return (
-            self.imported_at is not None
-            and self.computed_at is not None
-            and self.imported_at > self.computed_at
-        )
-
-
-def freshness(conn: Connection) -> Freshness:
-    imported = conn.execute(
-        sa.text("SELECT finished_at, actor, as_of FROM import_runs ORDER BY import_id DESC LIMIT 1")
-    ).first()
-    computed = conn.execute(
-        sa.text("SELECT run_id, finished_at, as_of FROM compute_runs ORDER BY run_id DESC LIMIT 1")
-    ).first()
-    return Freshness(
-        as_of=as_of_date(conn),
-        imported_at=imported.finished_at if imported else None,
-        imported_by=imported.actor if imported else None,
-        computed_at=computed.finished_at if computed else None,
-        compute_run=computed.run_id if computed else None,
-        compute_as_of=computed.as_of if computed else None,
-    )
-
-
-def quartiles(values: Iterable[Decimal]) -> tuple[Decimal, Decimal, Decimal] | None:
-    """The 25th, 50th and 75th percentiles (linear between ranks), None for no values."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-
-    def at(share: Decimal) -> Decimal:
-        position = share * (len(ordered) - 1)
-        low = int(position)
-        high = min(low + 1, len(ordered) - 1)
-        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-    return at(Decimal("0.25")), at(Decimal("0.5")), at(Decimal("0.75"))
-
-
-# -- the company overview -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -361,10 +213,10 @@ def at_risk_if_ready(site: Site, choice: PeriodChoice, as_of: date | None) -> At
 
     key = ("at-risk", choice.base)  # the open quarter's, whatever period is shown
     if as_of is None or not is_open(calendar.quarter(as_of), as_of):
-        return kept.get(key, make)
-    found = kept.peek(key)
+        return site.kept.get(key, make)
+    found = site.kept.peek(key)
     if found is None:
-        kept.start(key, make)
+        site.kept.start(key, make)
         return None
     risky: AtRisk = found[0]
     return risky
@@ -390,13 +242,11 @@ def overview(request: Request, site: SiteDep, scope: PageScope, period: str = ""
                 {"empty": exc.message, "fresh": fresh, "shown": Shown(framework.currency)},
             )
         label = choice.period.label
-        summary = kept.get(
+        summary = site.kept.get(
             ("overview", choice.version),
             lambda: build_overview(conn, framework, calendar, choice.period),
         )
     risky = at_risk_if_ready(site, choice, fresh.as_of)
-    from kraft.web.pages.team import board_if_ready  # (team imports this module)
-
     board_if_ready(site, choice)  # the leaderboard the team pages and scorecards rank by
     context = {
         "empty": None,

@@ -20,8 +20,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
+from kraft.analysis.variance import quartiles
 from kraft.analysis.whatif import WhatIf, what_if
-from kraft.cache import Kept
 from kraft.core.access import Scope
 from kraft.errors import KraftError
 from kraft.framework.model import KPI, Framework, KpiKind
@@ -40,15 +40,10 @@ from kraft.reports.scorecard import (
 from kraft.scoring.scorecard import in_scorecard
 from kraft.scoring.stored import numeric, scored_periods
 from kraft.store.teams import teams_below
+from kraft.web.boards import board_if_ready, stored_cards, team_overall
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.overview import (
-    CACHE_SECONDS,
-    PeriodChoice,
-    choose_period,
-    kept_each,
-    quartiles,
-)
-from kraft.web.pages.team import board_if_ready, safe_name, stored_cards, team_overall
+from kraft.web.downloads import download, safe_name
+from kraft.web.period_choice import PeriodChoice, choose_period
 from kraft.web.render import chart, render_page
 from kraft.web.shown import Shown
 from kraft.web.site import Site
@@ -58,8 +53,6 @@ router = APIRouter(include_in_schema=False)
 NO_RM = "There is no such RM, or their scorecard is not yours to see."
 CLIENT_MASK = "another RM's client"
 RM_MASK = "another RM"
-REPORTS_KEPT = 512  # scorecards kept apart from the boards, so that many RMs evict no board
-reports_kept = Kept(REPORTS_KEPT, CACHE_SECONDS)
 ROWS_SHOWN = 200  # rows of a row set the explain view lists (the count says how many more)
 KPI_CSV_COLUMNS = (
     "rm_id", "period", "kra_id", "kpi_id", "kpi_name", "unit", "actual", "target", "threshold",
@@ -126,7 +119,7 @@ def standing(
     if report.team_id is None:
         return None
     teams = teams_below(conn, [report.team_id])
-    cards = [r for r in stored_cards(conn, choice).values() if r.team_id in teams]
+    cards = [r for r in stored_cards(site, conn, choice).values() if r.team_id in teams]
     counts: dict[int | None, int] = {}
     for r in cards:
         counts[r.rating] = counts.get(r.rating, 0) + 1
@@ -198,7 +191,7 @@ def load_report(site: Site, conn: Connection, rm_id: str, choice: PeriodChoice) 
                 404, f"There is no scorecard of {rm_id} for {period.label}."
             ) from None
 
-    return reports_kept.get(("scorecard", rm_id, choice.version), make)
+    return site.reports_kept.get(("scorecard", rm_id, choice.version), make)
 
 
 @router.get("/rms/{rm_id}", response_class=HTMLResponse)
@@ -276,7 +269,7 @@ def _context(
         )
     if place is not None:
         counts = {rating: n for rating, _, n in place.ratings if rating is not None}
-        spec = kept_each.get(
+        spec = site.kept_each.get(
             ("team-ratings", place.team_id, choice.version),
             lambda: charts.rating_distribution(counts, framework.rating_bands),
         )
@@ -415,7 +408,7 @@ def explain_page(
             ),
             {"rm": rm_id, "p": label, "k": definition.id},
         ).first()
-    found, row_sets = kept_each.get(
+    found, row_sets = site.kept_each.get(
         ("explain", rm_id, definition.id, not scope.sees_others, choice.version),
         lambda: _explained(site, rm_id, definition.id, label, mask=not scope.sees_others),
     )
@@ -440,14 +433,6 @@ def explain_page(
 
 
 # -- downloads ----------------------------------------------------------------------------------
-
-
-def _download(content: bytes | str, media_type: str, filename: str) -> Response:
-    return Response(
-        content,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 def _downloaded(site: Site, scope: Scope, rm_id: str, period: str) -> ScorecardReport:
@@ -499,12 +484,12 @@ def scorecard_download(
     report = _downloaded(site, scope, rm_id, period)
     name = f"{safe_name(report.rm_id)}-{report.period}.{fmt}"
     if fmt == "pdf":
-        return _download(scorecard_pdf(report), "application/pdf", name)
+        return download(scorecard_pdf(report), "application/pdf", name)
     if fmt == "md":
-        return _download(
+        return download(
             render_scorecard(report, ReportFormat.md), "text/markdown; charset=utf-8", name
         )
-    return _download(
+    return download(
         csv_text(kpi_records(report), KPI_CSV_COLUMNS, KPI_CSV_TEXT),
         "text/csv; charset=utf-8",
         name,

@@ -1,10 +1,8 @@
 """A manager's teams and a team's page: the leaderboard with ratings and intervals
 (kraft.scoring.leaderboard), the team's rating distribution and KRA heatmap, and its exports.
 
-The leaderboards shrink every proportion KPI toward the company's and re-score the company with
-the shrunk rates, which takes seconds at 2,000 RMs: the company's board is kept per period and data
-version, and a team's is its RMs taken from it and ranked among themselves (as the leaderboard
-module ranks a team), so that every team page after the first is fast.
+A team's leaderboard is its RMs taken from the company's, which is kept (kraft.web.boards), and
+ranked among themselves, so that every team page after the first is fast.
 
 Exports are of what is on screen: the leaderboard shown as CSV (formula-like cells neutralised),
 the team's workbook (kraft.reports.workbook) and its management report as PDF, for the period
@@ -23,7 +21,6 @@ from sqlalchemy.engine import Connection
 
 from kraft.core.access import Scope
 from kraft.framework.model import KPI, Framework
-from kraft.metrics.spec import load_catalogue
 from kraft.periods import Period
 from kraft.reports import charts
 from kraft.reports.exports import csv_text
@@ -34,23 +31,17 @@ from kraft.reports.scores import (
     OverallRow,
     kpi_board_records,
     overall_board_records,
-    overall_rows,
 )
-from kraft.scoring.credibility import credibility_kpis
 from kraft.scoring.leaderboard import (
     KpiStanding,
     OverallStanding,
-    Roster,
-    kpi_leaderboard,
-    load_roster,
-    overall_leaderboard,
-    rank_kpi,
-    rank_overall,
     scorecard_kpis,
 )
 from kraft.scoring.stored import numeric
+from kraft.web.boards import company_board, company_kpi_board, stored_cards, team_kpi, team_overall
 from kraft.web.deps import PageScope, SiteDep
-from kraft.web.pages.overview import PeriodChoice, choose_period, kept, kept_each
+from kraft.web.downloads import download, safe_name
+from kraft.web.period_choice import PeriodChoice, choose_period
 from kraft.web.render import chart, render_page
 from kraft.web.shown import Shown
 from kraft.web.site import Site
@@ -59,74 +50,6 @@ router = APIRouter(include_in_schema=False)
 
 NO_TEAM = "There is no such team, or it is not yours to see."
 HEAT_LIMIT = 50  # RMs the team's heatmap draws (the table lists them all)
-
-
-@dataclass(frozen=True)
-class Board:
-    """The company's leaderboard of a period, kept: the roster it was ranked from too."""
-
-    roster: Roster
-    overall: list[OverallStanding]
-
-
-def _board(site: Site, conn: Connection, choice: PeriodChoice) -> Board:
-    roster = load_roster(conn)
-    board = overall_leaderboard(conn, site.framework, site.calendar, choice.period, None, roster)
-    return Board(roster, board)
-
-
-def company_board(site: Site, conn: Connection, choice: PeriodChoice) -> Board:
-    """The company's overall leaderboard of the period, kept per data version (made here if
-    it is not: seconds at 2,000 RMs, once)."""
-    return kept.get(("board", choice.version), lambda: _board(site, conn, choice))
-
-
-def board_if_ready(site: Site, choice: PeriodChoice) -> Board | None:
-    """The kept board, or None while it is made in the background (a scorecard does not wait
-    seconds for the one number it shows from it, the RM's rank)."""
-    key = ("board", choice.version)
-    found = kept.peek(key)
-    if found is not None:
-        board: Board = found[0]
-        return board
-
-    def make() -> Board:
-        with site.read() as conn:
-            return _board(site, conn, choice)
-
-    kept.start(key, make)
-    return None
-
-
-def company_kpi_board(
-    site: Site, conn: Connection, board: Board, kpi: KPI, choice: PeriodChoice
-) -> list[KpiStanding]:
-    framework = site.framework
-    return kept.get(
-        ("kpi-board", kpi.id, choice.version),
-        lambda: kpi_leaderboard(conn, framework, kpi, choice.period, None, board.roster),
-    )
-
-
-def stored_cards(conn: Connection, choice: PeriodChoice) -> dict[str, OverallRow]:
-    """The period's stored scorecards (overall and KRA scores) by RM, kept."""
-    return kept.get(
-        ("cards", choice.version),
-        lambda: {r.rm_id: r for r in overall_rows(conn, [choice.period.label])},
-    )
-
-
-def team_overall(board: Board, team_id: str) -> list[OverallStanding]:
-    """The team's (and the teams below it) RMs, ranked among themselves."""
-    members = board.roster.members(team_id) or set()
-    return rank_overall([s for s in board.overall if s.rm_id in members])
-
-
-def team_kpi(
-    framework: Framework, standings: list[KpiStanding], kpi: KPI, members: set[str]
-) -> list[KpiStanding]:
-    proportion = kpi.id in credibility_kpis(framework, load_catalogue())
-    return rank_kpi(kpi, [s for s in standings if s.rm_id in members], proportion=proportion)
 
 
 # -- the teams ----------------------------------------------------------------------------------
@@ -241,7 +164,7 @@ def team_view(
     ]
     if counts.get(None):
         ratings.append((None, "Not rated", counts[None]))
-    cards = stored_cards(conn, choice)
+    cards = stored_cards(site, conn, choice)
     rows = [cards[s.rm_id] for s in standings if s.rm_id in cards]
     options = [(k, framework.kpi(k).name) for k in scorecard_kpis(framework, chosen)]
     return TeamView(team_id, name, choice, kpi, standings, kpi_board, options, ratings, rows)
@@ -270,7 +193,7 @@ def team_page(
     with site.read() as conn:
         view = team_view(site, conn, scope, team_id, period, kpi)
     label = view.choice.period.label
-    specs = kept_each.get(
+    specs = site.kept_each.get(
         ("team-charts", team_id, view.choice.version), lambda: team_charts(framework, view)
     )
     drawn = {
@@ -300,19 +223,6 @@ def team_page(
 # -- exports ------------------------------------------------------------------------------------
 
 
-def _download(content: bytes | str, media_type: str, filename: str) -> Response:
-    return Response(
-        content,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def safe_name(text: str) -> str:
-    """An id as part of a file name."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text).lstrip(".") or "_"
-
-
 @router.get("/teams/{team_id}/leaderboard.csv")
 def leaderboard_csv(
     site: SiteDep, scope: PageScope, team_id: str, period: str = "", kpi: str = ""
@@ -329,7 +239,7 @@ def leaderboard_csv(
         text = csv_text(kpi_board_records(view.kpi_board), KPI_BOARD_COLUMNS, BOARD_TEXT_COLUMNS)
         what = f"leaderboard-{view.kpi.id}"
     name = f"{safe_name(team_id)}-{what}-{view.choice.period.label}.csv"
-    return _download(text, "text/csv; charset=utf-8", name)
+    return download(text, "text/csv; charset=utf-8", name)
 
 
 def _report(site: Site, scope: Scope, team_id: str, period: str, charts_too: bool) -> Any:
@@ -357,7 +267,7 @@ def team_xlsx(site: SiteDep, scope: PageScope, team_id: str, period: str = "") -
     report = _report(site, scope, team_id, period, charts_too=False)
     with site.read() as conn:
         data = team_workbook(conn, report)
-    return _download(
+    return download(
         data,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         f"{safe_name(team_id)}-{report.period.label}.xlsx",
@@ -372,4 +282,4 @@ def team_pdf(site: SiteDep, scope: PageScope, team_id: str, period: str = "") ->
 
     report = _report(site, scope, team_id, period, charts_too=True)
     pdf = html_to_pdf(render_team_report(report, ReportFormat.html))
-    return _download(pdf, "application/pdf", f"{safe_name(team_id)}-{report.period.label}.pdf")
+    return download(pdf, "application/pdf", f"{safe_name(team_id)}-{report.period.label}.pdf")
