@@ -259,7 +259,7 @@ class Compiler:
         """Bare columns of the fact's table, qualified for the staging query (joins may clash)."""
 
         def qualify(node: exp.Expr) -> exp.Expr:
-            if isinstance(node, exp.Column) and not node.table and snippets._outermost(node):
+            if isinstance(node, exp.Column) and not node.table and snippets.outermost(node):
                 return exp.column(node.name, table=table)
             return node
 

@@ -135,14 +135,15 @@ def unqualify(tree: exp.Expr, table: str) -> exp.Expr:
     """Columns qualified with the fact's own table lose the qualifier (they live in the fact)."""
 
     def strip(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Column) and node.table == table and _outermost(node):
+        if isinstance(node, exp.Column) and node.table == table and outermost(node):
             return exp.column(node.name)
         return node
 
     return tree.copy().transform(strip)
 
 
-def _outermost(node: exp.Expr) -> bool:
+def outermost(node: exp.Expr) -> bool:
+    """Outside any subquery: the snippet's own level, where its fact's columns are read."""
     return node.find_ancestor(exp.Select) is None
 
 
@@ -150,89 +151,6 @@ def column_names(tree: exp.Expr, table: str) -> set[str]:
     """Columns of the fact's own table that the snippet reads outside any subquery."""
     names = set()
     for column in tree.find_all(exp.Column):
-        if _outermost(column) and column.table in ("", table):
+        if outermost(column) and column.table in ("", table):
             names.add(column.name)
     return names
-
-
-def check_catalogue(catalogue: object) -> None:
-    """Parse and check every snippet of the catalogue (called when it is loaded)."""
-    from kraft.metrics.spec import PARAMETERS, Catalogue
-
-    assert isinstance(catalogue, Catalogue)
-    for fact_name, fact in catalogue.facts.items():
-        tables = [fact.table, *(j.table for j in fact.joins)]
-        for table in tables:
-            if table not in TABLES_BY_NAME:
-                raise SnippetError(f"fact {fact_name}: {table!r} is not a table kraft knows.")
-        at = f"fact {fact_name}"
-        period_params = (*PARAMETERS, *PERIOD_PLACEHOLDERS)
-        for join in fact.joins:
-            check(parse(join.condition, f"{at} join"), f"{at} join", tables=tables)
-        check(parse(fact.rm, f"{at} rm"), f"{at} rm", tables=tables)
-        if fact.where:
-            check(
-                parse(fact.where, f"{at} where"),
-                f"{at} where",
-                tables=tables,
-                parameters=PARAMETERS,
-            )
-        when = fact.when
-        for key, snippet in (
-            ("date", when.date),
-            ("label", when.label),
-            *((f"overlap.{k}", v) for k, v in (when.overlap or {}).items()),
-            *((f"in_force.{k}", v) for k, v in (when.in_force or {}).items()),
-        ):
-            if snippet:
-                check(
-                    parse(snippet, f"{at} when.{key}"),
-                    f"{at} when.{key}",
-                    tables=[fact.table],
-                    parameters=period_params,
-                )
-        for name, snippet in fact.columns.items():
-            check(
-                parse(snippet, f"{at} column {name}"),
-                f"{at} column {name}",
-                tables=[fact.table],
-                parameters=period_params,
-            )
-    for metric_name, metric in catalogue.metrics.items():
-        at = f"metric {metric_name}"
-        for measure_name, measure in metric.measures.items():
-            fact = catalogue.facts[measure.fact]
-            for key, snippet in (("expr", measure.expr), ("filter", measure.filter)):
-                if snippet:
-                    check(
-                        parse(snippet, f"{at} {measure_name}.{key}"),
-                        f"{at} {measure_name}.{key}",
-                        tables=[fact.table],
-                        names=fact.columns,
-                    )
-        for key, snippet in (("numerator", metric.numerator), ("denominator", metric.denominator)):
-            if snippet:
-                check(
-                    parse(snippet, f"{at} {key}"), f"{at} {key}", tables=[], names=metric.measures
-                )
-        if metric.derived:
-            tree = parse(metric.derived, f"{at} derived")
-            for func in tree.find_all(exp.Anonymous):
-                if func.name.lower() != "previous":
-                    raise SnippetError(f"{at} derived: only previous(metric) may be called.")
-            for column in tree.find_all(exp.Column):
-                if column.name not in catalogue.metrics:
-                    raise SnippetError(f"{at} derived: unknown metric {column.name!r}.")
-        if metric.provisional_when is not None:
-            watch = metric.provisional_when
-            if watch.fact not in catalogue.facts or watch.agg != "count":
-                raise SnippetError(f"{at}: provisional_when counts rows of a known fact.")
-            if watch.filter:
-                fact = catalogue.facts[watch.fact]
-                check(
-                    parse(watch.filter, f"{at} provisional_when"),
-                    f"{at} provisional_when",
-                    tables=[fact.table],
-                    names=fact.columns,
-                    parameters=PARAMETERS,
-                )

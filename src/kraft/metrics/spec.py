@@ -12,8 +12,11 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlglot import exp
 
 from kraft.errors import KraftError
+from kraft.metrics.snippets import PERIOD_PLACEHOLDERS, SnippetError, check, parse
+from kraft.schema.tables import TABLES_BY_NAME
 
 Aggregation = Literal["count", "count_distinct", "sum", "mean", "median", "min", "max"]
 ADDITIVE: frozenset[str] = frozenset({"count", "sum"})
@@ -150,7 +153,7 @@ PARAMETERS = ("renewal_grace_days", "free_look_days", "as_of")
 
 @cache
 def load_catalogue() -> Catalogue:
-    """The built-in catalogue, validated (structure here, snippets in kraft.metrics.snippets)."""
+    """The built-in catalogue, validated: its structure, then every snippet in it."""
     text = resources.files("kraft.metrics").joinpath("catalogue.yaml").read_text(encoding="utf-8")
     try:
         catalogue = Catalogue.model_validate(yaml.safe_load(text))
@@ -158,7 +161,93 @@ def load_catalogue() -> Catalogue:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise KraftError(f"The metric catalogue is invalid at {where}: {first['msg']}.") from None
-    from kraft.metrics.snippets import check_catalogue
-
     check_catalogue(catalogue)
     return catalogue
+
+
+def check_catalogue(catalogue: Catalogue) -> None:
+    """Parse and check every snippet of the catalogue (called when it is loaded)."""
+    for fact_name, fact in catalogue.facts.items():
+        _check_fact(fact_name, fact)
+    for metric_name, metric in catalogue.metrics.items():
+        _check_metric(catalogue, metric_name, metric)
+
+
+def _check_fact(fact_name: str, fact: Fact) -> None:
+    """A fact's snippets read its tables; its period snippets may name the period's bounds."""
+    tables = [fact.table, *(j.table for j in fact.joins)]
+    for table in tables:
+        if table not in TABLES_BY_NAME:
+            raise SnippetError(f"fact {fact_name}: {table!r} is not a table kraft knows.")
+    at = f"fact {fact_name}"
+    period_params = (*PARAMETERS, *PERIOD_PLACEHOLDERS)
+    for join in fact.joins:
+        check(parse(join.condition, f"{at} join"), f"{at} join", tables=tables)
+    check(parse(fact.rm, f"{at} rm"), f"{at} rm", tables=tables)
+    if fact.where:
+        check(
+            parse(fact.where, f"{at} where"),
+            f"{at} where",
+            tables=tables,
+            parameters=PARAMETERS,
+        )
+    when = fact.when
+    for key, snippet in (
+        ("date", when.date),
+        ("label", when.label),
+        *((f"overlap.{k}", v) for k, v in (when.overlap or {}).items()),
+        *((f"in_force.{k}", v) for k, v in (when.in_force or {}).items()),
+    ):
+        if snippet:
+            check(
+                parse(snippet, f"{at} when.{key}"),
+                f"{at} when.{key}",
+                tables=[fact.table],
+                parameters=period_params,
+            )
+    for name, snippet in fact.columns.items():
+        check(
+            parse(snippet, f"{at} column {name}"),
+            f"{at} column {name}",
+            tables=[fact.table],
+            parameters=period_params,
+        )
+
+
+def _check_metric(catalogue: Catalogue, metric_name: str, metric: Metric) -> None:
+    """Measures read their fact; numerator and denominator name measures; derived, metrics."""
+    at = f"metric {metric_name}"
+    for measure_name, measure in metric.measures.items():
+        fact = catalogue.facts[measure.fact]
+        for key, snippet in (("expr", measure.expr), ("filter", measure.filter)):
+            if snippet:
+                check(
+                    parse(snippet, f"{at} {measure_name}.{key}"),
+                    f"{at} {measure_name}.{key}",
+                    tables=[fact.table],
+                    names=fact.columns,
+                )
+    for key, snippet in (("numerator", metric.numerator), ("denominator", metric.denominator)):
+        if snippet:
+            check(parse(snippet, f"{at} {key}"), f"{at} {key}", tables=[], names=metric.measures)
+    if metric.derived:
+        tree = parse(metric.derived, f"{at} derived")
+        for func in tree.find_all(exp.Anonymous):
+            if func.name.lower() != "previous":
+                raise SnippetError(f"{at} derived: only previous(metric) may be called.")
+        for column in tree.find_all(exp.Column):
+            if column.name not in catalogue.metrics:
+                raise SnippetError(f"{at} derived: unknown metric {column.name!r}.")
+    if metric.provisional_when is not None:
+        watch = metric.provisional_when
+        if watch.fact not in catalogue.facts or watch.agg != "count":
+            raise SnippetError(f"{at}: provisional_when counts rows of a known fact.")
+        if watch.filter:
+            fact = catalogue.facts[watch.fact]
+            check(
+                parse(watch.filter, f"{at} provisional_when"),
+                f"{at} provisional_when",
+                tables=[fact.table],
+                names=fact.columns,
+                parameters=PARAMETERS,
+            )
