@@ -8,7 +8,7 @@ from datetime import date
 import sqlglot
 
 from kraft.framework.loader import DEFAULT_FRAMEWORK, load_builtin
-from kraft.metrics.compiler import SparkSQL
+from kraft.metrics.compile.dialect import SparkSQL
 from kraft.metrics.runner import ComputeRequest, prepare_compute
 from kraft.metrics.spark import _read_again
 from kraft.metrics.spec import load_catalogue

@@ -37,7 +37,8 @@ from kraft.analysis.variance import valued_scorecard_kpis
 from kraft.formatting import to_decimal
 from kraft.framework.model import KPI, Framework
 from kraft.metrics import snippets
-from kraft.metrics.compiler import Compiler, FactPlan, metrics_needed
+from kraft.metrics.compile.plans import FactPlan
+from kraft.metrics.compiler import Compiler, metrics_needed
 from kraft.metrics.spec import Catalogue, Measure
 from kraft.metrics.spine import month_key
 from kraft.periods import Calendar, Period

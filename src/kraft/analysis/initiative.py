@@ -35,7 +35,8 @@ from kraft.errors import KraftError
 from kraft.framework.model import Example
 from kraft.ingest.status import last_import
 from kraft.metrics import snippets
-from kraft.metrics.compiler import PROVISIONAL, Compiler
+from kraft.metrics.compile.plans import PROVISIONAL
+from kraft.metrics.compiler import Compiler
 from kraft.metrics.spec import Catalogue, Measure
 from kraft.store.database import Database
 

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Connection
 from kraft.errors import KraftError
 from kraft.framework.model import Framework, KpiKind
 from kraft.ingest.status import earliest_event_date, last_import
-from kraft.metrics.compiler import VALUE_COLUMNS, VALUES_TABLE, Compiler, Plan, metrics_needed
+from kraft.metrics.compile.plans import VALUE_COLUMNS, VALUES_TABLE
+from kraft.metrics.compiler import Compiler, Plan, metrics_needed
 from kraft.metrics.spec import Catalogue
 from kraft.metrics.spine import (
     ENTITY_PERIODS_SQL,

@@ -38,7 +38,8 @@ from sqlglot import exp
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
 from kraft.ingest.status import last_import
-from kraft.metrics.compiler import VALUES_TABLE, SparkSQL
+from kraft.metrics.compile.dialect import SparkSQL
+from kraft.metrics.compile.plans import VALUES_TABLE
 from kraft.metrics.runner import (
     MANUAL_SQL,
     VALUES_DDL,
