@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from kraft import __version__
 from kraft.commands import (
+    alerts,
     analysis,
     audit,
     compute,
@@ -112,6 +113,7 @@ COMMAND_MODULES = (
     explain,
     serve,
     scores,
+    alerts,
     analysis,
     review,
     framework,

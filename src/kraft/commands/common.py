@@ -6,6 +6,7 @@ import getpass
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,13 @@ def parse_period(calendar: Calendar, label: str, option: str) -> Period:
         raise KraftError(f"{option}: {exc}.") from None
 
 
+class TextOrJson(StrEnum):
+    """--format of a command that prints text for people or JSON for programs."""
+
+    text = "text"
+    json = "json"
+
+
 def either(choices: Sequence[str]) -> str:
     """The choices as a person lists them: "table, csv or json"."""
     if len(choices) < 2:
@@ -135,7 +143,8 @@ def format_option(*choices: str) -> Any:
 
 
 def check_format(fmt: str, choices: Sequence[str], advice: str = "") -> str:
-    """The --format given, if it is one of the choices; `advice` ends the refusal."""
+    """The --format given, if it is one of the choices; `advice` ends the refusal (for the
+    options whose one-sentence refusal, exit 1, is kept; the others are Enums: usage error 2)."""
     if fmt not in choices:
         raise KraftError(f"--format {fmt!r} is not {either(choices)}{advice}.")
     return fmt

@@ -43,6 +43,7 @@ class ComputeEngine(StrEnum):
 
 ENGINE_DIALECTS = {ComputeEngine.duckdb: "duckdb", ComputeEngine.postgres: "postgresql"}
 
+# --grain is checked by hand (not an Enum): its one-sentence refusal is part of the interface.
 GRAIN_CHOICES = {
     "month": (Grain.month,),
     "quarter": (Grain.quarter,),

@@ -12,10 +12,9 @@ import typer
 from sqlalchemy.engine import Connection
 
 from kraft.commands.common import (
+    TextOrJson,
     actor,
     calendar_of,
-    check_format,
-    format_option,
     open_database,
     out,
     parse_period,
@@ -354,12 +353,11 @@ def calibration(
             help="Flag a manager whose RMs' mean score gap is at least this many points.",
         ),
     ] = float(cal.DEFAULT_GAP_THRESHOLD),
-    fmt: Annotated[str, format_option("text", "json")] = "text",
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="text or json.")] = TextOrJson.text,
 ) -> None:
     """The period's ratings by manager and by team, computed and final; managers whose final
     ratings sit far from their RMs' computed scores are flagged."""
     workspace = workspace_of(ctx)
-    check_format(fmt, ("text", "json"))
     framework = workspace_framework(workspace)
     target = (
         cal.parse_target_distribution(target_distribution, framework)
@@ -376,7 +374,7 @@ def calibration(
         result = cal.calibrate(
             conn, framework, label, target=target, gap_threshold=Decimal(repr(flag_gap))
         )
-    if fmt == "json":
+    if fmt is TextOrJson.json:
         out.print(json.dumps(result.public(), indent=1), soft_wrap=True)
         return
     print_calibration(result)

@@ -7,6 +7,7 @@ import json
 import sys
 from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +17,7 @@ from rich.table import Table
 from kraft.commands.common import (
     actor,
     calendar_of,
-    check_format,
     err,
-    format_option,
     kraft_of,
     open_database,
     out,
@@ -36,6 +35,23 @@ from kraft.reports.values import format_value
 from kraft.scoring import target_table
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import TargetInput
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class DeriveFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+
+
+class Baseline(StrEnum):
+    """What a derived target improves on."""
+
+    last_year = "last-year"
 
 
 def register(app: typer.Typer) -> None:
@@ -145,10 +161,11 @@ def targets_list(
     defaults: Annotated[
         bool, typer.Option("--defaults/--no-defaults", help="Show the framework defaults too.")
     ] = True,
-    fmt: Annotated[str, format_option("table", "csv", "json")] = "table",
+    fmt: Annotated[ListFormat, typer.Option("--format", help="table, csv or json.")] = (
+        ListFormat.table
+    ),
 ) -> None:
     """The targets in force: framework defaults and the versions added per company, team, RM."""
-    check_format(fmt, ("table", "csv", "json"))
     workspace = workspace_of(ctx)
     framework = workspace_framework(workspace)
     if kpi:
@@ -186,16 +203,21 @@ def targets_list(
                 "recorded_by": r.recorded_by, "current": r.current,
             }
         )  # fmt: skip
-    if fmt == "json":
+    if fmt is ListFormat.json:
         sys.stdout.write(json.dumps(records, indent=1, default=str) + "\n")
         return
-    if fmt == "csv":
+    if fmt is ListFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         columns = list(records[0]) if records else ["target_id", "scope_type", "scope_id"]
         writer.writerow(columns)
         for record in records:
             writer.writerow(["" if record[c] is None else record[c] for c in columns])
         return
+    _print_targets(records, framework)
+
+
+def _print_targets(records: list[dict[str, object]], framework: Framework) -> None:
+    """The target records as a table, values in each KPI's unit."""
     table = table_of(
         ("id", "scope", "KPI", "periods", "target", "threshold", "recorded"),
         "Targets (per grain period; counts and sums scale with longer periods)",
@@ -237,8 +259,9 @@ def targets_derive(
     ctx: typer.Context,
     kpi: Annotated[str, typer.Option("--kpi", help="The KPI id.")],
     baseline: Annotated[
-        str, typer.Option("--baseline", help="last-year: each RM's value in the last full year.")
-    ] = "last-year",
+        Baseline,
+        typer.Option("--baseline", help="last-year: each RM's value in the last full year."),
+    ] = Baseline.last_year,
     uplift: Annotated[
         str, typer.Option("--uplift", help="How much better than the baseline, e.g. 5%.")
     ] = "5%",
@@ -249,20 +272,13 @@ def targets_derive(
     apply: Annotated[
         bool, typer.Option("--apply", help="Save the proposals as RM targets (else only show).")
     ] = False,
-    fmt: Annotated[str, format_option("table", "csv")] = "table",
+    fmt: Annotated[DeriveFormat, typer.Option("--format", help="table or csv.")] = (
+        DeriveFormat.table
+    ),
     score: ScoreOption = True,
 ) -> None:
     """Propose each RM's target from their own history: last year's value, improved by --uplift."""
-    if baseline != "last-year":
-        raise KraftError(f"--baseline {baseline!r} is not known; use last-year.")
-    check_format(fmt, ("table", "csv"))
-    text = uplift.strip()
-    percent = text.endswith("%")
-    factor = target_table.parse_number(text, "--uplift")
-    if percent:
-        factor = factor / Decimal(100)
-    if factor < 0:
-        raise KraftError(f"--uplift {uplift} is negative; give how much better, e.g. 5%.")
+    factor = _uplift_factor(uplift)
     workspace = workspace_of(ctx)
     framework = workspace_framework(workspace)
     calendar = calendar_of(workspace)
@@ -279,7 +295,7 @@ def targets_derive(
         applies_to = parse_period(calendar, for_period, "--for").label
     else:
         applies_to = calendar.year(year.end + timedelta(days=1)).label
-    if fmt == "csv":
+    if fmt is DeriveFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(target_table.CSV_COLUMNS)
         for p in proposals:
@@ -304,7 +320,7 @@ def targets_derive(
             "their team's or the framework's target."
         )
     if not proposals or not apply:
-        if proposals and fmt == "table":
+        if proposals and fmt is DeriveFormat.table:
             out.print("Nothing saved: add --apply to save them as RM targets.")
         return
     items = [
@@ -315,3 +331,14 @@ def targets_derive(
         for p in proposals
     ]
     _save(ctx, items, f"derive:{baseline}:{uplift}", score)
+
+
+def _uplift_factor(uplift: str) -> Decimal:
+    """--uplift as a fraction: "5%" and "0.05" are both 0.05."""
+    text = uplift.strip()
+    factor = target_table.parse_number(text, "--uplift")
+    if text.endswith("%"):
+        factor = factor / Decimal(100)
+    if factor < 0:
+        raise KraftError(f"--uplift {uplift} is negative; give how much better, e.g. 5%.")
+    return factor

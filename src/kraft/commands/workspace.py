@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from kraft.commands.common import calendar_of, open_database, out, raw_database, workspace_of
+from kraft.commands.common import (
+    TextOrJson,
+    calendar_of,
+    open_database,
+    out,
+    raw_database,
+    workspace_of,
+)
 from kraft.errors import KraftError
 from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
 from kraft.ingest.status import status as data_status
 from kraft.store import migrate
 from kraft.workspace import Settings, init_workspace
-
-
-class StatusFormat(StrEnum):
-    text = "text"
-    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -72,9 +73,7 @@ def init(
 
 def status(
     ctx: typer.Context,
-    fmt: Annotated[StatusFormat, typer.Option("--format", help="text or json.")] = (
-        StatusFormat.text
-    ),
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="text or json.")] = (TextOrJson.text),
 ) -> None:
     """What the workspace holds: tables, data as-of date, periods and the last import."""
     workspace = workspace_of(ctx)
@@ -87,7 +86,7 @@ def status(
         "framework": workspace.settings.framework,
         **facts,
     }
-    if fmt is StatusFormat.json:
+    if fmt is TextOrJson.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return
     out.print(f"Workspace  {report['workspace']}")
