@@ -245,6 +245,8 @@ RULES: dict[str, Rule] = {
     # -- the API
     "GET /api/v1/auth/me": Rule(EVERYONE),
     "GET /api/v1/frameworks": Rule(EVERYONE),
+    "GET /api/v1/frameworks/current": Rule(ADMIN),
+    "POST /api/v1/frameworks": Rule(ADMIN, ok=codes(422), json={"yaml": "kras: ["}),
     "GET /api/v1/frameworks/{framework_id}": Rule(EVERYONE),
     "GET /api/v1/kpis": Rule(EVERYONE),
     "GET /api/v1/kpis/{kpi_id}": Rule(EVERYONE),

@@ -25,6 +25,7 @@ from kraft.commands import (
     framework,
     imports,
     initiative,
+    measurements,
     reports,
     review,
     scores,
@@ -122,6 +123,7 @@ COMMAND_MODULES = (
     users,
     targets,
     initiative,
+    measurements,
     reports,
 )
 for module in COMMAND_MODULES:

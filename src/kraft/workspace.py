@@ -6,6 +6,7 @@ import ipaddress
 import json
 import os
 import re
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,3 +194,27 @@ def find_workspace(explicit: Path | None = None, start: Path | None = None) -> W
         f"No kraft workspace found: no {CONFIG_NAME} in {here} or any folder above it; "
         f"run `kraft init` to create one, or pass --workspace DIR (or set {ENV_VAR})."
     )
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write the file whole or not at all (a crash leaves the old one)."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def config_with_framework(text: str, reference: str) -> str:
+    """kraft.toml's text with its `framework` line naming `reference` (the rest kept as is)."""
+    line = f"framework = {json.dumps(reference)}"
+    if re.search(r"^framework\s*=.*$", text, flags=re.MULTILINE):
+        updated = re.sub(r"^framework\s*=.*$", lambda _: line, text, count=1, flags=re.MULTILINE)
+    else:
+        updated = text.rstrip("\n") + f"\n{line}\n"
+    if tomllib.loads(updated).get("framework") != reference:
+        raise KraftError("kraft.toml could not be updated; set its framework line by hand.")
+    return updated

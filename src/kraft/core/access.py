@@ -14,16 +14,16 @@ operator's scope: everything, as an admin.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kraft.errors import NotFoundError
+from kraft.errors import InvalidInputError, NotFoundError
 from kraft.framework.model import KPI, Role
 from kraft.store.metadata import operational
 from kraft.store.teams import led_teams
-from kraft.store.users import User
+from kraft.store.users import User, find_by_email
 
 RMS = operational["relationship_managers"]
 
@@ -148,3 +148,16 @@ def visible_rm(conn: Connection, scope: Scope, rm_id: str) -> None:
     found = conn.execute(sa.select(RMS.c.rm_id).where(RMS.c.rm_id == rm_id)).first()
     if not scope.can_see_rm(rm_id) or found is None:
         raise no_such("RM", rm_id)
+
+
+def scope_acting_as(conn: Connection, email: str | None, operator: str) -> Scope:
+    """The scope of a change made from the command line: the kraft user named (`--as EMAIL`),
+    with their rules and named cli:EMAIL in the audit log; else the operator's (`operator`)."""
+    if email is None:
+        return operator_scope(operator)
+    user = find_by_email(conn, email)
+    if user is None:
+        raise InvalidInputError(f"--as {email} is not a kraft user; `kraft users list` shows them.")
+    if not user.active:
+        raise InvalidInputError(f"--as {email} is disabled; an admin enables the user first.")
+    return replace(scope_of(conn, user), acting_as=f"cli:{user.email}")

@@ -50,6 +50,7 @@ PAGE_MODULES = (
 )
 API_MODULES = (
     "auth",
+    "framework_versions",  # before catalog: /frameworks/current is not a framework id
     "catalog",
     "values",
     "scores",
@@ -158,14 +159,23 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status,
-         "detail": detail},
-        status_code=status,
-        media_type=PROBLEM,
-        headers=headers,
-    )  # fmt: skip
+def problem(
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    problems: list[str] | None = None,
+) -> JSONResponse:
+    """application/problem+json; `problems` lists each of several problems (a rejected
+    framework's findings) under that extension member."""
+    body: dict[str, object] = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if problems:
+        body["problems"] = problems
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -187,7 +197,7 @@ def _error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, KraftError)
         status = status_of(exc)
         if is_api(request):
-            return problem(status, exc.message)
+            return problem(status, exc.message, problems=exc.details)
         return error_page(request, status, exc.message)
 
     async def invalid(request: Request, exc: Exception) -> Response:

@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 from kraft.web.deps import ApiScope, SiteDep
 from kraft.web.pages.imports import (
     UPLOAD_BODY_BYTES,
-    apply_upload,
     flag,
     import_options,
     receive_upload,
@@ -93,7 +92,9 @@ async def post_import(request: Request, site: SiteDep, scope: ApiScope) -> JSONR
                 run_upload, site, upload.files, options, dry_run=True, actor=actor
             )
         else:
-            report = await run_in_threadpool(apply_upload, site, upload.files, options, actor)
+            report = await run_in_threadpool(
+                run_upload, site, upload.files, options, dry_run=False, actor=actor
+            )
     finally:
         upload.discard()
     body = report.public(API_PROBLEMS)

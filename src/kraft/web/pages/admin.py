@@ -11,15 +11,6 @@ Users are added, disabled and enabled through kraft.store.users (audited there).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
-import tempfile
-import tomllib
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -27,20 +18,21 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kraft.core.access import Scope
-from kraft.errors import KraftError
-from kraft.framework.loader import BUILTIN_PACKAGE, builtin_names, parse_framework
-from kraft.framework.model import Framework, Role
-from kraft.framework.smart import Finding, Severity, validate
-from kraft.metrics.spec import load_catalogue
-from kraft.scoring.stored import as_of_date
-from kraft.scoring.target_table import comparable_actuals
-from kraft.store import audit
+from kraft.core.frameworks import (
+    FrameworkCheck,
+    FrameworkRejectedError,
+    check_framework,
+    current_framework,
+    save_framework_version,
+)
+from kraft.errors import KraftError, StaleVersionError
+from kraft.framework.model import Role
 from kraft.store.metadata import operational
 from kraft.store.users import add_user, get_user, list_users, set_active
 from kraft.web.deps import CsrfForm, PageScope, RowId, SiteDep
+from kraft.web.errors import status_of
 from kraft.web.render import render_page
 from kraft.web.site import Site
-from kraft.workspace import load_workspace
 
 router = APIRouter(include_in_schema=False)
 
@@ -66,194 +58,12 @@ UsersScope = Annotated[Scope, Depends(only_user_managers)]
 # -- the framework editor -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CurrentFramework:
-    """The workspace's framework as kraft.toml names it now, with its text."""
-
-    reference: str  # kraft.toml's `framework`: a built-in name or a file path
-    path: Path | None  # None for a built-in
-    text: str
-    framework: Framework
-
-    @property
-    def base(self) -> str:
-        """What a form was opened on: a stale form carries another one."""
-        return hashlib.sha256(f"{self.reference}\n{self.text}".encode()).hexdigest()
-
-
-def current_framework(site: Site) -> CurrentFramework:
-    reference = site.workspace.settings.framework
-    if reference in builtin_names():
-        resource = resources.files(BUILTIN_PACKAGE).joinpath(f"{reference}.yaml")
-        return CurrentFramework(reference, None, resource.read_text("utf-8"), site.framework)
-    path = Path(reference)
-    if not path.is_absolute():
-        path = site.workspace.root / path
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KraftError(f"The workspace's framework file {path} cannot be read ({exc}).") from None
-    return CurrentFramework(reference, path, text, site.framework)
-
-
-def next_version(version: str) -> str:
-    """2 → 3, 1.4 → 1.5, draft → draft.2: the trailing number counts up."""
-    found = re.fullmatch(r"(.*?)(\d+)", version)
-    if found:
-        return f"{found[1]}{int(found[2]) + 1}"
-    return f"{version}.2"
-
-
-def _with_version(text: str, version: str) -> str:
-    """The YAML text with its top-level version set (the line kept where it is)."""
-    line = f'version: "{version}"'
-    if re.search(r"^version:.*$", text, flags=re.MULTILINE):
-        return re.sub(r"^version:.*$", line, text, count=1, flags=re.MULTILINE)
-    if re.search(r"^id:.*$", text, flags=re.MULTILINE):
-        return re.sub(r"^(id:.*)$", rf"\1\n{line}", text, count=1, flags=re.MULTILINE)
-    return f"{line}\n{text}"
-
-
-def _file_part(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "x"
-
-
-@dataclass
-class EditResult:
-    """What the editor found: the parse or lint problems, the warnings, or where it saved."""
-
-    problems: list[str] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    saved: Framework | None = None
-    saved_file: str = ""
-    message: str = ""
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity is Severity.error]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity is Severity.warning]
-
-
-def check_framework(site: Site, text: str) -> tuple[Framework | None, EditResult]:
-    """Load the text as a framework and lint it, as `kraft framework validate` does."""
-    result = EditResult()
-    try:
-        framework = parse_framework(text, source="The edited framework")
-    except KraftError as exc:
-        result.message = exc.message
-        result.problems = exc.details
-        return None, result
-    with site.read() as conn:
-        as_of = as_of_date(conn)
-        actuals = (
-            comparable_actuals(conn, framework, site.calendar, as_of) if as_of is not None else None
-        )
-    result.findings = validate(
-        framework, known_metrics=load_catalogue().kpi_ids(), recent_actuals=actuals
-    )
-    if result.errors:
-        result.message = (
-            f"The framework has {len(result.errors)} SMART or structure error(s); nothing was "
-            "saved. Fix them and save again."
-        )
-    return framework, result
-
-
-def _toml_with_framework(text: str, reference: str) -> str:
-    line = f"framework = {json.dumps(reference)}"
-    if re.search(r"^framework\s*=.*$", text, flags=re.MULTILINE):
-        updated = re.sub(r"^framework\s*=.*$", lambda _: line, text, count=1, flags=re.MULTILINE)
-    else:
-        updated = text.rstrip("\n") + f"\n{line}\n"
-    if tomllib.loads(updated).get("framework") != reference:
-        raise KraftError("kraft.toml could not be updated; set its framework line by hand.")
-    return updated
-
-
-def _replace_file(path: Path, text: str) -> None:
-    """Write the file whole or not at all (a crash leaves the old one)."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def save_framework(
-    site: Site, current: CurrentFramework, framework: Framework, text: str, actor: str
-) -> tuple[Framework, str]:
-    """Write the framework as a new version in a new file, point kraft.toml at it, and audit
-    it, all or nothing. Returns the saved framework and kraft.toml's new reference."""
-    version = framework.version
-    if version == current.framework.version:
-        version = next_version(current.framework.version)
-    folder = current.path.parent if current.path is not None else site.workspace.root
-    root = site.workspace.root
-    while True:
-        path = folder / f"{_file_part(framework.id)}-v{_file_part(version)}.yaml"
-        if not path.exists():
-            break
-        if version != framework.version:  # a version kraft chose: count on
-            version = next_version(version)
-            continue
-        raise HTTPException(
-            409,
-            f"Version {version} of {framework.id} already has a file ({path.name}); give the "
-            "new version another number, or leave the version as it is for kraft to count on.",
-        )
-    new_text = _with_version(text, version)
-    saved = parse_framework(new_text, source="The edited framework")
-    if saved.version != version or saved.model_copy(update={"version": framework.version}) != (
-        framework
-    ):
-        raise HTTPException(
-            422, "The framework's version line could not be set; write version: as a top line."
-        )
-    reference = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-    config = site.workspace.config_path
-    old_config = config.read_text(encoding="utf-8")
-    new_config = _toml_with_framework(old_config, reference)
-    with path.open("x", encoding="utf-8") as handle:  # never over another version's file
-        handle.write(new_text)
-    replaced = False
-    try:
-        with site.write() as conn:
-            audit.append(
-                conn,
-                actor=actor,
-                action="framework.save",
-                object_type="framework",
-                object_id=saved.id,
-                old={"version": current.framework.version, "file": current.reference},
-                new={
-                    "version": saved.version,
-                    "file": reference,
-                    "sha256": hashlib.sha256(new_text.encode()).hexdigest(),
-                },
-            )
-            _replace_file(config, new_config)
-            replaced = True
-    except BaseException:
-        if replaced:
-            _replace_file(config, old_config)
-        path.unlink(missing_ok=True)
-        raise
-    site.workspace = load_workspace(root)
-    return saved, reference
-
-
 def _editor(
     request: Request,
     site: Site,
     *,
     text: str | None = None,
-    result: EditResult | None = None,
+    result: FrameworkCheck | None = None,
     stale: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -284,33 +94,24 @@ def framework_save(
 ) -> HTMLResponse:
     """Check (action=check) or save the edited YAML; any refusal keeps the text as typed."""
     text = text.replace("\r\n", "\n")
-    current = current_framework(site)
-    if action == "save" and base != current.base:
-        stale = (
-            f"The framework was changed by someone else since you opened it (it is now version "
-            f"{current.framework.version}); your text is kept below: compare it with the "
-            "current one, then save again."
-        )
-        return _editor(request, site, text=text, stale=stale, status_code=409)
-    framework, result = check_framework(site, text)
-    if framework is None or result.errors:
-        return _editor(request, site, text=text, result=result, status_code=422)
     if action != "save":
+        result = check_framework(site, text)
+        if result.framework is None or result.errors:
+            return _editor(request, site, text=text, result=result, status_code=422)
         result.message = "The framework passes every SMART and structure rule; nothing was saved."
         return _editor(request, site, text=text, result=result)
-    if framework.model_copy(update={"version": current.framework.version}) == current.framework:
-        result.message = "Nothing changed: the framework is the same as the current version."
-        return _editor(request, site, text=text, result=result)
     try:
-        saved, reference = save_framework(site, current, framework, text, scope.actor)
-    except HTTPException as exc:
-        result.message = str(exc.detail)
-        return _editor(request, site, text=text, result=result, status_code=exc.status_code)
-    result.saved, result.saved_file = saved, reference
-    result.message = (
-        f"Saved {saved.id} version {saved.version} as {reference}; the workspace uses it now. "
-        "Compute to score every RM with it."
-    )
+        result = save_framework_version(site, text, actor=scope.actor, base=base)
+    except StaleVersionError as exc:
+        stale = exc.message.replace("your text is kept:", "your text is kept below:")
+        return _editor(request, site, text=text, stale=stale, status_code=409)
+    except FrameworkRejectedError as exc:
+        return _editor(request, site, text=text, result=exc.check, status_code=422)
+    except KraftError as exc:
+        failed = FrameworkCheck(message=exc.message)
+        return _editor(request, site, text=text, result=failed, status_code=status_of(exc))
+    if result.saved is None:  # nothing changed
+        return _editor(request, site, text=text, result=result)
     return _editor(request, site, result=result)
 
 

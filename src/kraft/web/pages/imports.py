@@ -30,10 +30,10 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
 from kraft.core.access import Scope
+from kraft.core.imports import import_data, read_import_files
 from kraft.errors import KraftError
-from kraft.framework.model import KpiKind
-from kraft.ingest.importer import ImportRejectedError, Mode, run_import
-from kraft.ingest.sources import SUFFIXES, read_sources
+from kraft.ingest.importer import ImportRejectedError, Mode
+from kraft.ingest.sources import SUFFIXES
 from kraft.ingest.validate import Problem
 from kraft.store.metadata import import_runs
 from kraft.store.users import User
@@ -314,25 +314,11 @@ def run_upload(
         report.problems = [Problem("", None, None, None, "Choose at least one file to import.")]
         report.message = "Nothing to import: no file was sent."
         return report
-    framework = site.framework
-    manual = [kpi.id for _, kpi in framework.kpis() if kpi.kind is KpiKind.manual]
     try:
-        raws = read_sources(files, max_bytes=site.upload_limit)
-        for raw in raws:
-            if raw.unknown_columns:
-                report.warnings.append(
-                    f"{raw.source}: ignored column(s) not in the contract: "
-                    f"{', '.join(raw.unknown_columns)}"
-                )
-        result = run_import(
-            site.db,
-            raws,
-            mode=options.mode,
-            as_of=options.as_of,
-            dry_run=dry_run,
-            actor=actor,
-            calendar=site.calendar,
-            manual_kpis=manual,
+        read = read_import_files(files, max_bytes=site.upload_limit)
+        report.warnings += read.ignored
+        result = import_data(
+            site, read, mode=options.mode, as_of=options.as_of, dry_run=dry_run, actor=actor
         )
     except ImportRejectedError as exc:
         report.total, report.problems, report.message = exc.total, exc.problems, exc.message
@@ -357,12 +343,6 @@ def run_upload(
         f"({result.as_of_source})."
     )
     return report
-
-
-def apply_upload(site: Site, files: list[Path], options: ImportOptions, actor: str) -> ImportReport:
-    """The import for real, as the one writer (waits for a compute or another import)."""
-    with site.writer():
-        return run_upload(site, files, options, dry_run=False, actor=actor)
 
 
 @dataclass
@@ -521,7 +501,7 @@ def apply(
         )
         return _page(request, site, message=message, status_code=409)
     try:
-        report = apply_upload(site, held.upload.files, held.options, scope.actor)
+        report = run_upload(site, held.upload.files, held.options, dry_run=False, actor=scope.actor)
     finally:
         held.upload.discard()
     if not report.ok:

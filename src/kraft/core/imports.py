@@ -1,0 +1,83 @@
+"""Importing operational data: read the files, then validate the batch as a whole and write it
+all or nothing (kraft.ingest), as the one writer. The one path for `kraft import`, the import
+page and POST /api/v1/imports.
+
+Two steps, so that an adapter can say what it is doing between them (reading takes a while on a
+big export) and show what the reading found (columns outside the contract) even when the
+validation then refuses the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kraft.core.context import Kraft
+from kraft.framework.model import KpiKind
+
+if TYPE_CHECKING:  # the readers load pyarrow: only when a command imports
+    from kraft.ingest.importer import ImportResult, Mode
+    from kraft.ingest.sources import RawTable
+
+
+@dataclass(frozen=True)
+class ImportFiles:
+    """The tables read from the files, and what the reading left out."""
+
+    tables: list[RawTable]
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def ignored(self) -> list[str]:
+        """A sentence per file with columns the contract does not know (they are not read)."""
+        return [
+            f"{t.source}: ignored column(s) not in the contract: {', '.join(t.unknown_columns)}"
+            for t in self.tables
+            if t.unknown_columns
+        ]
+
+
+def read_import_files(paths: Iterable[Path], *, max_bytes: int | None = None) -> ImportFiles:
+    """Read files (.csv, .parquet, .xlsx sheets) or folders of them as tables of the contract."""
+    from kraft.ingest.sources import read_sources
+
+    return ImportFiles(read_sources(paths, max_bytes=max_bytes))
+
+
+def import_data(
+    kraft: Kraft,
+    files: ImportFiles,
+    *,
+    mode: Mode,
+    as_of: date | None,
+    dry_run: bool,
+    actor: str,
+) -> ImportResult:
+    """Validate the batch and write it in one transaction (a dry run counts the changes and
+    writes nothing); kraft.ingest.importer.ImportRejectedError lists every problem."""
+    from kraft.ingest.importer import run_import
+
+    manual = [kpi.id for _, kpi in kraft.framework.kpis() if kpi.kind is KpiKind.manual]
+
+    def validate_and_write() -> ImportResult:
+        return run_import(
+            kraft.db,
+            files.tables,
+            mode=mode,
+            as_of=as_of,
+            dry_run=dry_run,
+            actor=actor,
+            calendar=kraft.calendar,
+            manual_kpis=manual,
+        )
+
+    if dry_run:
+        return validate_and_write()
+    with kraft.writer():  # waits for a compute or another import
+        return validate_and_write()
