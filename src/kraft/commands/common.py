@@ -15,13 +15,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kraft.commands.server_snapshot import snapshot_from
 from kraft.core.context import Kraft
 from kraft.errors import KraftError
 from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
 from kraft.framework.model import Framework
 from kraft.periods import Calendar, Period
 from kraft.store import migrate
-from kraft.store.database import Database, workspace_database
+from kraft.store.database import (
+    Database,
+    DatabaseLockedError,
+    RunningServer,
+    workspace_database,
+)
 from kraft.workspace import NoWorkspaceError, Workspace, find_workspace
 
 # Markup is off: file names, ids and values from users may hold [brackets]. Styling is explicit.
@@ -73,13 +79,26 @@ def raw_database(workspace: Workspace) -> Database:
     return db
 
 
-def open_database(workspace: Workspace, *, migrate_to_head: bool = False) -> Database:
-    """The workspace database; refuses one whose schema is behind (run `kraft db upgrade`)."""
+def open_database(
+    workspace: Workspace, *, migrate_to_head: bool = False, read_only: bool = False
+) -> Database:
+    """The workspace database; refuses one whose schema is behind (run `kraft db upgrade`).
+
+    A reading command (`read_only`) also runs while `kraft serve` holds a DuckDB file: it reads
+    a snapshot the server makes for it (kraft.commands.server_snapshot); a writing one stops
+    with the lock's sentence naming the server."""
     db = raw_database(workspace)
     if migrate_to_head:
         migrate.upgrade(db)
         return db
-    current, head = migrate.current_revision(db), migrate.head_revision()
+    try:
+        current = migrate.current_revision(db)
+    except DatabaseLockedError as locked:
+        if not read_only or locked.server is None:
+            raise
+        db = _snapshot_database(locked.server, locked.message)
+        current = migrate.current_revision(db)
+    head = migrate.head_revision()
     if current != head:
         raise KraftError(
             f"The database {db.display_url} is at schema revision {current or 'none'}, and this "
@@ -88,10 +107,21 @@ def open_database(workspace: Workspace, *, migrate_to_head: bool = False) -> Dat
     return db
 
 
-def kraft_of(ctx: typer.Context) -> Kraft:
+def _snapshot_database(server: RunningServer, why: str) -> Database:
+    path = snapshot_from(server, why)
+    err.print(
+        styled("Note: ", "dim", f"`kraft serve` (PID {server.pid}) holds the database; "
+               "this reads the copy it made just now.")
+    )  # fmt: skip
+    db = Database(f"duckdb:///{path}", read_only=True)
+    _opened.append(db)
+    return db
+
+
+def kraft_of(ctx: typer.Context, *, read_only: bool = False) -> Kraft:
     """The workspace the command names, open (its schema current), as the core's context."""
     workspace = workspace_of(ctx)
-    return Kraft(workspace=workspace, db=open_database(workspace))
+    return Kraft(workspace=workspace, db=open_database(workspace, read_only=read_only))
 
 
 def calendar_of(workspace: Workspace) -> Calendar:

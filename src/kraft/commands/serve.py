@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from kraft.commands.common import open_database, out, workspace_of
 from kraft.errors import KraftError
-from kraft.store.database import server_marker
+from kraft.store.database import server_marker, token_file
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -44,10 +46,12 @@ def serve(
     workspace = workspace_of(ctx)
     db = open_database(workspace)
     secure = host not in LOOPBACK if secure_cookies is None else secure_cookies
-    app = create_app(workspace, db, secure_cookies=secure)
     marker = server_marker(db)
+    local_token = secrets.token_urlsafe(32) if marker is not None else None
+    app = create_app(workspace, db, secure_cookies=secure, local_token=local_token)
     url = f"http://{host}:{port}"
-    if marker is not None:
+    if marker is not None and local_token is not None:
+        _write_private(token_file(marker), local_token)
         marker.write_text(json.dumps({"pid": os.getpid(), "url": url}), encoding="utf-8")
     out.print(f"kraft serves {workspace.root} at {url} (Ctrl+C stops it)")
     # uvicorn shuts down on SIGTERM, then raises it again with the handler it found: make that
@@ -58,6 +62,15 @@ def serve(
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
+            token_file(marker).unlink(missing_ok=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A file only the workspace's owner can read (mode 0600 from its creation)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _exit_on_term(signum: int, frame: object) -> None:

@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kraft.framework.loader import resolve_framework
@@ -26,6 +28,19 @@ from kraft.store.database import Database
 from kraft.workspace import Workspace
 
 FrameworkStamp = tuple[str, tuple[int, int] | None]
+
+
+def data_version(conn: Connection, framework: Framework) -> tuple[Any, ...]:
+    """What the stored values and scores depend on, read in one cheap query: the latest compute
+    run, import and audit entry (every target, measurement, framework or user change writes
+    one), the framework's version, and which database (a process may serve more than one)."""
+    row = conn.execute(
+        sa.text(
+            "SELECT (SELECT max(run_id) FROM compute_runs), (SELECT max(import_id) FROM "
+            "import_runs), (SELECT max(seq) FROM audit_head)"
+        )
+    ).one()
+    return (str(conn.engine.url), *row, framework.id, framework.version)
 
 
 @dataclass(kw_only=True)
@@ -88,6 +103,15 @@ class Kraft:
                 yield conn
         finally:
             self._generation += 1
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the writer to read without a write landing halfway (a snapshot's copy)."""
+        with self._writer:
+            yield
+
+    def data_version(self, conn: Connection) -> tuple[Any, ...]:
+        return data_version(conn, self.framework)
 
     @contextmanager
     def writer(self) -> Iterator[None]:

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,14 @@ SUPPORTED = ("duckdb", "postgresql")
 DUCKDB_MEMORY_LIMIT = "800MB"
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, read_only: bool) -> dict[str, Any]:
     if make_url(url).get_backend_name() != "duckdb":
         return {}
     limit = os.environ.get("KRAFT_DUCKDB_MEMORY", DUCKDB_MEMORY_LIMIT)
-    return {"connect_args": {"config": {"memory_limit": limit}}}
+    options: dict[str, Any] = {"config": {"memory_limit": limit}}
+    if read_only:  # many readers of one file may share it (a snapshot of the server's)
+        options["read_only"] = True
+    return {"connect_args": options}
 
 
 def resolve_url(url: str, base_dir: Path) -> str:
@@ -55,10 +59,10 @@ def resolve_url(url: str, base_dir: Path) -> str:
 class Database:
     """Owns the engine for the workspace's one database URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
         try:
-            self.engine: Engine = sa.create_engine(url, **_engine_options(url))
+            self.engine: Engine = sa.create_engine(url, **_engine_options(url, read_only))
         except (ArgumentError, NoSuchModuleError) as exc:
             raise KraftError(f"Cannot use database_url {url!r}: {exc}.") from None
         self.dialect = self.engine.dialect.name
@@ -86,11 +90,12 @@ class Database:
     def _connect(self) -> Iterator[Connection]:
         try:
             conn = self.engine.connect()
-        except sa.exc.OperationalError as exc:
-            raise KraftError(_connect_error(self, exc)) from None
         except Exception as exc:
-            if "lock" in str(exc).lower():
-                raise KraftError(_lock_error(self, exc)) from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if "lock" in (first if isinstance(exc, sa.exc.OperationalError) else str(exc)).lower():
+                raise _locked(self, exc) from None
+            if isinstance(exc, sa.exc.OperationalError):
+                raise KraftError(_connect_error(self, exc)) from None
             raise
         try:
             yield conn
@@ -100,11 +105,39 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def copy_to(self, path: Path) -> None:
+        """A consistent copy of this DuckDB database, every table, in a new file (the caller
+        holds the writer, so no write lands halfway)."""
+        with self.connect() as conn:
+            name = conn.exec_driver_sql("SELECT current_database()").scalar_one()
+            quoted = str(path).replace("'", "''")
+            conn.exec_driver_sql(f"ATTACH '{quoted}' AS kraft_snapshot")
+            try:
+                conn.exec_driver_sql(f'COPY FROM DATABASE "{name}" TO kraft_snapshot')
+            finally:
+                conn.exec_driver_sql("DETACH kraft_snapshot")
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """The `kraft serve` that holds a DuckDB file, as its marker beside the file says."""
+
+    pid: int
+    url: str
+    token_file: Path  # its local token (readable by the workspace's owner only)
+
+
+class DatabaseLockedError(KraftError):
+    """Another process (on DuckDB: `kraft serve`, or another command) holds the database;
+    `server` names it when it is kraft's server."""
+
+    def __init__(self, message: str, server: RunningServer | None = None) -> None:
+        super().__init__(message)
+        self.server = server
+
 
 def _connect_error(db: Database, exc: Exception) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "lock" in first.lower():
-        return _lock_error(db, exc)
     return f"Cannot connect to {db.display_url} ({first}); check that the database is running."
 
 
@@ -117,7 +150,12 @@ def server_marker(db: Database) -> Path | None:
     return Path(f"{database}.serve")
 
 
-def _lock_error(db: Database, exc: Exception) -> str:
+def token_file(marker: Path) -> Path:
+    """Where `kraft serve` keeps the local token of the commands run beside it."""
+    return marker.with_name(marker.name + ".token")
+
+
+def _locked(db: Database, exc: Exception) -> DatabaseLockedError:
     holder = re.search(r"lock is held in (\S+) \(PID (\d+)\)", str(exc))
     marker = server_marker(db)
     if holder and marker is not None and marker.exists():
@@ -126,13 +164,14 @@ def _lock_error(db: Database, exc: Exception) -> str:
         except (OSError, ValueError):
             server = {}
         if str(server.get("pid")) == holder[2]:
-            return (
+            return DatabaseLockedError(
                 f"`kraft serve` (PID {holder[2]}, {server.get('url')}) holds the database "
                 f"{db.engine.url.database}; make this change through its pages or its API "
-                "(/api/v1, e.g. POST /api/v1/imports), or stop the server and try again."
+                "(/api/v1, e.g. POST /api/v1/imports), or stop the server and try again.",
+                RunningServer(int(holder[2]), str(server.get("url")), token_file(marker)),
             )
     who = f" ({Path(holder[1]).name}, PID {holder[2]})" if holder else ""
-    return (
+    return DatabaseLockedError(
         f"The database file {db.engine.url.database} is in use by another process{who}; "
         "stop that process (or, while `kraft serve` runs, do this through its API) and try again."
     )

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kraft import __version__
+from kraft.core.snapshots import Snapshots
 from kraft.errors import KraftError
 from kraft.store.database import Database
 from kraft.web.deps import SignInRequiredError
@@ -63,6 +64,7 @@ API_MODULES = (
     "audit",
     "reviews",
     "health",
+    "local",
 )
 PROBLEM = "application/problem+json"
 TITLES = {
@@ -108,13 +110,22 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     site.after_write = None
     warmer.stop()
+    if site.snapshots is not None:
+        site.snapshots.remove()
     for thread in threading.enumerate():  # background reads finish before the database closes
         if thread.name.startswith(BACKGROUND) and thread is not threading.current_thread():
             thread.join(STOP_SECONDS)
 
 
-def create_app(workspace: Workspace, db: Database, *, secure_cookies: bool = False) -> FastAPI:
-    """The app over the workspace's (already opened, schema-current) database."""
+def create_app(
+    workspace: Workspace,
+    db: Database,
+    *,
+    secure_cookies: bool = False,
+    local_token: str | None = None,
+) -> FastAPI:
+    """The app over the workspace's (already opened, schema-current) database. `local_token`:
+    on DuckDB, what the commands run beside the server send for a snapshot to read."""
     app = FastAPI(
         lifespan=_lifespan,
         title="kraft",
@@ -131,6 +142,8 @@ def create_app(workspace: Workspace, db: Database, *, secure_cookies: bool = Fal
         db=db,
         signer=Signer(workspace_secret(workspace.root)),
         secure_cookies=secure_cookies,
+        local_token=local_token,
+        snapshots=Snapshots() if local_token and db.is_duckdb else None,
     )
     for name in PAGE_MODULES:
         app.include_router(import_module(f"kraft.web.pages.{name}").router)

@@ -10,15 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Connection
 
 from kraft.cache import Kept, reads_kept
 from kraft.core.context import Kraft
-from kraft.framework.model import Framework
+from kraft.core.snapshots import Snapshots
 from kraft.web.security import LoginLimiter, Signer
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -33,19 +31,6 @@ KEPT_SECONDS = 3600.0  # a kept result is read again after this, whatever the ve
 SQL_KEPT = 256  # metrics' SQL by dialect and parameters: it never changes while the server runs
 
 
-def data_version(conn: Connection, framework: Framework) -> tuple[Any, ...]:
-    """What the stored values and scores depend on, read in one cheap query: the latest compute
-    run, import and audit entry (every target, measurement, framework or user change writes
-    one), the framework's version, and which database (a process may serve more than one)."""
-    row = conn.execute(
-        sa.text(
-            "SELECT (SELECT max(run_id) FROM compute_runs), (SELECT max(import_id) FROM "
-            "import_runs), (SELECT max(seq) FROM audit_head)"
-        )
-    ).one()
-    return (str(conn.engine.url), *row, framework.id, framework.version)
-
-
 @dataclass(kw_only=True)
 class Site(Kraft):
     """The workspace context (kraft.core.context.Kraft) and what only a server needs."""
@@ -56,6 +41,10 @@ class Site(Kraft):
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     upload_limit: int = UPLOAD_LIMIT
     _templates: Environment | None = None
+    # On DuckDB: the token of the commands run beside the server, and the copies of the
+    # database it makes for them (kraft.web.api.local).
+    local_token: str | None = None
+    snapshots: Snapshots | None = None
     # Stored reads kept per data version: each period's values and scores of every RM, the
     # roster and the targets (a period's values of 2,000 RMs are about 15 MB).
     reads: Kept = field(default_factory=lambda: Kept(READS_KEPT, READS_SECONDS))
@@ -72,14 +61,15 @@ class Site(Kraft):
     def read(self) -> Iterator[Connection]:
         """A reading connection; what the loaders of stored results read through it is kept
         per data version (kraft.cache.reads_kept), so that pages share one bulk read."""
-        with self.db.connect() as conn:
-            framework = self.framework
-            with reads_kept(
+        with (
+            self.db.connect() as conn,
+            reads_kept(
                 self.reads,
-                lambda: (self.generation, *data_version(conn, framework)),
+                lambda: (self.generation, *self.data_version(conn)),
                 sole_writer=self.db.is_duckdb,
-            ):
-                yield conn
+            ),
+        ):
+            yield conn
 
     @property
     def vega_bundle(self) -> str:

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy.engine import Connection
 
+from kraft.core.context import data_version
 from kraft.framework.model import Framework
 from kraft.framework.smart import Finding, Severity, validate
 from kraft.metrics.spec import load_catalogue
@@ -24,7 +25,6 @@ from kraft.scoring.target_table import comparable_actuals
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.render import render_page
 from kraft.web.shown import Shown
-from kraft.web.site import data_version
 
 router = APIRouter(include_in_schema=False)
 

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from kraft.analysis.initiative import InitiativeImpact, initiative_impact, parse_window, points
 from kraft.core.access import Scope
+from kraft.core.context import data_version
 from kraft.errors import KraftError
 from kraft.metrics.spec import load_catalogue
 from kraft.reports.initiative_report import before_after_spec, kpi_rows, render_initiative_report
@@ -25,7 +26,7 @@ from kraft.reports.team_report import ReportFormat
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.downloads import download, safe_name
 from kraft.web.render import chart, render_page
-from kraft.web.site import Site, data_version
+from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
 
