@@ -21,7 +21,6 @@ from kraft.core import compute as core_compute
 from kraft.store import audit
 from kraft.store.database import workspace_database
 from kraft.workspace import load_workspace
-
 from web_support import bearer, build_demo, served_app
 
 # What differs by design between two runs of one change: who acted, the new row's id, when.

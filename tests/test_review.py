@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from kraft.cli import app
+from kraft.core import reviews as core_reviews
 from kraft.reports.scores import export_columns, export_records, overall_rows
 from kraft.scoring import review as rv
 from kraft.scoring.review import State, Step
@@ -44,7 +45,7 @@ def step(
     version: int | None = None,
 ) -> rv.Review:
     with book.db.begin() as conn:
-        return rv.take_step(
+        return core_reviews.take_step(
             conn, book.framework, book.user(email), rm_id, PERIOD, action,
             actor=f"test:{email}", text=text, rating=rating, expected_version=version,
         )  # fmt: skip

@@ -15,6 +15,7 @@ from kraft.commands.common import (
     TextOrJson,
     actor,
     calendar_of,
+    kraft_of,
     open_database,
     out,
     parse_period,
@@ -22,6 +23,8 @@ from kraft.commands.common import (
     workspace_framework,
     workspace_of,
 )
+from kraft.core.access import scope_acting_as
+from kraft.core.reviews import take_review_step
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
 from kraft.scoring import calibration as cal
@@ -84,16 +87,18 @@ def _step(
     rating: int | None = None,
     version: int | None = None,
 ) -> None:
-    workspace = workspace_of(ctx)
-    framework = workspace_framework(workspace)
+    kraft = kraft_of(ctx)
+    framework = kraft.framework
     label = _label(ctx, period)
-    db = open_database(workspace)
-    with db.begin() as conn:
-        user = _user(conn, email)
-        found = rv.take_step(
-            conn, framework, user, rm, label, step, actor=f"{actor()} as {user.email}",
-            text=text, rating=rating, expected_version=version,
-        )  # fmt: skip
+    with kraft.db.connect() as conn:
+        scope = scope_acting_as(conn, email, actor())
+    if step is not rv.Step.start and version is None:  # the operator acts on the review as it is
+        with kraft.db.connect() as conn:
+            current = rv.get_review(conn, rm, label)
+        version = current.version if current is not None else None
+    found = take_review_step(
+        kraft, scope, rm, label, step, text=text, rating=rating, expected_version=version
+    )
     out.print(
         f"Review of {found.rm_id} for {found.period}: {found.state.words} "
         f"(version {found.version}{_final(found, framework)})."

@@ -1,5 +1,5 @@
-"""The review cycle of one RM's scorecard for one period: every state, who may move it, and what
-each step writes, in this one module (the CLI, the pages and the API all call it).
+"""The review cycle of one RM's scorecard for one period: every state, who may move it, the
+scorecard snapshot and what changed since (the steps that write are kraft.core.reviews).
 
 States and steps (the rated RM is the RM whose scorecard it is; a manager is a user of role
 manager whose RM record leads the RM's team or a team above it, never the RM themselves; an
@@ -53,7 +53,6 @@ from kraft.errors import (
 )
 from kraft.formatting import plain
 from kraft.framework.model import Framework, Role
-from kraft.store import audit
 from kraft.store.metadata import kpi_values, operational, review_snapshots, reviews, scores
 from kraft.store.teams import led_teams
 from kraft.store.users import User
@@ -237,7 +236,7 @@ class Change:
     now: Any
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -321,7 +320,7 @@ def allowed_steps(conn: Connection, user: User, rm_id: str, review: Review | Non
     return [s for s, t in TRANSITIONS.items() if state in t.sources and who & t.parties]
 
 
-def _check(
+def check_step(
     step: Step, review: Review | None, who: frozenset[Party], rm_id: str, period: str
 ) -> None:
     """The one gate: the step must start from the review's state, and be the user's to take."""
@@ -347,7 +346,7 @@ def _check(
         )
 
 
-def _check_version(review: Review | None, expected: int | None) -> None:
+def check_version(review: Review | None, expected: int | None) -> None:
     if review is not None and expected is not None and expected != review.version:
         raise StaleReviewError(
             f"The review of {review.key} has changed since you read it (version {expected}, now "
@@ -355,7 +354,7 @@ def _check_version(review: Review | None, expected: int | None) -> None:
         )
 
 
-def _text(value: str | None, what: str) -> str:
+def required_text(value: str | None, what: str) -> str:
     text = (value or "").strip()
     if not text:
         raise ReviewInputError(f"The {what} is empty; write it (it is mandatory for this step).")
@@ -383,7 +382,7 @@ def seen_by(review: Review, who: frozenset[Party]) -> dict[str, Any]:
 # -- the scorecard as stored, and its snapshot --------------------------------------------------
 
 
-def _num(value: Any) -> Any:
+def stored_number(value: Any) -> Any:
     """A stored number in canonical JSON: NUMERIC as a plain decimal string, a double as it
     prints (repr), so that the same scorecard gives the same bytes on both databases."""
     if value is None or isinstance(value, bool):
@@ -426,25 +425,25 @@ def scorecard_content(
     for r in rows:
         if r.level == "kra":
             kras[r.item_id] = {
-                "score": _num(r.score),
-                "weight": _num(r.weight),
-                "capped_at": _num(r.capped_at),
+                "score": stored_number(r.score),
+                "weight": stored_number(r.weight),
+                "capped_at": stored_number(r.capped_at),
             }
         elif r.level == "kpi":
             stored = values.get(r.item_id)
             kpis[r.item_id] = {
                 "kra_id": r.kra_id,
-                "value": _num(r.actual),
-                "numerator": _num(stored.numerator) if stored else None,
-                "denominator": _num(stored.denominator) if stored else None,
-                "volume": _num(r.volume),
+                "value": stored_number(r.actual),
+                "numerator": stored_number(stored.numerator) if stored else None,
+                "denominator": stored_number(stored.denominator) if stored else None,
+                "volume": stored_number(r.volume),
                 "provisional": bool(r.provisional),
-                "target": _num(r.target),
-                "threshold": _num(r.threshold),
+                "target": stored_number(r.target),
+                "threshold": stored_number(r.threshold),
                 "target_source": r.target_source,
-                "score": _num(r.score),
+                "score": stored_number(r.score),
                 "status": r.status,
-                "weight": _num(r.weight),
+                "weight": stored_number(r.weight),
             }
     return {
         "rm_id": rm_id,
@@ -454,12 +453,12 @@ def scorecard_content(
         "run_id": overall.run_id,
         "values_run_id": overall.values_run_id,
         "overall": {
-            "score": _num(overall.score),
+            "score": stored_number(overall.score),
             "rating": overall.rating,
             "rating_label": overall.rating_label,
-            "coverage": _num(overall.coverage),
+            "coverage": stored_number(overall.coverage),
             "provisional": bool(overall.provisional),
-            "rating_capped_at": _num(overall.capped_at),
+            "rating_capped_at": stored_number(overall.capped_at),
         },
         "kras": kras,
         "kpis": kpis,
@@ -552,408 +551,3 @@ def changes_since_sign_off(
 
 
 # -- the steps -----------------------------------------------------------------------------------
-
-
-def _overall(conn: Connection, rm_id: str, period: str) -> Any:
-    row = conn.execute(
-        sa.select(scores.c.grain, scores.c.score, scores.c.rating).where(
-            scores.c.rm_id == rm_id, scores.c.period == period, scores.c.level == "overall"
-        )
-    ).first()
-    if row is None:
-        raise NoReviewError(
-            f"{rm_id} has no scorecard for {period}; run `kraft compute`, or choose a scored "
-            "period of a scored RM."
-        )
-    return row
-
-
-def _lock(conn: Connection) -> None:
-    """On PostgreSQL, starting reviews waits for each other (DuckDB has the one writer)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("LOCK TABLE reviews IN SHARE ROW EXCLUSIVE MODE"))
-
-
-def _audit(
-    conn: Connection, actor: str, step: Step, rm_id: str, period: str, old: Any, new: Any
-) -> None:
-    audit.append(
-        conn,
-        actor=actor,
-        action=f"review.{step}",
-        object_type="review",
-        object_id=f"{rm_id}/{period}",
-        old=old,
-        new=new,
-    )
-
-
-def _update(conn: Connection, review: Review, values: dict[str, Any]) -> Review:
-    """Write the step's values with the next version, only over the version read."""
-    done = conn.execute(
-        reviews.update()
-        .where(reviews.c.review_id == review.review_id, reviews.c.version == review.version)
-        .values(**values, version=review.version + 1, updated_at=_now())
-    )
-    if done.rowcount != 1:
-        raise StaleReviewError(
-            f"The review of {review.key} was changed by someone else at the same time, so "
-            "nothing was changed; read it again and redo the step."
-        )
-    found = get_review(conn, review.rm_id, review.period)
-    assert found is not None
-    return found
-
-
-def _step(
-    conn: Connection,
-    user: User,
-    rm_id: str,
-    period: str,
-    step: Step,
-    expected_version: int | None,
-) -> Review | None:
-    review = get_review(conn, rm_id, period)
-    _check(step, review, parties(conn, user, rm_id), rm_id, period)
-    _check_version(review, expected_version)
-    return review
-
-
-def _who(user: User) -> str:
-    return user.email
-
-
-def start(
-    conn: Connection, framework: Framework, user: User, rm_id: str, period: str, *, actor: str
-) -> Review:
-    """Open the review of a scored RM's period, in draft."""
-    _lock(conn)
-    _step(conn, user, rm_id, period, Step.start, None)
-    card = _overall(conn, rm_id, period)
-    review_id = int(
-        conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(reviews.c.review_id), 0) + 1)
-        ).scalar_one()
-    )
-    now = _now()
-    conn.execute(
-        reviews.insert().values(
-            review_id=review_id,
-            rm_id=rm_id,
-            period=period,
-            grain=card.grain,
-            state=str(State.draft),
-            version=1,
-            computed_score=card.score,
-            computed_rating=card.rating,
-            started_by=_who(user),
-            started_at=now,
-            updated_at=now,
-        )
-    )
-    found = get_review(conn, rm_id, period)
-    assert found is not None
-    _audit(
-        conn, actor, Step.start, rm_id, period, None,
-        {"state": str(State.draft), "version": 1, "computed_rating": card.rating,
-         "computed_score": _num(card.score), "framework": framework.id},
-    )  # fmt: skip
-    return found
-
-
-def _computed(conn: Connection, review: Review) -> dict[str, Any]:
-    """The computed score and rating as stored now (until the sign-off freezes them)."""
-    card = _overall(conn, review.rm_id, review.period)
-    return {"computed_score": card.score, "computed_rating": card.rating}
-
-
-def comment(
-    conn: Connection,
-    user: User,
-    rm_id: str,
-    period: str,
-    text: str,
-    *,
-    actor: str,
-    expected_version: int | None = None,
-) -> Review:
-    """Write (or rewrite) the manager's comments while the review is in draft."""
-    review = _step(conn, user, rm_id, period, Step.comment, expected_version)
-    assert review is not None
-    comments = _text(text, "comment")
-    found = _update(conn, review, {"manager_comments": comments, **_computed(conn, review)})
-    _audit(
-        conn, actor, Step.comment, rm_id, period,
-        {"manager_comments": review.manager_comments, "version": review.version},
-        {"manager_comments": comments, "version": found.version},
-    )  # fmt: skip
-    return found
-
-
-def adjust(
-    conn: Connection,
-    framework: Framework,
-    user: User,
-    rm_id: str,
-    period: str,
-    rating: int | None,
-    reason: str,
-    *,
-    actor: str,
-    expected_version: int | None = None,
-) -> Review:
-    """Set the rating the manager gives instead of the computed one (None: back to the computed
-    rating), with the reason, which is mandatory."""
-    review = _step(conn, user, rm_id, period, Step.adjust, expected_version)
-    assert review is not None
-    bands = {b.rating: b.label for b in framework.rating_bands}
-    if rating is not None and rating not in bands:
-        choices = ", ".join(f"{r} ({label})" for r, label in bands.items())
-        raise ReviewError(
-            f"Rating {rating} is not a rating of framework {framework.id}; use {choices}."
-        )
-    why = _text(reason, "reason for the adjustment")
-    computed = _computed(conn, review)
-    values = {
-        **computed,
-        "adjusted_rating": rating,
-        "final_rating": rating,
-        "adjustment_reason": why,
-        "adjusted_by": _who(user),
-        "adjusted_at": _now(),
-    }
-    found = _update(conn, review, values)
-    _audit(
-        conn, actor, Step.adjust, rm_id, period,
-        {"adjusted_rating": review.adjusted_rating, "reason": review.adjustment_reason,
-         "version": review.version},
-        {"adjusted_rating": rating, "computed_rating": computed["computed_rating"], "reason": why,
-         "version": found.version},
-    )  # fmt: skip
-    return found
-
-
-def submit(
-    conn: Connection,
-    user: User,
-    rm_id: str,
-    period: str,
-    *,
-    actor: str,
-    expected_version: int | None = None,
-) -> Review:
-    """The manager's review is done: it goes to the RM (it needs the manager's comments)."""
-    review = _step(conn, user, rm_id, period, Step.submit, expected_version)
-    assert review is not None
-    if not review.manager_comments:
-        raise ReviewError(
-            f"The review of {rm_id} for {period} has no comments yet; the manager writes them "
-            "before submitting it."
-        )
-    found = _update(
-        conn,
-        review,
-        {"state": str(State.reviewed), "reviewed_by": _who(user), "reviewed_at": _now(),
-         **_computed(conn, review)},
-    )  # fmt: skip
-    _transition_audit(conn, actor, Step.submit, review, found)
-    return found
-
-
-def self_assess(
-    conn: Connection,
-    user: User,
-    rm_id: str,
-    period: str,
-    text: str,
-    *,
-    actor: str,
-    expected_version: int | None = None,
-) -> Review:
-    """The RM's own assessment of the period (rewritable until they acknowledge)."""
-    review = _step(conn, user, rm_id, period, Step.self_assess, expected_version)
-    assert review is not None
-    assessment = _text(text, "self-assessment")
-    found = _update(
-        conn,
-        review,
-        {"state": str(State.self_assessed), "self_assessment": assessment,
-         "self_assessed_by": _who(user), "self_assessed_at": _now()},
-    )  # fmt: skip
-    _audit(
-        conn, actor, Step.self_assess, rm_id, period,
-        {"state": str(review.state), "self_assessment": review.self_assessment,
-         "version": review.version},
-        {"state": str(found.state), "self_assessment": assessment, "version": found.version},
-    )  # fmt: skip
-    return found
-
-
-def acknowledge(
-    conn: Connection,
-    user: User,
-    rm_id: str,
-    period: str,
-    *,
-    actor: str,
-    expected_version: int | None = None,
-) -> Review:
-    """The RM has read the manager's review and rating."""
-    review = _step(conn, user, rm_id, period, Step.acknowledge, expected_version)
-    assert review is not None
-    found = _update(
-        conn,
-        review,
-        {"state": str(State.acknowledged), "acknowledged_by": _who(user),
-         "acknowledged_at": _now()},
-    )  # fmt: skip
-    _transition_audit(conn, actor, Step.acknowledge, review, found)
-    return found
-
-
-def sign_off(
-    conn: Connection,
-    framework: Framework,
-    user: User,
-    rm_id: str,
-    period: str,
-    *,
-    actor: str,
-    expected_version: int | None = None,
-) -> Review:
-    """Freeze the scorecard as stored now in a snapshot and close the review."""
-    review = _step(conn, user, rm_id, period, Step.sign_off, expected_version)
-    assert review is not None
-    content = scorecard_content(conn, framework, rm_id, period)
-    if content is None:
-        raise NoReviewError(
-            f"{rm_id} has no scorecard for {period} any more; run `kraft compute` first."
-        )
-    text = canonical(content)
-    digest = content_hash(text)
-    snapshot_id = int(
-        conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(review_snapshots.c.snapshot_id), 0) + 1)
-        ).scalar_one()
-    )
-    now = _now()
-    conn.execute(
-        review_snapshots.insert().values(
-            snapshot_id=snapshot_id,
-            review_id=review.review_id,
-            rm_id=rm_id,
-            period=period,
-            taken_at=now,
-            taken_by=_who(user),
-            framework_id=framework.id,
-            framework_version=framework.version,
-            run_id=content["run_id"],
-            values_run_id=content["values_run_id"],
-            content=text,
-            content_hash=digest,
-        )
-    )
-    rating = content["overall"]["rating"]
-    score = content["overall"]["score"]
-    final = review.adjusted_rating if review.adjusted_rating is not None else rating
-    found = _update(
-        conn,
-        review,
-        {"state": str(State.signed_off), "signed_off_by": _who(user), "signed_off_at": now,
-         "snapshot_id": snapshot_id, "computed_rating": rating,
-         "computed_score": None if score is None else Decimal(score), "final_rating": final},
-    )  # fmt: skip
-    _audit(
-        conn, actor, Step.sign_off, rm_id, period,
-        {"state": str(review.state), "version": review.version},
-        {"state": str(found.state), "version": found.version, "final_rating": final,
-         "computed_rating": rating, "snapshot_id": snapshot_id, "snapshot_sha256": digest,
-         "framework": f"{framework.id} {framework.version}"},
-    )  # fmt: skip
-    return found
-
-
-def reopen(
-    conn: Connection,
-    user: User,
-    rm_id: str,
-    period: str,
-    reason: str,
-    *,
-    actor: str,
-    expected_version: int | None = None,
-) -> Review:
-    """Send the review back to draft (an admin, with a reason); the RM's acknowledgement and the
-    sign-off are cleared, an earlier snapshot is kept (review_snapshots), and the final rating is
-    the adjustment again, if any."""
-    review = _step(conn, user, rm_id, period, Step.reopen, expected_version)
-    assert review is not None
-    why = _text(reason, "reason for reopening")
-    found = _update(
-        conn,
-        review,
-        {"state": str(State.draft), "reopen_reason": why, "reopened_by": _who(user),
-         "reopened_at": _now(), "acknowledged_by": None, "acknowledged_at": None,
-         "signed_off_by": None, "signed_off_at": None, "snapshot_id": None,
-         "final_rating": review.adjusted_rating, **_computed(conn, review)},
-    )  # fmt: skip
-    _audit(
-        conn, actor, Step.reopen, rm_id, period,
-        {"state": str(review.state), "version": review.version, "final_rating": review.final_rating,
-         "snapshot_id": review.snapshot_id},
-        {"state": str(found.state), "version": found.version, "reason": why},
-    )  # fmt: skip
-    return found
-
-
-def _transition_audit(conn: Connection, actor: str, step: Step, old: Review, new: Review) -> None:
-    _audit(
-        conn, actor, step, old.rm_id, old.period,
-        {"state": str(old.state), "version": old.version},
-        {"state": str(new.state), "version": new.version},
-    )  # fmt: skip
-
-
-def take_step(
-    conn: Connection,
-    framework: Framework,
-    user: User,
-    rm_id: str,
-    period: str,
-    step: Step,
-    *,
-    actor: str,
-    text: str | None = None,
-    rating: int | None = None,
-    expected_version: int | None = None,
-) -> Review:
-    """Any step by name (the pages' forms and the API's POSTs): `text` is the comment, the
-    self-assessment or the reason of an adjustment or a reopening."""
-    if step is Step.start:
-        return start(conn, framework, user, rm_id, period, actor=actor)
-    if step is Step.comment:
-        return comment(
-            conn, user, rm_id, period, text or "", actor=actor, expected_version=expected_version
-        )
-    if step is Step.adjust:
-        return adjust(
-            conn, framework, user, rm_id, period, rating, text or "", actor=actor,
-            expected_version=expected_version,
-        )  # fmt: skip
-    if step is Step.submit:
-        return submit(conn, user, rm_id, period, actor=actor, expected_version=expected_version)
-    if step is Step.self_assess:
-        return self_assess(
-            conn, user, rm_id, period, text or "", actor=actor, expected_version=expected_version
-        )
-    if step is Step.acknowledge:
-        return acknowledge(
-            conn, user, rm_id, period, actor=actor, expected_version=expected_version
-        )
-    if step is Step.sign_off:
-        return sign_off(
-            conn, framework, user, rm_id, period, actor=actor, expected_version=expected_version
-        )
-    return reopen(
-        conn, user, rm_id, period, text or "", actor=actor, expected_version=expected_version
-    )

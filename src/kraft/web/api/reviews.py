@@ -20,12 +20,12 @@ from sqlalchemy.engine import Connection
 
 from kraft.core.access import Scope, visible_rm
 from kraft.core.inputs import parse_period
+from kraft.core.reviews import take_review_step
 from kraft.errors import KraftError
 from kraft.framework.model import Role
 from kraft.scoring import calibration as cal
 from kraft.scoring import review as rv
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.errors import status_of
 from kraft.web.site import Site
 
 router = APIRouter(tags=["reviews"])
@@ -153,19 +153,10 @@ def take_step(
     if not who & rv.TRANSITIONS[chosen].parties:
         raise HTTPException(403, _refusal(chosen, rm_id, label))
     version = None if chosen is rv.Step.start else _version(if_match, url)
-    try:
-        with site.write() as conn:
-            if version is not None and rv.get_review(conn, rm_id, label) is None:
-                raise HTTPException(
-                    412, f"There is no review of {rm_id} for {label} to change; GET {url} first."
-                )
-            rv.take_step(
-                conn, site.framework, scope.user, rm_id, label, chosen,
-                actor=scope.actor, text=body.text, rating=body.rating,
-                expected_version=version,
-            )  # fmt: skip
-    except rv.ReviewError as error:
-        raise HTTPException(status_of(error), error.message) from None
+    take_review_step(
+        site, scope, rm_id, label, chosen,
+        text=body.text, rating=body.rating, expected_version=version,
+    )  # fmt: skip
     with site.read() as conn:
         out = review_out(site, conn, scope, rm_id, label)
     assert out.review is not None

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kraft.core.access import Scope, visible_rm
 from kraft.core.inputs import parse_period
+from kraft.core.reviews import take_review_step
 from kraft.errors import KraftError
 from kraft.framework.model import Role
 from kraft.scoring import calibration as cal
@@ -177,17 +178,9 @@ def review_step(
             message="The rating is not a number; choose one of the ratings.",
         )  # fmt: skip
     try:
-        with site.write() as conn:
-            current = rv.get_review(conn, rm_id, label)
-            if chosen is not rv.Step.start and (current is None or expected is None):
-                raise rv.StaleReviewError(
-                    f"The review of {rm_id} for {label} has changed since this page was opened; "
-                    "nothing was saved. It is shown as it is now."
-                )
-            rv.take_step(
-                conn, site.framework, scope.user, rm_id, label, chosen,
-                actor=scope.actor, text=text, rating=given, expected_version=expected,
-            )  # fmt: skip
+        take_review_step(
+            site, scope, rm_id, label, chosen, text=text, rating=given, expected_version=expected
+        )
     except rv.ReviewError as error:
         status = status_of(error)
         if status == 412:
