@@ -246,6 +246,10 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/auth/me": Rule(EVERYONE),
     "GET /api/v1/frameworks": Rule(EVERYONE),
     "GET /api/v1/frameworks/current": Rule(ADMIN),
+    # only kraft's own commands beside the server, with its local token: no signed-in user
+    "POST /api/v1/local/snapshot": Rule(
+        {"admin": FORBIDDEN, "manager": FORBIDDEN, "rm": FORBIDDEN}
+    ),
     "POST /api/v1/frameworks": Rule(ADMIN, ok=codes(422), json={"yaml": "kras: ["}),
     "GET /api/v1/frameworks/{framework_id}": Rule(EVERYONE),
     "GET /api/v1/kpis": Rule(EVERYONE),
