@@ -74,7 +74,7 @@ def test_a_compute_is_audited_alike_from_the_cli_and_the_api(demo: Path, app: Fa
     from_cli = newest(demo, "compute")
     client = TestClient(app)
     started = client.post(
-        "/api/v1/compute/jobs",
+        "/api/v1/compute",
         json={"from": "2025-10", "to": "2025-12"},
         headers=bearer(app, "admin"),
     )
@@ -105,17 +105,17 @@ def test_a_target_change_is_audited_and_rescored_alike(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(core_compute, "score_database", spy)
-    fields = {"kpi_id": "new_clients_acquired", "from_period": "2025-Q4", "to_period": "2025-Q4"}
+    fields = {"kpi_id": "client_meetings_per_month", "period": "2025-11"}
     run(demo, "targets", "set", "--scope", "team", "--id", "T003", "--kpi",
-        fields["kpi_id"], "--period", "2025-Q4", "--target", "7", "--threshold", "3")  # fmt: skip
-    from_cli = newest(demo, "target.add")
+        fields["kpi_id"], "--period", fields["period"], "--target", "7", "--threshold", "3")  # fmt: skip
+    from_cli = newest(demo, "target.set")
     answer = TestClient(app).post(
         "/api/v1/targets",
         json={"scope_type": "team", "scope_id": "T003", "target": "7", "threshold": "3", **fields},
         headers=bearer(app, "admin"),
     )
     assert answer.status_code == 201, answer.text
-    from_api = newest(demo, "target.add")
+    from_api = newest(demo, "target.set")
     assert from_api.seq > from_cli.seq
     assert comparable(from_cli) == comparable(from_api)
     assert len(rescored) == 2 and rescored[0] == rescored[1]
@@ -148,3 +148,38 @@ def test_the_cli_refuses_what_the_web_refuses(demo: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     assert "management_decision_impact is entered by managers, not by an admin." in result.output
+
+
+def test_a_framework_version_is_audited_alike(demo: Path, app: FastAPI, tmp_path: Path) -> None:
+    headers = bearer(app, "admin")
+    client = TestClient(app)
+    current = client.get("/api/v1/frameworks/current", headers=headers).json()
+    edited = current["yaml"].replace(
+        "Relationship Manager (Insurance)", "Relationship Manager (Insurance), edited", 1
+    )
+    assert edited != current["yaml"]
+    file = tmp_path / "edited.yaml"
+    file.write_text(edited, encoding="utf-8")
+    said = run(demo, "framework", "save", str(file))
+    assert "Saved insurance_rm version" in said
+    from_cli = newest(demo, "framework.save")
+    again = client.get("/api/v1/frameworks/current", headers=headers).json()
+    assert again["version"] != current["version"]  # the CLI's save is the current version now
+    twice = again["yaml"].replace("edited", "edited twice", 1)
+    answer = client.post(
+        "/api/v1/frameworks", json={"yaml": twice, "base": again["base"]}, headers=headers
+    )
+    assert answer.status_code == 201, answer.text
+    from_api = newest(demo, "framework.save")
+    assert from_api.seq > from_cli.seq
+    cli_entry, api_entry = comparable(from_cli), comparable(from_api)
+    assert cli_entry[:2] == api_entry[:2] == ("framework.save", "framework")
+    assert set(json.loads(from_cli.new_value or "{}")) == set(
+        json.loads(from_api.new_value or "{}")
+    )
+    stale = client.post(
+        "/api/v1/frameworks", json={"yaml": twice, "base": again["base"]}, headers=headers
+    )
+    assert stale.status_code == 412, stale.text  # made on a version that is no longer current
+    broken = client.post("/api/v1/frameworks", json={"yaml": "kras: ["}, headers=headers)
+    assert broken.status_code == 422 and broken.json()["detail"]

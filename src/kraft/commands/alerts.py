@@ -111,7 +111,7 @@ def alerts_command(
             f"{workspace.config_path} has no [smtp] table; add host, port, tls and sender there "
             "(see the README) to send the alerts by email."
         )
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=dry_run or not email)
     framework = workspace_framework(workspace)
     calendar = calendar_of(workspace)
     as_of = _as_of(db)

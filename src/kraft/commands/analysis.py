@@ -114,7 +114,7 @@ def whatif_command(
     framework = workspace_framework(workspace)
     calendar = calendar_of(workspace)
     chosen = parse_period(calendar, period, "--period")
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         result = what_if(conn, framework, load_catalogue(), rm, chosen, kpi, value)
     if fmt is TableOrJson.json:
@@ -246,7 +246,7 @@ def variance_command(
     calendar = calendar_of(workspace)
     chosen = parse_period(calendar, period, "--period")
     share = _tolerance(tolerance)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         found = variances(
             conn,
@@ -377,7 +377,7 @@ def drivers_command(
     calendar = calendar_of(workspace)
     chosen = parse_period(calendar, period, "--period")
     previous = calendar.previous(chosen)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         after = stored_scorecard(conn, rm, chosen)
         before = stored_scorecard(conn, rm, previous)

@@ -25,7 +25,7 @@ def audit_list(
 ) -> None:
     """The newest audit entries."""
     workspace = workspace_of(ctx)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         rows = audit.entries(conn, limit=limit, action=action)
     table = Table(title=f"Audit log (newest {limit})")
@@ -47,7 +47,7 @@ def audit_list(
 def audit_verify(ctx: typer.Context) -> None:
     """Recompute the hash chain: exit 1 if any entry was edited or deleted."""
     workspace = workspace_of(ctx)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         problems = audit.verify(conn)
         count = len(audit.entries(conn))

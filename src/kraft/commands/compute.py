@@ -11,23 +11,16 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from kraft.commands.common import (
     actor,
-    calendar_of,
     err,
-    open_database,
+    kraft_of,
     out,
     parse_date,
-    workspace_of,
 )
+from kraft.core.compute import ComputeOutcome, compute_and_score
+from kraft.core.context import Kraft
 from kraft.errors import KraftError
-from kraft.framework.loader import resolve_framework
-from kraft.framework.model import Framework
-from kraft.metrics.runner import ComputeRequest, ComputeResult
-from kraft.metrics.runner import compute as compute_kpis
-from kraft.metrics.spec import load_catalogue
+from kraft.metrics.runner import ComputeRequest
 from kraft.periods import Grain
-from kraft.scoring.runner import ScoreResult, score_database
-from kraft.store.database import Database
-from kraft.workspace import Workspace
 
 if TYPE_CHECKING:  # Spark is loaded only when asked for
     from kraft.metrics.spark import SparkOptions
@@ -42,6 +35,7 @@ class ComputeEngine(StrEnum):
 
 
 ENGINE_DIALECTS = {ComputeEngine.duckdb: "duckdb", ComputeEngine.postgres: "postgresql"}
+
 
 # --grain is checked by hand (not an Enum): its one-sentence refusal is part of the interface.
 GRAIN_CHOICES = {
@@ -93,27 +87,26 @@ def compute(
 ) -> None:
     """Compute every KPI for every RM, team and the company, per month, quarter and year; then
     score every RM (KPI, KRA and overall scores, ratings)."""
-    workspace = workspace_of(ctx)
     if grain not in GRAIN_CHOICES:
         raise KraftError(f"--grain {grain!r} is not month, quarter, year or all.")
     if engine is not ComputeEngine.spark and (spark_master is not None or source is not None):
         raise KraftError("--spark-master and --source go with --engine spark; add it or drop them.")
-    db = open_database(workspace)
+    kraft = kraft_of(ctx)
     spark = None
     if engine is ComputeEngine.spark:
         from kraft.metrics.spark import SparkOptions
 
         spark = SparkOptions(spark_master, source)
-    elif engine is not None and ENGINE_DIALECTS[engine] != db.dialect:
+    elif engine is not None and ENGINE_DIALECTS[engine] != kraft.db.dialect:
         raise KraftError(
-            f"--engine {engine} cannot compute on this workspace's {db.dialect} database; "
+            f"--engine {engine} cannot compute on this workspace's {kraft.db.dialect} database; "
             "leave --engine out to compute where the data is."
         )
-    framework = resolve_framework(workspace.settings.framework, workspace.root)
     request = ComputeRequest(
         as_of=parse_date(as_of, "--as-of"), first=first, last=last, grains=GRAIN_CHOICES[grain]
     )
-    result, scored = run_compute(workspace, db, framework, request, score=score, spark=spark)
+    outcome = run_compute(kraft, request, score=score, spark=spark)
+    result, scored = outcome.computed, outcome.scored
     summary = (
         f"Computed {len(result.kpis)} KPIs for {result.first_period} to {result.last_period} "
         f"(as of {result.as_of}): {result.rows:,} values, run {result.run_id}"
@@ -125,61 +118,30 @@ def compute(
 
 
 def run_compute(
-    workspace: Workspace,
-    db: Database,
-    framework: Framework,
+    kraft: Kraft,
     request: ComputeRequest,
     *,
     score: bool = True,
     spark: SparkOptions | None = None,
-) -> tuple[ComputeResult, ScoreResult | None]:
-    """Compute the KPI values (where the data is, or in Spark), then (unless told not to) score
-    every RM from them."""
-    settings = workspace.settings
-    parameters = {
-        "renewal_grace_days": settings.renewal_grace_days,
-        "free_look_days": settings.free_look_days,
-    }
+) -> ComputeOutcome:
+    """Compute and score (kraft.core.compute) with a progress bar, then a spinner."""
     with Progress(
-        TextColumn("Computing KPIs"),
+        TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
         console=err,
         transient=True,
     ) as bar:
-        task = bar.add_task("compute", total=None)
+        task = bar.add_task("Computing KPIs", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        if spark is not None:
-            from kraft.metrics.spark import compute_spark
+        def phase(name: str) -> None:
+            bar.update(task, description=name.removesuffix(" every RM"))
 
-            computed = compute_spark(
-                db,
-                framework,
-                load_catalogue(),
-                calendar_of(workspace),
-                parameters,
-                request,
-                spark,
-                actor=actor(),
-                progress=progress,
-            )
-        else:
-            computed = compute_kpis(
-                db,
-                framework,
-                load_catalogue(),
-                calendar_of(workspace),
-                parameters,
-                request,
-                actor=actor(),
-                progress=progress,
-            )
-    if not score:
-        return computed, None
-    with err.status("Scoring…"):
-        scored = score_database(db, framework, calendar_of(workspace), computed.run_id)
-    return computed, scored
+        return compute_and_score(
+            kraft, request, actor=actor(), score=score, spark=spark, progress=progress,
+            on_phase=phase,
+        )  # fmt: skip

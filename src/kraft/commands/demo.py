@@ -10,20 +10,16 @@ import typer
 
 from kraft.commands.common import (
     actor,
-    calendar_of,
-    compute_parameters,
     err,
     open_database,
     out,
 )
 from kraft.commands.compute import run_compute
 from kraft.commands.imports import print_import
+from kraft.core.context import Kraft
+from kraft.core.demo import add_demo_sign_ins, import_demo_book
 from kraft.errors import KraftError
-from kraft.framework.loader import resolve_framework
-from kraft.framework.model import Framework, KpiKind
 from kraft.metrics.runner import ComputeRequest
-from kraft.periods import Calendar
-from kraft.store.database import Database
 from kraft.workspace import Settings, init_workspace
 
 
@@ -54,11 +50,10 @@ def demo(
     computed and scored, with a folder of reports to open."""
     first = _parse_month(start) if start else _months_before(date.today(), months)
     workspace, _ = init_workspace(directory, Settings())
-    db = open_database(workspace, migrate_to_head=True)
-    framework = resolve_framework(workspace.settings.framework, workspace.root)
-    calendar = calendar_of(workspace)
-    _import_book(db, framework, calendar, rms=rms, months=months, seed=seed, first=first)
-    computed, scored = run_compute(workspace, db, framework, ComputeRequest())
+    kraft = Kraft(workspace=workspace, db=open_database(workspace, migrate_to_head=True))
+    _import_book(kraft, rms=rms, months=months, seed=seed, first=first)
+    outcome = run_compute(kraft, ComputeRequest())
+    computed, scored = outcome.computed, outcome.scored
     out.print(
         f"Computed {len(computed.kpis)} KPIs for {computed.first_period} to "
         f"{computed.last_period}: {computed.rows:,} values; "
@@ -69,64 +64,39 @@ def demo(
 
         with err.status("Writing the reports…"):
             paths = write_demo_reports(
-                db, framework, calendar, compute_parameters(workspace), workspace.root / "reports"
+                kraft.db,
+                kraft.framework,
+                kraft.calendar,
+                kraft.compute_parameters,
+                workspace.root / "reports",
             )
         out.print("Reports (open them in a browser):")
         for path in paths:
             out.print(f"  {path}")
-    _print_sign_ins(db, directory)
+    _print_sign_ins(kraft, directory)
     out.print(f"Demo workspace: {workspace.root}")
     _print_next_steps(directory)
 
 
-def _import_book(
-    db: Database,
-    framework: Framework,
-    calendar: Calendar,
-    *,
-    rms: int,
-    months: int,
-    seed: int,
-    first: date,
-) -> None:
-    """Generate the book region by region, each imported as the usual all-or-nothing batch."""
-    from kraft.demo.regions import generate_regions, region_sizes
-    from kraft.ingest.importer import Mode, run_import
-    from kraft.ingest.sources import from_arrow
-
+def _import_book(kraft: Kraft, *, rms: int, months: int, seed: int, first: date) -> None:
+    """Generate and import the book (kraft.core.demo), then say what each import did."""
     last_day = _months_before(first, -months) - timedelta(days=1)
-    sizes = region_sizes(rms)
-    books = generate_regions(rms=rms, months=months, seed=seed, start=first, calendar=calendar)
-    for region, size in enumerate(sizes, 1):
-        of = f"region {region} of {len(sizes)}: " if len(sizes) > 1 else ""
-        with err.status(f"Generating {of}{size:,} RMs × {months} months…"):
-            book = next(books)
-        raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
-        del book  # the raws hold the rows now; the import releases each table once it is staged
-        with err.status(f"Validating and importing {of}{sum(r.rows for r in raws):,} rows…"):
-            result = run_import(
-                db,
-                raws,
-                mode=Mode.replace if region == 1 else Mode.upsert,
-                as_of=last_day,
-                actor=actor(),
-                calendar=calendar,
-                manual_kpis=[k.id for _, k in framework.kpis() if k.kind is KpiKind.manual],
-            )
-        del raws
-        if len(sizes) == 1:
-            print_import(result)
-        else:
-            rows = sum(change.inserted + change.updated for change in result.changes.values())
-            out.print(f"Region {region} of {len(sizes)}: {rows:,} rows, import {result.import_id}.")
+    with err.status("Generating the book…") as status:
+        results = import_demo_book(
+            kraft, rms=rms, months=months, seed=seed, first=first, last_day=last_day,
+            actor=actor(), on_phase=status.update,
+        )  # fmt: skip
+    if len(results) == 1:
+        print_import(results[0])
+        return
+    for region, result in enumerate(results, 1):
+        rows = sum(change.inserted + change.updated for change in result.changes.values())
+        out.print(f"Region {region} of {len(results)}: {rows:,} rows, import {result.import_id}.")
 
 
-def _print_sign_ins(db: Database, directory: Path) -> None:
+def _print_sign_ins(kraft: Kraft, directory: Path) -> None:
     """The demo logins, added to the workspace, with their (public) passwords."""
-    from kraft.demo.logins import add_demo_logins
-
-    with db.begin() as conn:
-        logins = add_demo_logins(conn, actor())
+    logins = add_demo_sign_ins(kraft, actor())
     out.print(f"Sign-ins for `kraft -w {directory} serve` (demo passwords; never for real data):")
     for login in logins:
         linked = f", {login.rm_id}" if login.rm_id else ""

@@ -32,7 +32,7 @@ def explain(
 ) -> None:
     """A KPI value of one RM and period: its definition, numbers and the rows behind it."""
     workspace = workspace_of(ctx)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     framework = resolve_framework(workspace.settings.framework, workspace.root)
     settings = workspace.settings
     result = explain_value(

@@ -85,7 +85,7 @@ def export_kpi_values(
     calendar = calendar_of(workspace)
     start = parse_period(calendar, first, "--from").start if first else None
     end = parse_period(calendar, last, "--to").end if last else None
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         rows = [
             r
@@ -119,7 +119,7 @@ def export_data(
     workspace = workspace_of(ctx)
     from kraft.store.parquet import export_parquet
 
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with err.status("Writing the tables…"):
         counts = export_parquet(db, directory, force=force)
     out.print(f"Wrote {len(counts)} tables ({sum(counts.values()):,} rows) to {directory}.")
@@ -158,7 +158,7 @@ def export_scores(
             f"give --grain {chosen.grain.value}."
         )
     framework = workspace_framework(workspace)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         rows = overall_rows(
             conn,

@@ -1,4 +1,5 @@
-"""`kraft framework show|validate|render|new`: the framework as a tree, checked, as a document."""
+"""`kraft framework show|validate|render|new|save`: the framework as a tree, checked, as a document,
+started for another role, and saved as the workspace's new version."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ from rich.text import Text
 from rich.tree import Tree
 
 from kraft.commands.common import (
+    actor,
     calendar_of,
     framework_of,
+    kraft_of,
     open_database,
     out,
+    warn,
     workspace_of,
     write_or_print,
 )
+from kraft.core.frameworks import save_framework_version
 from kraft.errors import KraftError
 from kraft.framework.loader import DEFAULT_FRAMEWORK
 from kraft.framework.model import Framework
@@ -49,6 +54,7 @@ def register(app: typer.Typer) -> None:
     framework.command("validate")(framework_validate)
     framework.command("render")(framework_render)
     framework.command("new")(framework_new)
+    framework.command("save")(framework_save)
     app.add_typer(framework, name="framework")
 
 
@@ -141,7 +147,7 @@ def _recent_actuals(ctx: typer.Context, fw: Framework) -> dict[str, list[Decimal
     except NoWorkspaceError:
         return None
     try:
-        db = open_database(workspace)
+        db = open_database(workspace, read_only=True)
     except KraftError:  # a database that is behind: checked without data
         return None
     with db.connect() as conn:
@@ -182,3 +188,19 @@ def framework_new(
         raise KraftError(f"{output} already exists; choose another path or pass --force.")
     write_or_print(starter_framework(role, kras, kpis), output, f"a starter framework for {role}")
     out.print(f"Fill in every TODO, then run: kraft framework validate {output}")
+
+
+def framework_save(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The edited framework's YAML file.")],
+) -> None:
+    """Save the YAML as the workspace's new framework version (as the web's framework editor
+    does: checked, in a new file beside the current one, kraft.toml pointed at it, audited)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KraftError(f"{file} cannot be read ({exc}); give a framework YAML file.") from None
+    check = save_framework_version(kraft_of(ctx), text, actor=actor())
+    for warning in check.warnings:
+        warn(f"{warning.where}: {warning.problem} {warning.fix}")
+    out.print(check.message)

@@ -12,18 +12,15 @@ from rich.table import Table
 
 from kraft.commands.common import (
     actor,
-    calendar_of,
     err,
-    open_database,
+    kraft_of,
     out,
     parse_date,
     warn,
-    workspace_of,
 )
+from kraft.core.imports import import_data, read_import_files
 from kraft.errors import KraftError
 from kraft.formatting import neutralise
-from kraft.framework.loader import resolve_framework
-from kraft.framework.model import KpiKind
 from kraft.ingest.validate import Problem
 
 if TYPE_CHECKING:  # the importer loads numpy and pyarrow: only when a command runs
@@ -38,10 +35,10 @@ class ImportMode(Enum):
 
 
 def register(app: typer.Typer) -> None:
-    app.command("import")(import_data)
+    app.command("import")(import_command)
 
 
-def import_data(
+def import_command(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files (.csv, .parquet, .xlsx) or folders.")],
     as_of: Annotated[
@@ -62,33 +59,23 @@ def import_data(
     ] = None,
 ) -> None:
     """Import operational data: validated as a whole, written all or nothing."""
-    from kraft.ingest.importer import ImportRejectedError, Mode, run_import
-    from kraft.ingest.sources import read_sources
+    from kraft.ingest.importer import ImportRejectedError, Mode
 
-    workspace = workspace_of(ctx)
+    kraft = kraft_of(ctx)
     as_of_date = parse_date(as_of, "--as-of")
-    db = open_database(workspace)
-    framework = resolve_framework(workspace.settings.framework, workspace.root)
-    manual = [kpi.id for _, kpi in framework.kpis() if kpi.kind is KpiKind.manual]
     with err.status("Reading files…"):
-        raws = read_sources(paths)
-    for raw_table in raws:
-        if raw_table.unknown_columns:
-            warn(
-                f"{raw_table.source}: ignored column(s) not in the contract: "
-                f"{', '.join(raw_table.unknown_columns)}."
-            )
+        files = read_import_files(paths)
+    for ignored in files.ignored:
+        warn(f"{ignored}.")
     try:
-        with err.status(f"Validating {sum(r.rows for r in raws):,} rows…"):
-            result = run_import(
-                db,
-                raws,
+        with err.status(f"Validating {files.rows:,} rows…"):
+            result = import_data(
+                kraft,
+                files,
                 mode=Mode(mode.value),
                 as_of=as_of_date,
                 dry_run=dry_run,
                 actor=actor(),
-                calendar=calendar_of(workspace),
-                manual_kpis=manual,
             )
     except ImportRejectedError as exc:
         if errors_out is not None:

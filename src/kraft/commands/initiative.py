@@ -59,7 +59,7 @@ def impact(
 
     months = parse_window(window)
     workspace = workspace_of(ctx)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     framework = workspace_framework(workspace)
     result = initiative_impact(
         db,

@@ -59,7 +59,7 @@ def measurements_list(
     as_json: Annotated[bool, typer.Option("--json", help="Write JSON.")] = False,
 ) -> None:
     """The stored measurements, by RM, KPI and period."""
-    kraft = kraft_of(ctx)
+    kraft = kraft_of(ctx, read_only=True)
     with kraft.db.connect() as conn:
         found = list_measurements(conn, _scope(kraft, None), rm_id=rm, kpi_id=kpi, period=period)
     if as_json:

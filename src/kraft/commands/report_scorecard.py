@@ -85,7 +85,7 @@ def report_scorecard(
         scorecard_pdf,
     )
 
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         report = build_scorecard(conn, framework, calendar, rm, chosen)
     what = f"the scorecard of {rm} for {chosen.label} ({fmt})"
@@ -98,7 +98,7 @@ def report_scorecard(
 
 def workspace_db_url(ctx: typer.Context) -> str:
     """The workspace database's URL (its schema checked to be current)."""
-    db = open_database(workspace_of(ctx))
+    db = open_database(workspace_of(ctx), read_only=True)
     url = db.url
     db.dispose()  # the worker processes open their own (on DuckDB, read-only)
     return url

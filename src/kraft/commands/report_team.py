@@ -70,7 +70,7 @@ def report_team(
     workspace = workspace_of(ctx)
     framework = workspace_framework(workspace)
     calendar = calendar_of(workspace)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         chosen = _period(conn, calendar, period)
     report = build_team_report(
@@ -151,7 +151,7 @@ def report_initiative(
     months = parse_window(window)
     workspace = workspace_of(ctx)
     framework = workspace_framework(workspace)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     impact = initiative_impact(
         db,
         load_catalogue(),

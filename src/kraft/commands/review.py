@@ -233,7 +233,7 @@ def show(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
     workspace = workspace_of(ctx)
     framework = workspace_framework(workspace)
     label = _label(ctx, period)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         found = _found(conn, rm, label)
         changes = rv.changes_since_sign_off(conn, framework, found)
@@ -287,7 +287,7 @@ def diff(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
     workspace = workspace_of(ctx)
     framework = workspace_framework(workspace)
     label = _label(ctx, period)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         found = _found(conn, rm, label)
         changes = rv.changes_since_sign_off(conn, framework, found)
@@ -321,7 +321,7 @@ def list_reviews(
                 + ", ".join(s.value for s in rv.State)
                 + "."
             ) from None
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         found = rv.list_reviews(conn, period=label, state=chosen)
     table = table_of(["rm_id", "period", "state", "computed", "final", "version"])
@@ -371,7 +371,7 @@ def calibration(
     )
     if flag_gap <= 0:
         raise KraftError(f"--flag-gap {flag_gap} must be more than 0 (score points).")
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         label = _label(ctx, period) if period else cal.latest_scored_period(conn)
         if label is None:

@@ -85,7 +85,7 @@ def scores(
     framework = workspace_framework(workspace)
     calendar = calendar_of(workspace)
     chosen = _kpi(framework, kpi) if kpi is not None else None
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         when = _period(conn, calendar, period, chosen)
         roster = load_roster(conn)

@@ -170,7 +170,7 @@ def targets_list(
     framework = workspace_framework(workspace)
     if kpi:
         _kpi(framework, kpi)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         rows = [
             r
@@ -284,7 +284,7 @@ def targets_derive(
     calendar = calendar_of(workspace)
     _kpi(framework, kpi)
     definition = framework.kpi(kpi)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=not apply)
     with db.connect() as conn:
         as_of = as_of_date(conn)
         if as_of is None:

@@ -46,7 +46,7 @@ def users_add(
 
 def users_list(ctx: typer.Context) -> None:
     """Every user: email, role, RM record, active."""
-    db = open_database(workspace_of(ctx))
+    db = open_database(workspace_of(ctx), read_only=True)
     with db.connect() as conn:
         found = users.list_users(conn)
     table = table_of(["email", "role", "rm_id", "active"])

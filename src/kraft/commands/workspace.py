@@ -77,7 +77,7 @@ def status(
 ) -> None:
     """What the workspace holds: tables, data as-of date, periods and the last import."""
     workspace = workspace_of(ctx)
-    db = open_database(workspace)
+    db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         facts = data_status(conn, calendar_of(workspace))
     report = {

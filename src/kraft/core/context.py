@@ -25,9 +25,17 @@ from kraft.framework.model import Framework
 from kraft.metrics.spec import Catalogue, load_catalogue
 from kraft.periods import Calendar
 from kraft.store.database import Database
-from kraft.workspace import Workspace
+from kraft.workspace import Settings, Workspace, load_workspace
 
 FrameworkStamp = tuple[str, tuple[int, int] | None]
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def data_version(conn: Connection, framework: Framework) -> tuple[Any, ...]:
@@ -55,19 +63,28 @@ class Kraft:
     _writer: threading.Lock = field(default_factory=threading.Lock)
     _framework: tuple[FrameworkStamp, Framework] | None = None
     _generation: int = 0  # counts this process's writes: what it wrote, it reads afresh
+    _config_stamp: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        self._config_stamp = _stamp(self.workspace.config_path)
+
+    @property
+    def settings(self) -> Settings:
+        """kraft.toml as it is now: read again when another process changed it (a framework
+        saved from the command line while the server runs on PostgreSQL)."""
+        stamp = _stamp(self.workspace.config_path)
+        if stamp != self._config_stamp and stamp is not None:
+            self.workspace = load_workspace(self.workspace.root)
+            self._config_stamp = stamp
+        return self.workspace.settings
 
     @property
     def framework(self) -> Framework:
         """The workspace's framework as its file is now (an edit shows without a restart); parsed
         again only when the file changes (a parse takes ~40 ms, too long for every page)."""
-        reference = self.workspace.settings.framework
+        reference = self.settings.framework
         path = Path(reference) if Path(reference).is_absolute() else self.workspace.root / reference
-        try:
-            stat = path.stat() if path.is_file() else None
-            stamp = (stat.st_mtime_ns, stat.st_size) if stat else None
-        except OSError:
-            stamp = None
-        key = (reference, stamp)
+        key = (reference, _stamp(path) if path.is_file() else None)
         cached = self._framework
         if cached is None or cached[0] != key:
             cached = (key, resolve_framework(reference, self.workspace.root))
@@ -76,7 +93,7 @@ class Kraft:
 
     @property
     def calendar(self) -> Calendar:
-        return Calendar(self.workspace.settings.fiscal_year_start_month)
+        return Calendar(self.settings.fiscal_year_start_month)
 
     @cached_property
     def catalogue(self) -> Catalogue:
@@ -85,7 +102,7 @@ class Kraft:
     @property
     def compute_parameters(self) -> dict[str, int]:
         """The workspace settings the metric catalogue's snippets read."""
-        settings = self.workspace.settings
+        settings = self.settings
         return {
             "renewal_grace_days": settings.renewal_grace_days,
             "free_look_days": settings.free_look_days,

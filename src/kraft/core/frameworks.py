@@ -74,7 +74,7 @@ class FrameworkRejectedError(InvalidInputError):
 
 
 def current_framework(kraft: Kraft) -> CurrentFramework:
-    reference = kraft.workspace.settings.framework
+    reference = kraft.settings.framework
     if reference in builtin_names():
         resource = resources.files(BUILTIN_PACKAGE).joinpath(f"{reference}.yaml")
         return CurrentFramework(reference, None, resource.read_text("utf-8"), kraft.framework)
@@ -229,5 +229,5 @@ def _save(
             replace_file(config, old_config)
         path.unlink(missing_ok=True)
         raise
-    kraft.workspace = load_workspace(root)
+    kraft.workspace = load_workspace(root)  # this process sees its own change at once
     return saved, reference

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from kraft.cache import current_version, sole_writer
+from kraft.core.context import data_version
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
 from kraft.periods import Calendar, Grain, Period
 from kraft.scoring.stored import as_of_date, overall_checksum, scored_periods
-from kraft.core.context import data_version
 
 GRAIN_ORDER = (Grain.quarter, Grain.month, Grain.year)  # the picker's groups, in this order
 

@@ -79,7 +79,7 @@ def save_version(
         saved=check.saved is not None,
         id=framework.id,
         version=framework.version,
-        file=check.saved_file or site.workspace.settings.framework,
+        file=check.saved_file or site.settings.framework,
         message=check.message,
         warnings=[f"{f.where}: {f.problem} {f.fix}" for f in check.warnings],
     )
