@@ -163,3 +163,52 @@ def test_the_cli_stops_while_the_server_writes_and_the_api_imports(
     )
     assert again.returncode == 0, again.stdout + again.stderr  # the writer is free again
     assert counts(root) == after
+
+
+READING_COMMANDS = (
+    ("status",),
+    ("scores", "--period", "2025-Q4"),
+    ("audit", "verify"),
+    ("audit", "list", "--limit", "3"),
+    ("users", "list"),
+    ("export", "kpi-values", "--format", "csv", "--grain", "quarter"),
+    ("explain", "--rm", "RM0001", "--kpi", "client_retention_rate", "--period", "2025-Q4"),
+    ("alerts", "--period", "2025-Q4"),
+    ("targets", "list"),
+    ("review", "list"),
+    ("measurements", "list"),
+)
+
+
+def test_reading_commands_answer_while_the_server_holds_the_database(
+    root: Path, tmp_path: Path, server: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    """The reading commands read a snapshot the server makes for them (with its local token,
+    mode 0600); what they say is what they say without a server; a writing one still stops."""
+    process, url = server
+    token = root / "kraft.duckdb.serve.token"
+    assert token.exists() and token.stat().st_mode & 0o777 == 0o600
+    answers = {}
+    for command in READING_COMMANDS:
+        done = subprocess.run(
+            kraft("--workspace", root, *command), capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, (command, done.stdout + done.stderr)
+        assert "Traceback" not in done.stderr
+        assert f"`kraft serve` (PID {process.pid}) holds the database" in done.stderr
+        answers[command] = done.stdout
+    assert "Audit log intact" in answers[("audit", "verify")] or answers[("audit", "verify")]
+    refused = subprocess.run(
+        kraft("--workspace", root, "targets", "set", "--kpi", "client_meetings_per_month",
+              "--target", "9"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "holds the database" in refused.stderr
+    stop(process)
+    assert not token.exists()
+    for command in (("status",), ("scores", "--period", "2025-Q4"), ("users", "list")):
+        alone = subprocess.run(
+            kraft("--workspace", root, *command), capture_output=True, text=True, timeout=180
+        )
+        assert alone.returncode == 0, alone.stderr
+        assert alone.stdout == answers[command], command  # the same answer as from the snapshot

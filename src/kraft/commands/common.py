@@ -96,7 +96,7 @@ def open_database(
     except DatabaseLockedError as locked:
         if not read_only or locked.server is None:
             raise
-        db = _snapshot_database(locked.server, locked.message)
+        db = _snapshot_database(locked.server, locked.message, db.display_url)
         current = migrate.current_revision(db)
     head = migrate.head_revision()
     if current != head:
@@ -107,13 +107,13 @@ def open_database(
     return db
 
 
-def _snapshot_database(server: RunningServer, why: str) -> Database:
+def _snapshot_database(server: RunningServer, why: str, shown_as: str) -> Database:
     path = snapshot_from(server, why)
     err.print(
         styled("Note: ", "dim", f"`kraft serve` (PID {server.pid}) holds the database; "
                "this reads the copy it made just now.")
     )  # fmt: skip
-    db = Database(f"duckdb:///{path}", read_only=True)
+    db = Database(f"duckdb:///{path}", read_only=True, shown_as=shown_as)
     _opened.append(db)
     return db
 

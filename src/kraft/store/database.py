@@ -59,8 +59,10 @@ def resolve_url(url: str, base_dir: Path) -> str:
 class Database:
     """Owns the engine for the workspace's one database URL."""
 
-    def __init__(self, url: str, *, read_only: bool = False) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, shown_as: str | None = None) -> None:
+        """`shown_as`: how messages name it (a snapshot is named as the database it copies)."""
         self.url = url
+        self.shown_as = shown_as
         try:
             self.engine: Engine = sa.create_engine(url, **_engine_options(url, read_only))
         except (ArgumentError, NoSuchModuleError) as exc:
@@ -73,7 +75,7 @@ class Database:
 
     @property
     def display_url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        return self.shown_as or self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -114,8 +116,11 @@ class Database:
             conn.exec_driver_sql(f"ATTACH '{quoted}' AS kraft_snapshot")
             try:
                 conn.exec_driver_sql(f'COPY FROM DATABASE "{name}" TO kraft_snapshot')
+                conn.commit()
             finally:
+                conn.rollback()
                 conn.exec_driver_sql("DETACH kraft_snapshot")
+                conn.commit()
 
 
 @dataclass(frozen=True)
