@@ -185,7 +185,7 @@ def test_reading_commands_answer_while_the_server_holds_the_database(
 ) -> None:
     """The reading commands read a snapshot the server makes for them (with its local token,
     mode 0600); what they say is what they say without a server; a writing one still stops."""
-    process, url = server
+    process, _ = server
     token = root / "kraft.duckdb.serve.token"
     assert token.exists() and token.stat().st_mode & 0o777 == 0o600
     answers = {}
