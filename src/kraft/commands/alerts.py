@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import typer
 from rich.text import Text
 
-from kraft.analysis.alerts import CLOSING_DAYS, Alert, AlertKind, Closing, alerts
-from kraft.analysis.pacing import is_open
+from kraft.analysis.alerts import CLOSING_DAYS, Alert, AlertKind
 from kraft.commands.analysis import (
     item_json,
     json_number,
@@ -20,29 +17,24 @@ from kraft.commands.analysis import (
 )
 from kraft.commands.common import (
     actor,
-    calendar_of,
     check_format,
-    compute_parameters,
     format_option,
-    open_database,
+    kraft_of,
     out,
-    parse_period,
     table_of,
     warn,
-    workspace_framework,
-    workspace_of,
 )
+from kraft.core.alerts import (
+    AlertEmail,
+    PeriodAlerts,
+    alert_email,
+    period_alerts,
+    send_alert_email,
+)
+from kraft.core.context import Kraft
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
-from kraft.mailer import send_all
-from kraft.metrics.spec import load_catalogue
-from kraft.periods import Calendar, Period
 from kraft.reports import alerts_digest
-from kraft.scoring.stored import as_of_date
-from kraft.store import audit
-from kraft.store.database import Database
-from kraft.store.metadata import scores
-from kraft.workspace import Workspace
 
 # --format stays a checked str here: its refusal is the one-line "Error: --format ..." kept.
 TABLE_OR_JSON = ("table", "json")
@@ -50,25 +42,6 @@ TABLE_OR_JSON = ("table", "json")
 
 def register(app: typer.Typer) -> None:
     app.command("alerts")(alerts_command)
-
-
-def _period_with_data(calendar: Calendar, label: str | None, as_of: date, option: str) -> Period:
-    """The period asked for (default: the quarter holding the as-of date), not after the data."""
-    period = parse_period(calendar, label, option) if label else calendar.quarter(as_of)
-    if period.start > as_of:
-        raise KraftError(
-            f"{option} {period.label} starts after the data's as-of date {as_of}; "
-            f"give a period up to {calendar.period(period.grain, as_of).label}."
-        )
-    return period
-
-
-def _as_of(db: Database) -> date:
-    with db.connect() as conn:
-        as_of = as_of_date(conn)
-    if as_of is None:
-        raise KraftError("No KPI values are stored yet; run `kraft compute` first.")
-    return as_of
 
 
 def alerts_command(
@@ -105,47 +78,35 @@ def alerts_command(
         raise KraftError(f"--closing-days {closing_days} is not from 0 to 366; give a day count.")
     if dry_run and not email:
         raise KraftError("--dry-run goes with --email; add --email to see who would be sent what.")
-    workspace = workspace_of(ctx)
-    if email and not dry_run and workspace.settings.smtp is None:
+    kraft = kraft_of(ctx, read_only=dry_run or not email)
+    if email and not dry_run and kraft.settings.smtp is None:
         raise KraftError(
-            f"{workspace.config_path} has no [smtp] table; add host, port, tls and sender there "
-            "(see the README) to send the alerts by email."
+            f"{kraft.workspace.config_path} has no [smtp] table; add host, port, tls and sender "
+            "there (see the README) to send the alerts by email."
         )
-    db = open_database(workspace, read_only=dry_run or not email)
-    framework = workspace_framework(workspace)
-    calendar = calendar_of(workspace)
-    as_of = _as_of(db)
-    chosen = _period_with_data(calendar, period, as_of, "--period")
-    closing = Closing(compute_parameters(workspace), closing_days)
-    with db.connect() as conn:
-        found = alerts(conn, framework, calendar, chosen, as_of, load_catalogue(), closing=closing)
-        scored = conn.execute(
-            sa.select(sa.func.count()).select_from(scores).where(scores.c.period == chosen.label)
-        ).scalar()
-    open_now = is_open(chosen, as_of)
-    if not scored:
-        warn(f"No scores are stored for {chosen.label}; run `kraft compute` to score it.")
+    found = period_alerts(kraft, period, closing_days=closing_days)
+    if not found.scored:
+        warn(f"No scores are stored for {found.period.label}; run `kraft compute` to score it.")
     if email:
-        _email_digests(workspace, db, framework, chosen, as_of, found, dry_run=dry_run)
+        _email_digests(kraft, alert_email(kraft, found), dry_run=dry_run)
         return
     if fmt == "json":
         print_json(
             {
-                "period": chosen.label,
-                "as_of": as_of.isoformat(),
-                "open": open_now,
-                "alerts": [_alert_json(a) for a in found],
+                "period": found.period.label,
+                "as_of": found.as_of.isoformat(),
+                "open": found.open,
+                "alerts": [_alert_json(a) for a in found.alerts],
             }
         )
         return
-    _print_alerts(framework, chosen, as_of, open_now, found)
+    _print_alerts(kraft.framework, found)
 
 
-def _print_alerts(
-    framework: Framework, period: Period, as_of: date, open_now: bool, found: list[Alert]
-) -> None:
+def _print_alerts(framework: Framework, alerts: PeriodAlerts) -> None:
     """The alerts as a table, each kind in its colour."""
-    state = f"open, as of {as_of}" if open_now else "closed: nothing to pace"
+    period, found = alerts.period, alerts.alerts
+    state = f"open, as of {alerts.as_of}" if alerts.open else "closed: nothing to pace"
     if not found:
         out.print(f"No alerts for {period.label} ({state}).")
         return
@@ -181,65 +142,22 @@ def _alert_note(framework: Framework, a: Alert) -> str:
     return f"{a.period} closes on {a.closes_on}{still}"
 
 
-def _email_digests(
-    workspace: Workspace,
-    db: Database,
-    framework: Framework,
-    period: Period,
-    as_of: date,
-    found: list[Alert],
-    *,
-    dry_run: bool,
-) -> None:
-    """One digest per manager and per RM; each one sent is in the audit log (who sent it, to
-    whom, about which RMs, how many alerts), written as the server accepts it."""
-    with db.connect() as conn:
-        plan = alerts_digest.plan_digests(conn, period.label, as_of, found)
-        names = alerts_digest.rm_names(conn)
-    smtp = workspace.settings.smtp
-    sender = smtp.sender if smtp else "kraft@localhost"
-    messages = [alerts_digest.message(framework, d, sender, names) for d in plan.digests]
-    skipped = _skipped(plan)
+def _email_digests(kraft: Kraft, email: AlertEmail, *, dry_run: bool) -> None:
+    """Send the digests (kraft.core.alerts), or with --dry-run say who would get what."""
+    plan, label, skipped = email.plan, email.alerts.period.label, _skipped(email.plan)
     if dry_run:
-        for digest, mail in zip(plan.digests, messages, strict=True):
+        for digest, mail in zip(plan.digests, email.messages, strict=True):
             out.print(f"Would send to {digest.email} ({digest.audience}): {mail['Subject']}")
         out.print(
-            f"Dry run: {len(messages)} digest(s) for {period.label} would be sent "
+            f"Dry run: {len(email.messages)} digest(s) for {label} would be sent "
             f"({plan.managers} to managers, {plan.rms} to RMs); nothing was sent{skipped}."
         )
         return
-    assert smtp is not None  # checked before any work
-    who = actor()
-    failure: KraftError | None = None
-    with db.begin() as conn:
-
-        def record(index: int, _mail: object) -> None:
-            digest = plan.digests[index]
-            audit.append(
-                conn,
-                actor=who,
-                action="alerts.email",
-                object_type="alert_digest",
-                object_id=digest.email,
-                new={
-                    "period": digest.period,
-                    "as_of": digest.as_of.isoformat(),
-                    "audience": digest.audience,
-                    "alerts": digest.count,
-                    "rm_ids": digest.rm_ids,
-                    "smtp": f"{smtp.host}:{smtp.effective_port}",
-                },
-            )
-
-        try:
-            send_all(smtp, messages, record)
-        except KraftError as exc:  # the digests accepted before it stay in the audit log
-            failure = exc
-    if failure is not None:
-        raise failure
-    total = sum(d.count for d in plan.digests)
+    send_alert_email(kraft, email, actor=actor())
+    smtp = kraft.settings.smtp
+    assert smtp is not None  # send_alert_email refuses a workspace without one
     out.print(
-        f"Sent {len(messages)} digest(s) for {period.label} with {total} alert line(s) "
+        f"Sent {len(email.messages)} digest(s) for {label} with {email.lines} alert line(s) "
         f"({plan.managers} to managers, {plan.rms} to RMs) through "
         f"{smtp.host}:{smtp.effective_port}{skipped}."
     )

@@ -20,11 +20,12 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from sqlalchemy.engine import Connection
 
 from kraft.core.compute import compute_and_score
-from kraft.errors import KraftError
+from kraft.core.inputs import parse_date, parse_period
+from kraft.errors import ConflictError, InvalidInputError, KraftError
 from kraft.metrics.runner import ComputeRequest
 from kraft.periods import Grain
 from kraft.store.metadata import compute_runs
@@ -113,24 +114,14 @@ class ComputeJob:
 def compute_request(
     site: Site, first: str | None, last: str | None, grain: str, as_of: str | None
 ) -> ComputeRequest:
-    """The request from a form's or the API's fields, each checked with one sentence (422)."""
+    """The request from a form's or the API's fields, each checked with one sentence."""
     first, last = (first or "").strip() or None, (last or "").strip() or None
     for label, name in ((first, "From"), (last, "To")):
         if label is not None:
-            try:
-                site.calendar.parse(label)
-            except ValueError as exc:
-                raise HTTPException(422, f"{name}: {exc}.") from None
+            parse_period(site.calendar, label, name)
     if grain not in GRAINS:
-        raise HTTPException(422, f"The grain {grain!r} is not month, quarter, year or all.")
-    as_of_date = None
-    if as_of and as_of.strip():
-        try:
-            as_of_date = date.fromisoformat(as_of.strip())
-        except ValueError:
-            raise HTTPException(
-                422, f"The as-of date {as_of!r} is not a date; write it as YYYY-MM-DD."
-            ) from None
+        raise InvalidInputError(f"The grain {grain!r} is not month, quarter, year or all.")
+    as_of_date = parse_date(as_of, "The as-of date")
     return ComputeRequest(as_of=as_of_date, first=first, last=last, grains=GRAINS[grain])
 
 
@@ -171,10 +162,9 @@ class ComputeJobs:
         with self._lock:
             busy = next((j for j in self._jobs.values() if not j.finished), None)
             if busy is not None:
-                raise HTTPException(
-                    409,
+                raise ConflictError(
                     f"A compute is already running (job {busy.job_id}, started by {busy.actor}); "
-                    "wait for it to finish and try again.",
+                    "wait for it to finish and try again."
                 )
             job = ComputeJob(
                 secrets.token_hex(8),

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kraft.core.access import Scope
+from kraft.errors import KraftError
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
+from kraft.web.errors import status_of
 from kraft.web.forms import BOOLEAN
 from kraft.web.jobs import GRAINS, ComputeJobs, compute_request, recent_runs
 from kraft.web.render import render_page
@@ -79,8 +81,8 @@ def start_compute(
             score=BOOLEAN.get(score.strip().lower(), True),
             actor=scope.actor,
         )
-    except HTTPException as exc:
-        return _page(request, site, message=str(exc.detail), status_code=exc.status_code, form=form)
+    except KraftError as exc:
+        return _page(request, site, message=exc.message, status_code=status_of(exc), form=form)
     return RedirectResponse(f"/compute/jobs/{job.job_id}", status_code=303)
 
 

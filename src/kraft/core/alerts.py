@@ -1,0 +1,135 @@
+"""Alerts: what is at risk in a period (kraft.analysis.alerts), and the digests that send them by
+email, one per manager and per RM, each one the mail server accepts written to the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from email.message import EmailMessage
+
+import sqlalchemy as sa
+
+from kraft.analysis.alerts import Alert, Closing, alerts
+from kraft.analysis.pacing import is_open
+from kraft.core.context import Kraft
+from kraft.core.inputs import parse_period
+from kraft.errors import InvalidInputError, KraftError
+from kraft.mailer import send_all
+from kraft.periods import Period
+from kraft.reports import alerts_digest
+from kraft.scoring.stored import as_of_date
+from kraft.store import audit
+from kraft.store.metadata import scores
+
+
+@dataclass(frozen=True)
+class PeriodAlerts:
+    period: Period
+    as_of: date
+    alerts: list[Alert]
+    scored: bool  # whether the period has scores (else: `kraft compute` first)
+
+    @property
+    def open(self) -> bool:
+        return is_open(self.period, self.as_of)
+
+
+@dataclass(frozen=True)
+class AlertEmail:
+    """The digests to send: the plan (who gets what, who is skipped) and the messages."""
+
+    alerts: PeriodAlerts
+    plan: alerts_digest.DigestPlan
+    messages: list[EmailMessage]
+
+    @property
+    def lines(self) -> int:
+        return sum(d.count for d in self.plan.digests)
+
+
+def data_as_of(kraft: Kraft) -> date:
+    """The as-of date of the stored values; refused before the first compute."""
+    with kraft.db.connect() as conn:
+        as_of = as_of_date(conn)
+    if as_of is None:
+        raise KraftError("No KPI values are stored yet; run `kraft compute` first.")
+    return as_of
+
+
+def period_with_data(kraft: Kraft, label: str | None, as_of: date, field: str) -> Period:
+    """The period asked for (default: the quarter holding the as-of date), not after the data."""
+    calendar = kraft.calendar
+    period = parse_period(calendar, label, field) if label else calendar.quarter(as_of)
+    if period.start > as_of:
+        raise InvalidInputError(
+            f"{field} {period.label} starts after the data's as-of date {as_of}; "
+            f"give a period up to {calendar.period(period.grain, as_of).label}."
+        )
+    return period
+
+
+def period_alerts(
+    kraft: Kraft, label: str | None, *, closing_days: int, field: str = "--period"
+) -> PeriodAlerts:
+    """The alerts of the period (default: the quarter holding the data's as-of date)."""
+    as_of = data_as_of(kraft)
+    period = period_with_data(kraft, label, as_of, field)
+    closing = Closing(kraft.compute_parameters, closing_days)
+    with kraft.db.connect() as conn:
+        found = alerts(
+            conn, kraft.framework, kraft.calendar, period, as_of, kraft.catalogue, closing=closing
+        )
+        scored = conn.execute(
+            sa.select(sa.func.count()).select_from(scores).where(scores.c.period == period.label)
+        ).scalar()
+    return PeriodAlerts(period, as_of, found, bool(scored))
+
+
+def alert_email(kraft: Kraft, found: PeriodAlerts) -> AlertEmail:
+    """One digest per manager (their teams' RMs) and per RM (their own), from kraft.toml's
+    [smtp] sender."""
+    with kraft.db.connect() as conn:
+        plan = alerts_digest.plan_digests(conn, found.period.label, found.as_of, found.alerts)
+        names = alerts_digest.rm_names(conn)
+    smtp = kraft.settings.smtp
+    sender = smtp.sender if smtp else "kraft@localhost"
+    messages = [alerts_digest.message(kraft.framework, d, sender, names) for d in plan.digests]
+    return AlertEmail(found, plan, messages)
+
+
+def send_alert_email(kraft: Kraft, email: AlertEmail, *, actor: str) -> None:
+    """Send the digests; each one the server accepts is in the audit log (who sent it, to whom,
+    about which RMs, how many alerts), kept even when a later one fails."""
+    smtp = kraft.settings.smtp
+    if smtp is None:
+        raise InvalidInputError(
+            f"{kraft.workspace.config_path} has no [smtp] table; add host, port, tls and sender "
+            "there (see the README) to send the alerts by email."
+        )
+    failure: KraftError | None = None
+    with kraft.write() as conn:
+
+        def record(index: int, _mail: object) -> None:
+            digest = email.plan.digests[index]
+            audit.append(
+                conn,
+                actor=actor,
+                action="alerts.email",
+                object_type="alert_digest",
+                object_id=digest.email,
+                new={
+                    "period": digest.period,
+                    "as_of": digest.as_of.isoformat(),
+                    "audience": digest.audience,
+                    "alerts": digest.count,
+                    "rm_ids": digest.rm_ids,
+                    "smtp": f"{smtp.host}:{smtp.effective_port}",
+                },
+            )
+
+        try:
+            send_all(smtp, email.messages, record)
+        except KraftError as exc:  # the digests accepted before it stay in the audit log
+            failure = exc
+    if failure is not None:
+        raise failure
