@@ -8,7 +8,6 @@ A measurement has no version column, so its ETag is a hash of the row's content.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +24,7 @@ from kraft.errors import ConflictError, ForbiddenError, InvalidInputError
 from kraft.formatting import plain
 from kraft.framework.model import KPI, Framework, KpiKind, Role
 from kraft.framework.smart import unit_bounds
+from kraft.metrics.manual import refresh_manual_values
 from kraft.periods import Calendar, Period
 from kraft.reports.values import format_value, unit_label
 from kraft.store import audit
@@ -184,95 +184,6 @@ def check_measurement(
     return period, value, text
 
 
-def refresh_manual_values(
-    conn: Connection, calendar: Calendar, rm_id: str, kpi_id: str, period: Period
-) -> int:
-    """Store the RM's manual values that the measurement of `period` feeds (that period's and
-    every longer stored period's holding it) as kraft.metrics.runner.MANUAL_SQL computes them:
-    the period's own measurement, else the mean of the shorter periods' measurements inside it.
-    Periods `kraft compute` has not stored are left to it. The number of values changed."""
-    v = sa.table(
-        "kpi_values",
-        sa.column("entity_type"),
-        sa.column("entity_id"),
-        sa.column("kpi_id"),
-        sa.column("period"),
-        sa.column("value"),
-        sa.column("numerator"),
-        sa.column("denominator"),
-        sa.column("row_count"),
-        sa.column("computed_at"),
-    )
-    mine = (v.c.entity_type == "rm", v.c.entity_id == rm_id, v.c.kpi_id == kpi_id)
-    stored = [r[0] for r in conn.execute(sa.select(v.c.period).where(*mine))]
-    measured = [r[0] for r in conn.execute(sa.select(MEASUREMENTS.c.period).where(
-        MEASUREMENTS.c.rm_id == rm_id, MEASUREMENTS.c.kpi_id == kpi_id
-    ))]  # fmt: skip
-    labels = {label: _parsed(calendar, label) for label in {*stored, *measured}}
-    changed = 0
-    now = datetime.now(UTC).replace(tzinfo=None)
-    for label in stored:
-        outer = labels[label]
-        if outer is None or not (outer == period or _inside(period, outer)):
-            continue
-        inner = [m for m in measured if (p := labels[m]) is not None and _inside(p, outer)]
-        numbers = _manual_value(conn, rm_id, kpi_id, label, inner)
-        conn.execute(
-            v.update()
-            .where(*mine, v.c.period == label)
-            .values(
-                value=numbers[0],
-                numerator=numbers[1],
-                denominator=numbers[2],
-                row_count=numbers[3],
-                computed_at=now,
-            )
-        )
-        changed += 1
-    return changed
-
-
-def _parsed(calendar: Calendar, label: str) -> Period | None:
-    try:
-        return calendar.parse(label)
-    except ValueError:
-        return None
-
-
-def _inside(inner: Period, outer: Period) -> bool:
-    return inner.within(outer) and inner.months < outer.months
-
-
-def _manual_value(
-    conn: Connection, rm_id: str, kpi_id: str, label: str, inner: list[str]
-) -> tuple[float | None, float | None, float | None, int]:
-    """(value, numerator, denominator, row_count) with MANUAL_SQL's expressions."""
-    key = {"r": rm_id, "k": kpi_id}
-    exact = conn.execute(
-        sa.text(
-            "SELECT CAST(value AS DOUBLE PRECISION) FROM measurements "
-            "WHERE rm_id = :r AND kpi_id = :k AND period = :p"
-        ),
-        {**key, "p": label},
-    ).first()
-    if exact is not None:
-        return exact[0], exact[0], 1.0, 1
-    if not inner:
-        return None, None, None, 0
-    row = conn.execute(
-        sa.text(
-            "SELECT CAST(inn.total / inn.n AS DOUBLE PRECISION), "
-            "CAST(inn.total AS DOUBLE PRECISION), CAST(inn.n AS DOUBLE PRECISION), inn.n "
-            "FROM (SELECT sum(value) AS total, count(*) AS n FROM measurements "
-            "WHERE rm_id = :r AND kpi_id = :k AND period IN :inner) AS inn"
-        ).bindparams(sa.bindparam("inner", expanding=True)),
-        {**key, "inner": inner},
-    ).one()
-    if not row[3]:
-        return None, None, None, 0
-    return row[0], row[1], row[2], int(row[3])
-
-
 def _audit_measurement(
     conn: Connection,
     scope: Scope,
@@ -404,8 +315,6 @@ def delete_measurement(
             )
         )
         _audit_measurement(conn, scope, "delete", old, None)
-        chosen = _parsed(calendar, old.period)
-        if chosen is not None:
-            refresh_manual_values(conn, calendar, rm_id, kpi_id, chosen)
+        refresh_manual_values(conn, calendar, rm_id, kpi_id, calendar.parse(old.period))
     rescore(kraft, [rm_id])
     return old

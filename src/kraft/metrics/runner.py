@@ -21,6 +21,7 @@ from kraft.framework.model import Framework, KpiKind
 from kraft.ingest.status import earliest_event_date, last_import
 from kraft.metrics.compile.plans import VALUE_COLUMNS, VALUES_TABLE
 from kraft.metrics.compiler import Compiler, Plan, metrics_needed
+from kraft.metrics.manual import MANUAL_SQL
 from kraft.metrics.spec import Catalogue
 from kraft.metrics.spine import (
     ENTITY_PERIODS_SQL,
@@ -38,28 +39,6 @@ from kraft.store.metadata import compute_runs
 
 DIALECTS = {"duckdb": "duckdb", "postgresql": "postgres"}
 
-MANUAL_SQL = f"""
-INSERT INTO {VALUES_TABLE} ({", ".join(VALUE_COLUMNS)})
-SELECT ep.entity_type, ep.entity_id, ep.grain, ep.label, k.kpi_id,
-       CAST(CASE WHEN ex.value IS NOT NULL THEN ex.value ELSE inn.total / inn.n END AS DOUBLE PRECISION),
-       CAST(CASE WHEN ex.value IS NOT NULL THEN ex.value ELSE inn.total END AS DOUBLE PRECISION),
-       CAST(CASE WHEN ex.value IS NOT NULL THEN 1 ELSE inn.n END AS DOUBLE PRECISION),
-       CASE WHEN ex.value IS NOT NULL THEN 1 ELSE coalesce(inn.n, 0) END,
-       ep.open_period, NULL
-FROM kraft_entity_periods AS ep
-CROSS JOIN kraft_manual_kpis AS k
-LEFT JOIN measurements AS ex
-  ON ex.rm_id = ep.entity_id AND ex.kpi_id = k.kpi_id AND ex.period = ep.label
-LEFT JOIN (
-  SELECT m.rm_id, m.kpi_id, p.label, sum(m.value) AS total, count(*) AS n
-  FROM measurements AS m
-  JOIN kraft_labels AS g ON g.label = m.period
-  JOIN kraft_periods AS p
-    ON g.start_date >= p.start_date AND g.end_date <= p.end_date AND g.months < p.months
-  GROUP BY m.rm_id, m.kpi_id, p.label
-) AS inn ON inn.rm_id = ep.entity_id AND inn.kpi_id = k.kpi_id AND inn.label = ep.label
-WHERE ep.entity_type = 'rm'
-"""
 
 VALUES_DDL = [
     ("entity_type", "VARCHAR"),

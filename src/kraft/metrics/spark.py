@@ -40,8 +40,8 @@ from kraft.framework.model import Framework
 from kraft.ingest.status import last_import
 from kraft.metrics.compile.dialect import SparkSQL
 from kraft.metrics.compile.plans import VALUES_TABLE
+from kraft.metrics.manual import MANUAL_SQL
 from kraft.metrics.runner import (
-    MANUAL_SQL,
     VALUES_DDL,
     ComputeRequest,
     ComputeResult,

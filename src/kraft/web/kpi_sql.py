@@ -7,7 +7,8 @@ from datetime import date
 
 from kraft.framework.model import KPI, KpiKind
 from kraft.metrics.compiler import Compiler, metrics_needed
-from kraft.metrics.runner import DIALECTS, MANUAL_SQL
+from kraft.metrics.manual import MANUAL_SQL
+from kraft.metrics.runner import DIALECTS
 from kraft.metrics.spec import load_catalogue
 from kraft.web.site import Site
 
