@@ -39,6 +39,7 @@ from kraft.metrics.compile.plans import PROVISIONAL
 from kraft.metrics.compiler import Compiler
 from kraft.metrics.spec import Catalogue, Measure
 from kraft.store.database import Database
+from kraft.store.roster import is_scored_sql
 
 DIALECTS = {"duckdb": "duckdb", "postgresql": "postgres"}
 DEFAULT_WINDOW_MONTHS = 6
@@ -594,7 +595,7 @@ def _groups(
             sa.text(
                 "SELECT p.rm_id FROM initiative_participants AS p "
                 "JOIN relationship_managers AS r ON r.rm_id = p.rm_id "
-                "WHERE p.initiative_id = :i AND coalesce(r.role, 'rm') = 'rm' ORDER BY p.rm_id"
+                f"WHERE p.initiative_id = :i AND {is_scored_sql('r')} ORDER BY p.rm_id"
             ),
             {"i": initiative_id},
         )
@@ -608,7 +609,7 @@ def _groups(
         str(r[0])
         for r in conn.execute(
             sa.text(
-                "SELECT rm_id FROM relationship_managers WHERE coalesce(role, 'rm') = 'rm' "
+                f"SELECT rm_id FROM relationship_managers WHERE {is_scored_sql()} "
                 "AND (hire_date IS NULL OR hire_date <= :first) "
                 "AND (exit_date IS NULL OR exit_date >= :last) "
                 "AND rm_id NOT IN (SELECT rm_id FROM initiative_participants "

@@ -51,6 +51,7 @@ from kraft.scoring.scorecard import (
 from kraft.scoring.stored import StoredValue, load_rm_values
 from kraft.scoring.targets import TargetBook
 from kraft.store.metadata import scores
+from kraft.store.roster import role_of_rm
 
 COUNTING = {"count", "count_distinct"}
 NON_NEGATIVE = {Unit.count, Unit.count_per_month, Unit.currency, Unit.days}
@@ -315,10 +316,7 @@ def _stored_team_kpi(
 
 
 def _unknown_rm(conn: Connection, rm_id: str) -> None:
-    role = conn.execute(
-        sa.text("SELECT coalesce(role, 'rm') FROM relationship_managers WHERE rm_id = :rm"),
-        {"rm": rm_id},
-    ).scalar()
+    role = role_of_rm(conn, rm_id)
     if role is None:
         raise KraftError(
             f"--rm {rm_id!r} is not in relationship_managers; give the rm_id of an RM."

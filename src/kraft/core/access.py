@@ -1,8 +1,8 @@
 """Who may see and change what: every permission of the web app and the API, in one place.
 
 Derived from the data, never kept beside it: an admin sees and edits everything; a manager's
-scope is the teams whose leader_rm_id is their RM record, with every team below them, and the
-RMs of those teams; an RM sees only their own record (and, of their team, only their rank and the
+scope is what their RM record manages (kraft.store.roster.managed_by: the teams it leads, with
+every team below them, and the RMs of those teams); an RM sees only their own record (and, of their team, only their rank and the
 distribution, never other RMs' names or values). Who may enter a manual KPI is the framework's
 `entered_by`, and nobody enters a measurement about themselves unless the framework lets the rated
 RM do so (management_decision_impact: the manager, never the RM rated).
@@ -21,11 +21,8 @@ from sqlalchemy.engine import Connection
 
 from kraft.errors import InvalidInputError, NotFoundError
 from kraft.framework.model import KPI, Role
-from kraft.store.metadata import operational
-from kraft.store.teams import led_teams
+from kraft.store.roster import managed_by, rm_exists, team_of
 from kraft.store.users import User, find_by_email
-
-RMS = operational["relationship_managers"]
 
 
 @dataclass(frozen=True)
@@ -121,21 +118,12 @@ def scope_of(conn: Connection, user: User) -> Scope:
     """The user's scope, read from teams and relationship_managers as they are now."""
     if user.role is Role.admin:
         return Scope(user, None, None)
-    own_team = None
-    if user.rm_id:
-        own_team = conn.execute(sa.select(RMS.c.team_id).where(RMS.c.rm_id == user.rm_id)).scalar()
+    own_team = team_of(conn, user.rm_id) if user.rm_id else None
     if user.role is Role.rm:
         rm_ids = frozenset([user.rm_id]) if user.rm_id else frozenset()
         return Scope(user, rm_ids, frozenset(), own_team)
-    teams = led_teams(conn, user.rm_id) if user.rm_id else frozenset()
-    members = (
-        frozenset(
-            r[0] for r in conn.execute(sa.select(RMS.c.rm_id).where(RMS.c.team_id.in_(teams)))
-        )
-        if teams
-        else frozenset()
-    )
-    return Scope(user, members, teams, own_team)
+    managed = managed_by(conn, user.rm_id or None)
+    return Scope(user, managed.rm_ids, managed.team_ids, own_team)
 
 
 def no_such(kind: str, key: str) -> NotFoundError:
@@ -145,8 +133,7 @@ def no_such(kind: str, key: str) -> NotFoundError:
 
 def visible_rm(conn: Connection, scope: Scope, rm_id: str) -> None:
     """Refuse an RM that does not exist or is out of the user's scope."""
-    found = conn.execute(sa.select(RMS.c.rm_id).where(RMS.c.rm_id == rm_id)).first()
-    if not scope.can_see_rm(rm_id) or found is None:
+    if not scope.can_see_rm(rm_id) or not rm_exists(conn, rm_id):
         raise no_such("RM", rm_id)
 
 

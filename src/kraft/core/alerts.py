@@ -20,6 +20,7 @@ from kraft.reports import alerts_digest
 from kraft.scoring.stored import as_of_date
 from kraft.store import audit
 from kraft.store.metadata import scores
+from kraft.store.roster import rm_names
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def alert_email(kraft: Kraft, found: PeriodAlerts) -> AlertEmail:
     [smtp] sender."""
     with kraft.db.connect() as conn:
         plan = alerts_digest.plan_digests(conn, found.period.label, found.as_of, found.alerts)
-        names = alerts_digest.rm_names(conn)
+        names = rm_names(conn)
     smtp = kraft.settings.smtp
     sender = smtp.sender if smtp else "kraft@localhost"
     messages = [alerts_digest.message(kraft.framework, d, sender, names) for d in plan.digests]

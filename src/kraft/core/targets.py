@@ -30,11 +30,8 @@ from kraft.scoring.runner import ScoreResult
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import StoredTarget, TargetInput
 from kraft.scoring.targets import DELETED, SCOPES
-from kraft.store.metadata import operational, targets
-from kraft.store.teams import teams_below
-
-RMS = operational["relationship_managers"]
-TEAMS = operational["teams"]
+from kraft.store.metadata import targets
+from kraft.store.roster import members, team_exists, team_tree, teams_below
 
 
 @dataclass(frozen=True)
@@ -111,15 +108,10 @@ def _applying_teams(conn: Connection, scope: Scope) -> frozenset[str] | None:
     and every team above them (None: all, for an admin)."""
     if scope.team_ids is None:
         return None
-    parents = dict(conn.execute(sa.select(TEAMS.c.team_id, TEAMS.c.parent_team_id)).all())
-    found: set[str] = set()
-    todo: list[str | None] = [*scope.team_ids, scope.own_team_id]
-    while todo:
-        team = todo.pop()
-        if team is not None and team not in found:
-            found.add(team)
-            todo.append(parents.get(team))
-    return frozenset(found)
+    tree = team_tree(conn)
+    return frozenset(
+        t for team in [*scope.team_ids, scope.own_team_id] for t in tree.ancestors(team)
+    )
 
 
 def _sees_target(scope: Scope, teams: frozenset[str] | None, row: StoredTarget) -> bool:
@@ -192,8 +184,7 @@ def may_set_target(conn: Connection, scope: Scope, scope_type: str, scope_id: st
             raise ForbiddenError("Only an admin sets the company's targets.")
         return
     if scope_type == "team":
-        found = conn.execute(sa.select(TEAMS.c.team_id).where(TEAMS.c.team_id == scope_id))
-        if not scope.can_see_team(scope_id) or found.first() is None:
+        if not scope.can_see_team(scope_id) or not team_exists(conn, scope_id):
             raise no_such("team", scope_id)
     else:
         visible_rm(conn, scope, scope_id)
@@ -251,8 +242,7 @@ def reached_rms(conn: Connection, changed: Iterable[tuple[str, str]]) -> frozens
         else:
             return None
     if teams:
-        below = sorted(teams_below(conn, teams))
-        rms.update(conn.execute(sa.select(RMS.c.rm_id).where(RMS.c.team_id.in_(below))).scalars())
+        rms.update(members(conn, teams_below(conn, teams)))
     return frozenset(rms)
 
 

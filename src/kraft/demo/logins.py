@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from kraft.framework.model import Role
 from kraft.store.metadata import operational
-from kraft.store.teams import led_teams
+from kraft.store.roster import is_scored, team_tree
 from kraft.store.users import add_user, find_by_email
 
 
@@ -37,11 +37,9 @@ def demo_logins(conn: Connection) -> list[DemoLogin]:
         return found
     manager = str(leaders.leader_rm_id)
     found.append(DemoLogin("manager@kraft.demo", "kraft-demo-manager", Role.manager, manager))
-    led = sorted(led_teams(conn, manager))
+    led = sorted(team_tree(conn).led_by(manager))
     rm = conn.execute(
-        sa.select(rms.c.rm_id)
-        .where(rms.c.team_id.in_(led), sa.func.coalesce(rms.c.role, "rm") == "rm")
-        .order_by(rms.c.rm_id)
+        sa.select(rms.c.rm_id).where(rms.c.team_id.in_(led), is_scored()).order_by(rms.c.rm_id)
     ).scalar()
     if rm is not None:
         found.append(DemoLogin("rm@kraft.demo", "kraft-demo-rm", Role.rm, str(rm)))

@@ -36,6 +36,7 @@ from kraft.metrics.spine import (
 from kraft.periods import Calendar, Grain, Period
 from kraft.store.database import Database
 from kraft.store.metadata import compute_runs
+from kraft.store.roster import rm_exists, rm_teams, team_tree
 
 DIALECTS = {"duckdb": "duckdb", "postgresql": "postgres"}
 
@@ -216,13 +217,7 @@ def compute(
     dialect = DIALECTS[db.dialect]
     started = datetime.now(UTC).replace(tzinfo=None)
     with db.connect() as conn:
-        teams: dict[str, str | None] = {
-            r[0]: r[1] for r in conn.execute(sa.text("SELECT team_id, parent_team_id FROM teams"))
-        }
-        rms: dict[str, str | None] = {
-            r[0]: r[1]
-            for r in conn.execute(sa.text("SELECT rm_id, team_id FROM relationship_managers"))
-        }
+        teams, rms = team_tree(conn).parents, rm_teams(conn)
         prepared = prepare_compute(
             framework,
             catalogue,
@@ -412,10 +407,7 @@ def explain(
     dialect = DIALECTS[db.dialect]
     compiler = Compiler(catalogue, {**parameters, "as_of": date.today()}, dialect)
     with db.connect() as conn:
-        known = conn.execute(
-            sa.text("SELECT count(*) FROM relationship_managers WHERE rm_id = :r"), {"r": rm_id}
-        ).scalar()
-        if not known:
+        if not rm_exists(conn, rm_id):
             raise KraftError(f"There is no RM {rm_id!r}; check the id (kraft status lists tables).")
         stored_row = conn.execute(
             sa.text(

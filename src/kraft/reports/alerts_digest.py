@@ -18,19 +18,15 @@ from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.alerts import Alert, AlertKind
 from kraft.framework.model import Framework, Role
 from kraft.reports.framework_document import template_environment
 from kraft.reports.values import shown_value
-from kraft.store.metadata import operational
-from kraft.store.teams import led_teams
+from kraft.store.roster import Managed, TeamTree, managed_by, rm_names, team_tree
 from kraft.store.users import list_users
 
-RMS = operational["relationship_managers"]
-TEAMS = operational["teams"]
 HEADINGS = {
     AlertKind.at_risk: "At risk: the forecast misses the target",
     AlertKind.below_threshold_twice: "Below threshold two periods running",
@@ -102,8 +98,7 @@ class DigestPlan:
 def plan_digests(conn: Connection, period: str, as_of: date, found: Sequence[Alert]) -> DigestPlan:
     """Who receives which alerts (see the module docstring)."""
     names = rm_names(conn)
-    team_of = {r.rm_id: r.team_id for r in conn.execute(sa.select(RMS.c.rm_id, RMS.c.team_id))}
-    team_names = {r.team_id: r.name for r in conn.execute(sa.select(TEAMS.c.team_id, TEAMS.c.name))}
+    tree = team_tree(conn)
     by_rm: dict[str, list[Alert]] = {}
     for alert in found:
         by_rm.setdefault(alert.rm_id, []).append(alert)
@@ -112,17 +107,15 @@ def plan_digests(conn: Connection, period: str, as_of: date, found: Sequence[Ale
     for user in people:
         if user.role is not Role.manager or not user.rm_id:
             continue
-        led = led_teams(conn, user.rm_id)
-        members = {rm for rm, team in team_of.items() if team in led}
-        theirs = [a for a in found if a.rm_id in members]
+        managed = managed_by(conn, user.rm_id)
+        theirs = [a for a in found if a.rm_id in managed.rm_ids]
         if not theirs:
             plan.nothing_to_report += 1
             continue
         if not user.active:
             plan.inactive_users.append(user.email)
             continue
-        tops = sorted(t for t in led if _parent_outside(conn, t, led))
-        about = "your teams (" + ", ".join(f"{t} {team_names.get(t, '')}".strip() for t in tops)
+        about = "your teams (" + ", ".join(_team_name(tree, t) for t in _tops(tree, managed))
         reader = names.get(user.rm_id, user.rm_id)
         digest = Digest(
             user.email, "manager", user.rm_id, reader, about + ")", period, as_of, theirs
@@ -144,11 +137,14 @@ def plan_digests(conn: Connection, period: str, as_of: date, found: Sequence[Ale
     return plan
 
 
-def _parent_outside(conn: Connection, team_id: str, led: frozenset[str]) -> bool:
-    parent = conn.execute(
-        sa.select(TEAMS.c.parent_team_id).where(TEAMS.c.team_id == team_id)
-    ).scalar()
-    return parent is None or parent not in led
+def _tops(tree: TeamTree, managed: Managed) -> list[str]:
+    """The manager's teams that are not below another of theirs."""
+    return tree.children(managed.team_ids).get(None, [])
+
+
+def _team_name(tree: TeamTree, team_id: str) -> str:
+    team = tree.teams.get(team_id)
+    return f"{team_id} {team.name if team else ''}".strip()
 
 
 # -- writing it ---------------------------------------------------------------------------
@@ -249,7 +245,3 @@ def message(
     mail.set_content(text_body(framework, digest, names))
     mail.add_alternative(html_body(framework, digest, names), subtype="html")
     return mail
-
-
-def rm_names(conn: Connection) -> dict[str, str]:
-    return {r.rm_id: r.name for r in conn.execute(sa.select(RMS.c.rm_id, RMS.c.name))}

@@ -55,6 +55,7 @@ from kraft.scoring.stored import (
     stored_score_rows,
 )
 from kraft.store.metadata import scores
+from kraft.store.roster import role_sql
 
 TOP_DRIVERS = 5
 PNG_SCALE = 1.5  # the trends' pixels per CSS pixel on paper: about 220 dpi across A4
@@ -231,7 +232,7 @@ def _people(conn: Connection, rm_ids: Collection[str] | None) -> dict[str, _Who]
 
 def _read_people(conn: Connection, rm_ids: Collection[str] | None) -> dict[str, _Who]:
     sql = (
-        "SELECT r.rm_id, r.name, coalesce(r.role, 'rm') AS role, r.team_id, t.name AS team_name "
+        f"SELECT r.rm_id, r.name, {role_sql('r')} AS role, r.team_id, t.name AS team_name "
         "FROM relationship_managers AS r LEFT JOIN teams AS t ON t.team_id = r.team_id"
     )
     query = sa.text(sql)

@@ -31,7 +31,7 @@ from kraft.reports.scores import (
     overall_board_records,
     overall_rows,
 )
-from kraft.store.teams import teams_below
+from kraft.store.roster import teams_below
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet

@@ -34,10 +34,9 @@ from sqlalchemy.engine import Connection
 from kraft.errors import KraftError
 from kraft.framework.model import Framework, RatingBand
 from kraft.scoring.review import State, list_reviews
-from kraft.store.metadata import operational, scores
+from kraft.store.metadata import scores
+from kraft.store.roster import RMS, rm_names, role_of, team_names, team_tree
 
-RMS = operational["relationship_managers"]
-TEAMS = operational["teams"]
 DEFAULT_GAP_THRESHOLD = Decimal(5)
 HUNDRED = Decimal(100)
 STEP = Decimal("0.01")  # overall scores are rounded to 2 decimals
@@ -158,27 +157,15 @@ def latest_scored_period(conn: Connection, grain: str = "quarter") -> str | None
 
 def line_managers(conn: Connection) -> dict[str, str | None]:
     """rm_id → their line manager's rm_id (see the module's docstring), None where none."""
-    teams = {
-        r.team_id: (r.leader_rm_id, r.parent_team_id)
-        for r in conn.execute(
-            sa.select(TEAMS.c.team_id, TEAMS.c.leader_rm_id, TEAMS.c.parent_team_id)
-        )
-    }
-    people = conn.execute(
-        sa.select(RMS.c.rm_id, RMS.c.team_id, sa.func.coalesce(RMS.c.role, "rm").label("role"))
-    ).all()
+    tree = team_tree(conn)
+    people = conn.execute(sa.select(RMS.c.rm_id, RMS.c.team_id, role_of().label("role"))).all()
     managers = {p.rm_id for p in people if p.role == "manager"}
     found: dict[str, str | None] = {}
     for person in people:
-        team, seen, manager = person.team_id, set(), None
-        while team is not None and team in teams and team not in seen:
-            seen.add(team)
-            leader, parent = teams[team]
-            if leader in managers and leader != person.rm_id:
-                manager = leader
-                break
-            team = parent
-        found[person.rm_id] = manager
+        leaders = (tree.teams[team].leader_rm_id for team in tree.ancestors(person.team_id))
+        found[person.rm_id] = next(
+            (leader for leader in leaders if leader in managers and leader != person.rm_id), None
+        )
     return found
 
 
@@ -257,8 +244,8 @@ def calibrate(
     wanted = None if rm_ids is None else set(rm_ids)
     by_rm = {r.rm_id: r for r in list_reviews(conn, period=period)}
     managers = line_managers(conn)
-    names = {str(r[0]): r[1] for r in conn.execute(sa.select(RMS.c.rm_id, RMS.c.name))}
-    team_names = {str(r[0]): r[1] for r in conn.execute(sa.select(TEAMS.c.team_id, TEAMS.c.name))}
+    names = rm_names(conn)
+    teams = team_names(conn)
     rated: list[RatedRm] = []
     not_rated = 0
     for r in rows:
@@ -295,7 +282,7 @@ def calibrate(
             for k, v in sorted(by_manager.items(), key=lambda kv: kv[0] or "~")
         ],
         [
-            _group("team", k, team_names.get(k) if k else "no team", v, None)
+            _group("team", k, teams.get(k) if k else "no team", v, None)
             for k, v in sorted(by_team.items(), key=lambda kv: kv[0] or "~")
         ],
         rated,

@@ -29,6 +29,7 @@ from kraft.scoring.runner import load_people, load_targets
 from kraft.scoring.scorecard import ALWAYS_SCORED_UNITS, Person, Scorer, Value, in_scorecard
 from kraft.scoring.stored import StoredValue, load_rm_values
 from kraft.scoring.targets import TargetBook
+from kraft.store.roster import rm_names, subtree
 
 WIDE_INTERVAL = 40.0  # points (±20): a scored rate known no better than this is flagged
 SMALL_BOOK_SHIFT = Decimal(5)  # points between overall and adjusted overall: "small book"
@@ -85,23 +86,13 @@ class Roster:
         """RMs of the team and of every team below it; None for the whole company."""
         if team is None:
             return None
-        below: dict[str | None, list[str]] = {}
-        for child, parent in self.teams.items():
-            below.setdefault(parent, []).append(child)
-        subtree, todo = set(), [team]
-        while todo:
-            current = todo.pop()
-            if current not in subtree:
-                subtree.add(current)
-                todo.extend(below.get(current, []))
-        return {p.rm_id for p in self.people if p.team_id in subtree}
+        teams = subtree(self.teams, [team])
+        return {p.rm_id for p in self.people if p.team_id in teams}
 
 
 def load_roster(conn: Connection) -> Roster:
     people, parents = load_people(conn)
-    names = {
-        r[0]: r[1] for r in conn.execute(sa.text("SELECT rm_id, name FROM relationship_managers"))
-    }
+    names: dict[str, str | None] = dict(rm_names(conn))
     return Roster(people, names, parents)
 
 

@@ -53,11 +53,10 @@ from kraft.errors import (
 )
 from kraft.formatting import plain
 from kraft.framework.model import Framework, Role
-from kraft.store.metadata import kpi_values, operational, review_snapshots, reviews, scores
-from kraft.store.teams import led_teams
+from kraft.store.metadata import kpi_values, review_snapshots, reviews, scores
+from kraft.store.roster import managed_by
 from kraft.store.users import User
 
-RMS = operational["relationship_managers"]
 TEXT_LIMIT = 5000  # characters a comment, self-assessment or reason may have
 
 
@@ -297,20 +296,9 @@ def parties(conn: Connection, user: User, rm_id: str) -> frozenset[Party]:
     found: set[Party] = set()
     if user.rm_id == rm_id:
         found.add(Party.rated)
-    elif (
-        user.role is Role.manager
-        and user.rm_id
-        and rm_id in _members(conn, led_teams(conn, user.rm_id))
-    ):
+    elif user.role is Role.manager and user.rm_id and rm_id in managed_by(conn, user.rm_id).rm_ids:
         found.add(Party.manager)
     return frozenset(found)
-
-
-def _members(conn: Connection, teams: frozenset[str]) -> frozenset[str]:
-    if not teams:
-        return frozenset()
-    query = sa.select(RMS.c.rm_id).where(RMS.c.team_id.in_(sorted(teams)))
-    return frozenset(str(r) for r in conn.execute(query).scalars())
 
 
 def allowed_steps(conn: Connection, user: User, rm_id: str, review: Review | None) -> list[Step]:

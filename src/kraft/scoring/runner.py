@@ -30,6 +30,7 @@ from kraft.scoring.scorecard import KpiScore, KraScore, Person, Scorecard, Score
 from kraft.scoring.targets import DELETED, TargetBook, TargetRow
 from kraft.store.database import Database
 from kraft.store.metadata import scores, targets
+from kraft.store.roster import scored_rms, team_tree
 
 SCORE_COLUMNS = [c.name for c in scores.columns]
 
@@ -79,30 +80,15 @@ def load_people(conn: Connection) -> tuple[list[Person], dict[str, str | None]]:
 
 
 def _read_people(conn: Connection) -> tuple[list[Person], dict[str, str | None]]:
-    teams = conn.execute(
-        sa.text("SELECT team_id, parent_team_id, leader_rm_id FROM teams")
-    ).fetchall()
-    parents: dict[str, str | None] = {t[0]: t[1] for t in teams}
-    led = {t[2]: t[0] for t in teams if t[2] is not None}
-
-    def depth(team: str) -> int:
-        seen: list[str] = []
-        current: str | None = team
-        while current is not None and current not in seen:
-            seen.append(current)
-            current = parents.get(current)
-        return len(seen)
-
+    tree = team_tree(conn)
+    led = {t.leader_rm_id: t.team_id for t in tree.teams.values() if t.leader_rm_id is not None}
     people = [
-        Person(rm_id, team_id, led.get(rm_id), depth(led[rm_id]) if rm_id in led else 0)
-        for rm_id, team_id in conn.execute(
-            sa.text(
-                "SELECT rm_id, team_id FROM relationship_managers "
-                "WHERE coalesce(role, 'rm') = 'rm' ORDER BY rm_id"
-            )
+        Person(
+            rm_id, team_id, led.get(rm_id), len(tree.ancestors(led[rm_id])) if rm_id in led else 0
         )
+        for rm_id, team_id in scored_rms(conn).items()
     ]
-    return people, parents
+    return people, tree.parents
 
 
 def _kpis_by_grain(framework: Framework) -> dict[Grain, list[str]]:

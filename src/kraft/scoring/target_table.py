@@ -26,6 +26,7 @@ from kraft.periods import Calendar, Grain, Period
 from kraft.scoring.targets import DELETED, SCOPES
 from kraft.store import audit
 from kraft.store.metadata import targets
+from kraft.store.roster import is_scored_sql, scored_rms, team_names
 
 CSV_COLUMNS = ("scope_type", "scope_id", "kpi_id", "period", "from", "to", "target", "threshold")
 REQUIRED_COLUMNS = ("scope_type", "scope_id", "kpi_id", "target")
@@ -134,13 +135,8 @@ def check(
 
 def _known_scopes(conn: Connection) -> dict[str, set[str]]:
     return {
-        "team": {r[0] for r in conn.execute(sa.text("SELECT team_id FROM teams"))},
-        "rm": {
-            r[0]
-            for r in conn.execute(
-                sa.text("SELECT rm_id FROM relationship_managers WHERE coalesce(role, 'rm') = 'rm'")
-            )
-        },
+        "team": set(team_names(conn)),
+        "rm": set(scored_rms(conn)),
         "org": {"org"},
     }
 
@@ -359,7 +355,7 @@ def actuals_by_rm(
     query = sa.text(
         "SELECT v.entity_id, v.value, v.denominator FROM kpi_values AS v "
         "JOIN relationship_managers AS r ON r.rm_id = v.entity_id "
-        "WHERE v.entity_type = 'rm' AND coalesce(r.role, 'rm') = 'rm' AND v.kpi_id = :k "
+        f"WHERE v.entity_type = 'rm' AND {is_scored_sql('r')} AND v.kpi_id = :k "
         "AND v.grain = :g AND v.period IN :p AND v.value IS NOT NULL ORDER BY v.entity_id, v.period"
     ).bindparams(sa.bindparam("p", expanding=True))
     found: dict[str, list[Decimal]] = {}

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection
 from kraft.errors import KraftError
 from kraft.framework.model import Role
 from kraft.store import audit
-from kraft.store.metadata import operational, users
+from kraft.store.metadata import users
+from kraft.store.roster import rm_exists
 
 MIN_PASSWORD = 10
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -77,13 +78,10 @@ def check_new_user(conn: Connection, email: str, role: str, rm_id: str | None) -
         raise KraftError(f"{email} is already a user; `kraft users list` shows them.")
     if chosen is not Role.admin and not rm_id:
         raise KraftError(f"A {chosen} user needs --rm-id, the relationship_managers row they are.")
-    if rm_id:
-        rms = operational["relationship_managers"]
-        found = conn.execute(sa.select(rms.c.rm_id).where(rms.c.rm_id == rm_id)).first()
-        if found is None:
-            raise KraftError(
-                f"--rm-id {rm_id!r} is not in the relationship_managers table; import it first."
-            )
+    if rm_id and not rm_exists(conn, rm_id):
+        raise KraftError(
+            f"--rm-id {rm_id!r} is not in the relationship_managers table; import it first."
+        )
     return chosen
 
 

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from kraft.core.access import Scope, no_such
 from kraft.errors import KraftError
 from kraft.store import users as store
-from kraft.store.metadata import operational
+from kraft.store.roster import rm_exists
 from kraft.store.users import MIN_PASSWORD, User
 from kraft.web.deps import ApiScope, RowId, SiteDep
 
 router = APIRouter(tags=["users"])
-
-RMS = operational["relationship_managers"]
 
 
 class UserOut(BaseModel):
@@ -81,10 +78,7 @@ def add(body: UserIn, site: SiteDep, scope: ApiScope) -> UserOut:
     with site.write() as conn:
         if store.find_by_email(conn, body.email) is not None:
             raise HTTPException(409, f"{store.normalise_email(body.email)} is already a user.")
-        if (
-            body.rm_id
-            and not conn.execute(sa.select(RMS.c.rm_id).where(RMS.c.rm_id == body.rm_id)).first()
-        ):
+        if body.rm_id and not rm_exists(conn, body.rm_id):
             raise HTTPException(
                 422, f"rm_id: {body.rm_id!r} is not in the relationship_managers table."
             )

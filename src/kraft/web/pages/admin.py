@@ -28,6 +28,7 @@ from kraft.core.frameworks import (
 from kraft.errors import KraftError, StaleVersionError
 from kraft.framework.model import Role
 from kraft.store.metadata import operational
+from kraft.store.roster import rm_exists
 from kraft.store.users import add_user, get_user, list_users, set_active
 from kraft.web.deps import CsrfForm, PageScope, RowId, SiteDep
 from kraft.web.errors import status_of
@@ -171,10 +172,7 @@ def add(
                 "they are."
             )
         with site.write() as conn:
-            if (
-                rm is not None
-                and conn.execute(sa.select(RMS.c.rm_id).where(RMS.c.rm_id == rm)).first() is None
-            ):
+            if rm is not None and not rm_exists(conn, rm):
                 raise KraftError(f"There is no RM record {rm!r}; import it first.")
             add_user(conn, email, password, role, rm, actor=scope.actor)
     except KraftError as exc:

@@ -24,6 +24,7 @@ from kraft.framework.model import KPI, KRA, KpiKind
 from kraft.metrics.spec import Metric, load_catalogue
 from kraft.periods import Period
 from kraft.reports.values import direction_label, grain_label, unit_label
+from kraft.store.roster import is_scored_sql
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.kpi_sql import kpi_sql
 from kraft.web.period_choice import PeriodChoice, choose_period
@@ -74,7 +75,7 @@ def kpi_values(
             "SELECT v.entity_id AS rm_id, r.name, r.team_id, v.value FROM kpi_values AS v "
             "JOIN relationship_managers AS r ON r.rm_id = v.entity_id WHERE v.entity_type = 'rm' "
             "AND v.period = :p AND v.kpi_id = :k AND v.value IS NOT NULL "
-            "AND coalesce(r.role, 'rm') = 'rm'"
+            f"AND {is_scored_sql('r')}"
         )
     found = []
     for r in conn.execute(sa.text(query), {"p": label, "k": kpi.id}):

@@ -24,6 +24,7 @@ from kraft.formatting import plain
 from kraft.framework.model import KPI, KpiKind
 from kraft.reports.values import format_value, unit_label
 from kraft.store.metadata import operational
+from kraft.store.roster import is_scored
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
 from kraft.web.errors import status_of
 from kraft.web.render import render_page
@@ -55,7 +56,7 @@ def _people(site: Site, scope: Scope) -> list[tuple[str, str]]:
     with site.read() as conn:
         rows = conn.execute(
             sa.select(RMS.c.rm_id, RMS.c.name)
-            .where(scope.rm_filter(RMS.c.rm_id), sa.func.coalesce(RMS.c.role, "rm") == "rm")
+            .where(scope.rm_filter(RMS.c.rm_id), is_scored())
             .order_by(RMS.c.rm_id)
         ).all()
     return [(r.rm_id, r.name) for r in rows]

@@ -39,7 +39,7 @@ from kraft.reports.scorecard import (
 )
 from kraft.scoring.scorecard import in_scorecard
 from kraft.scoring.stored import numeric, scored_periods
-from kraft.store.teams import teams_below
+from kraft.store.roster import role_sql, teams_below
 from kraft.web.boards import board_if_ready, stored_cards, team_overall
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.downloads import download, safe_name
@@ -77,7 +77,7 @@ def _person(conn: Connection, scope: Scope, rm_id: str) -> Person:
         raise HTTPException(404, NO_RM)
     row = conn.execute(
         sa.text(
-            "SELECT rm_id, name, coalesce(role, 'rm') AS role, team_id FROM relationship_managers "
+            f"SELECT rm_id, name, {role_sql()} AS role, team_id FROM relationship_managers "
             "WHERE rm_id = :rm"
         ),
         {"rm": rm_id},

@@ -27,6 +27,7 @@ from kraft.formatting import plain
 from kraft.framework.model import Framework, Role
 from kraft.reports.values import format_value
 from kraft.store.metadata import operational
+from kraft.store.roster import is_scored
 from kraft.web.deps import CsrfForm, PageScope, RowId, SiteDep
 from kraft.web.errors import status_of
 from kraft.web.render import render_page
@@ -80,7 +81,7 @@ def scope_choices(site: Site, scope: Scope) -> list[Choice]:
         ]
         rms = conn.execute(
             sa.select(RMS.c.rm_id, RMS.c.name)
-            .where(scope.rm_filter(RMS.c.rm_id), sa.func.coalesce(RMS.c.role, "rm") == "rm")
+            .where(scope.rm_filter(RMS.c.rm_id), is_scored())
             .order_by(RMS.c.rm_id)
         )
         rm_rows = [(r.rm_id, r.name) for r in rms if scope.can_edit_targets("rm", r.rm_id)]

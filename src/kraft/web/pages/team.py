@@ -38,6 +38,7 @@ from kraft.scoring.leaderboard import (
     scorecard_kpis,
 )
 from kraft.scoring.stored import numeric
+from kraft.store.roster import is_scored_sql
 from kraft.web.boards import company_board, company_kpi_board, stored_cards, team_kpi, team_overall
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.downloads import download, safe_name
@@ -71,7 +72,7 @@ def visible_teams(conn: Connection, scope: Scope) -> list[TeamRow]:
         sa.text(
             "SELECT t.team_id, t.name, t.parent_team_id, l.name AS leader, "
             "(SELECT count(*) FROM relationship_managers AS r WHERE r.team_id = t.team_id "
-            "AND coalesce(r.role, 'rm') = 'rm') AS rms "
+            f"AND {is_scored_sql('r')}) AS rms "
             "FROM teams AS t LEFT JOIN relationship_managers AS l ON l.rm_id = t.leader_rm_id"
         )
     ).all()
