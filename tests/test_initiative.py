@@ -56,7 +56,6 @@ from kraft.analysis.initiative import (
     bootstrap_did,
     initiative_impact,
     parse_window,
-    shift_months,
     windows,
 )
 from kraft.cli import app
@@ -66,6 +65,7 @@ from kraft.ingest.importer import Mode, run_import
 from kraft.ingest.sources import from_arrow
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar
+from kraft.periods import add_months as shift_months
 from kraft.store import migrate
 from kraft.store.database import Database
 from kraft.workspace import Workspace

@@ -6,7 +6,16 @@ from datetime import date
 
 import pytest
 
-from kraft.periods import Calendar, Grain
+from kraft.periods import (
+    Calendar,
+    Grain,
+    add_months,
+    month_end,
+    month_from_index,
+    month_index,
+    month_start,
+    months_between,
+)
 
 JAN = Calendar(1)
 APR = Calendar(4)
@@ -73,3 +82,35 @@ def test_within() -> None:
     assert JAN.parse("2026-02").within(JAN.parse("2026-Q1"))
     assert not JAN.parse("2026-04").within(JAN.parse("2026-Q1"))
     assert APR.parse("FY2026-Q4").within(APR.parse("FY2026"))
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (date(2026, 1, 31), 1, date(2026, 2, 28)),  # clipped to February's end
+        (date(2024, 1, 31), 1, date(2024, 2, 29)),  # a leap year
+        (date(2026, 3, 31), 1, date(2026, 4, 30)),
+        (date(2026, 5, 31), -1, date(2026, 4, 30)),  # negative, clipped
+        (date(2026, 11, 15), 2, date(2027, 1, 15)),  # the year wraps forward
+        (date(2026, 1, 15), -1, date(2025, 12, 15)),  # and back
+        (date(2026, 1, 1), -13, date(2024, 12, 1)),
+        (date(2026, 7, 10), 0, date(2026, 7, 10)),
+        (date(2025, 3, 1), 24, date(2027, 3, 1)),
+    ],
+)
+def test_add_months(day: date, months: int, expected: date) -> None:
+    assert add_months(day, months) == expected
+
+
+def test_month_start_end_index_and_between() -> None:
+    assert month_start(date(2026, 2, 17)) == date(2026, 2, 1)
+    assert month_end(date(2026, 2, 17)) == date(2026, 2, 28)
+    assert month_end(date(2024, 2, 1)) == date(2024, 2, 29)
+    assert month_end(date(2026, 12, 5)) == date(2026, 12, 31)  # across the year's end
+    assert month_index(date(2026, 1, 20)) == 2026 * 12
+    assert month_index(date(2025, 12, 1)) == 2026 * 12 - 1
+    assert month_from_index(2026 * 12 - 1) == date(2025, 12, 1)
+    assert month_from_index(month_index(date(2026, 8, 31))) == date(2026, 8, 1)
+    assert months_between(date(2026, 1, 31), date(2026, 1, 1)) == 0
+    assert months_between(date(2025, 11, 30), date(2026, 2, 1)) == 3
+    assert months_between(date(2026, 2, 1), date(2025, 11, 30)) == -3

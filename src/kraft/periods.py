@@ -46,19 +46,42 @@ class Period:
         return other.start <= self.start and self.end <= other.end
 
 
-def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) + delta
-    return index // 12, index % 12 + 1
+def month_index(day: date) -> int:
+    """The day's month counted from January of year 0: consecutive months, consecutive numbers
+    (so month arithmetic is integer arithmetic)."""
+    return day.year * 12 + day.month - 1
 
 
-def _month_end(year: int, month: int) -> date:
-    ny, nm = _add_months(year, month, 1)
-    return date(ny, nm, 1) - timedelta(days=1)
+def month_from_index(index: int) -> date:
+    """The first day of the month a `month_index` names."""
+    year, month = divmod(index, 12)
+    return date(year, month + 1, 1)
 
 
-def _span(year: int, month: int, months: int) -> tuple[date, date]:
-    ey, em = _add_months(year, month, months - 1)
-    return date(year, month, 1), _month_end(ey, em)
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    """The last day of the day's month."""
+    return month_from_index(month_index(day) + 1) - timedelta(days=1)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day of the month `months` later (earlier, if negative), clipped to that month's
+    last day: 31 January plus one month is 28 (or 29) February."""
+    first = month_from_index(month_index(day) + months)
+    return first if day.day == 1 else first.replace(day=min(day.day, month_end(first).day))
+
+
+def months_between(first: date, last: date) -> int:
+    """Whole months from the first's month to the last's (0 within one month; negative if the
+    last is earlier)."""
+    return month_index(last) - month_index(first)
+
+
+def _span(first: date, months: int) -> tuple[date, date]:
+    return first, month_end(add_months(first, months - 1))
 
 
 class Calendar:
@@ -85,23 +108,20 @@ class Calendar:
         return fiscal_year - 1, self.start_month
 
     def month(self, day: date) -> Period:
-        start, end = _span(day.year, day.month, 1)
+        start, end = _span(month_start(day), 1)
         return Period(start, end, Grain.month, f"{day.year:04d}-{day.month:02d}")
 
     def quarter(self, day: date) -> Period:
         fy = self._fiscal_year_of(day)
-        y, m = self._fiscal_year_start(fy)
-        offset = (day.year * 12 + day.month - 1) - (y * 12 + m - 1)
-        q = offset // 3 + 1
-        qy, qm = _add_months(y, m, (q - 1) * 3)
-        start, end = _span(qy, qm, 3)
+        year_start = date(*self._fiscal_year_start(fy), 1)
+        q = months_between(year_start, day) // 3 + 1
+        start, end = _span(add_months(year_start, (q - 1) * 3), 3)
         prefix = "FY" if self.fiscal else ""
         return Period(start, end, Grain.quarter, f"{prefix}{fy:04d}-Q{q}")
 
     def year(self, day: date) -> Period:
         fy = self._fiscal_year_of(day)
-        y, m = self._fiscal_year_start(fy)
-        start, end = _span(y, m, 12)
+        start, end = _span(date(*self._fiscal_year_start(fy), 1), 12)
         return Period(start, end, Grain.year, f"FY{fy:04d}" if self.fiscal else f"{fy:04d}")
 
     def period(self, grain: Grain, day: date) -> Period:
@@ -128,9 +148,8 @@ class Calendar:
                 return self.month(date(year, month, 1))
         prefix = "FY" if self.fiscal else ""
         if m := re.fullmatch(rf"{prefix}(\d{{4}})-Q([1-4])", text):
-            y, mo = self._fiscal_year_start(int(m[1]))
-            qy, qm = _add_months(y, mo, (int(m[2]) - 1) * 3)
-            return self.quarter(date(qy, qm, 1))
+            year_start = date(*self._fiscal_year_start(int(m[1])), 1)
+            return self.quarter(add_months(year_start, (int(m[2]) - 1) * 3))
         if m := re.fullmatch(rf"{prefix}(\d{{4}})", text):
             y, mo = self._fiscal_year_start(int(m[1]))
             return self.year(date(y, mo, 1))

@@ -40,8 +40,7 @@ from kraft.metrics import snippets
 from kraft.metrics.compile.plans import FactPlan
 from kraft.metrics.compiler import Compiler, metrics_needed
 from kraft.metrics.spec import Catalogue, Measure
-from kraft.metrics.spine import month_key
-from kraft.periods import Calendar, Period
+from kraft.periods import Calendar, Period, month_index
 from kraft.scoring.methods import Status, better_or_equal
 from kraft.scoring.runner import load_people, load_targets
 from kraft.scoring.stored import load_rm_values, numeric
@@ -299,8 +298,8 @@ def pending_windows(
                 condition,
                 exp.Between(
                     this=key,
-                    low=exp.Literal.number(month_key(period.start)),
-                    high=exp.Literal.number(month_key(period.end)),
+                    low=exp.Literal.number(month_index(period.start)),
+                    high=exp.Literal.number(month_index(period.end)),
                 ),
             )
         )

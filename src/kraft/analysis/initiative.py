@@ -38,6 +38,7 @@ from kraft.metrics import snippets
 from kraft.metrics.compile.plans import PROVISIONAL
 from kraft.metrics.compiler import Compiler
 from kraft.metrics.spec import Catalogue, Measure
+from kraft.periods import add_months
 from kraft.store.database import Database
 from kraft.store.roster import is_scored_sql
 
@@ -75,15 +76,6 @@ def parse_window(text: str) -> int:
     return months
 
 
-def shift_months(day: date, months: int) -> date:
-    """The same day of the month `months` later (or earlier), clamped to the month's end."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    following = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
-    last = (following - timedelta(days=1)).day
-    return date(year, month + 1, min(day.day, last))
-
-
 @dataclass(frozen=True)
 class Window:
     first: date
@@ -106,8 +98,8 @@ def windows(start: date, months: int, as_of: date) -> tuple[Window, Window, bool
             f"The initiative starts on {start}, after the data's as-of date {as_of}: there is "
             "no window after the start to measure yet; import newer data first."
         )
-    after = Window(start, shift_months(start, months) - timedelta(days=1))
-    before = Window(shift_months(start, -months), start - timedelta(days=1))
+    after = Window(start, add_months(start, months) - timedelta(days=1))
+    before = Window(add_months(start, -months), start - timedelta(days=1))
     if after.last <= as_of:
         return before, after, False
     days = (as_of - start).days + 1

@@ -40,7 +40,7 @@ from kraft.analysis.variance import event_dated, same_period_last_year, valued_s
 from kraft.formatting import to_decimal
 from kraft.framework.model import KPI, Framework, Unit
 from kraft.metrics.spec import Catalogue
-from kraft.periods import Calendar, Grain, Period
+from kraft.periods import Calendar, Grain, Period, month_end, months_between
 from kraft.scoring.methods import ZERO, Goal, better_or_equal
 from kraft.scoring.runner import load_people, load_targets
 from kraft.scoring.stored import RmValues, StoredValue, load_rm_values
@@ -95,9 +95,8 @@ def run_rate(to_date: Decimal, period: Period, as_of: date) -> Decimal:
 
 def month_position(period: Period, as_of: date) -> tuple[int, Decimal]:
     """(complete months of the period before the as-of month, share of the as-of month elapsed)."""
-    index = (as_of.year * 12 + as_of.month) - (period.start.year * 12 + period.start.month)
-    month_end = Calendar().month(as_of).end
-    return index, Decimal(as_of.day) / Decimal(month_end.day)
+    index = months_between(period.start, as_of)
+    return index, Decimal(as_of.day) / Decimal(month_end(as_of).day)
 
 
 def seasonal(

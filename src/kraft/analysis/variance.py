@@ -27,7 +27,6 @@ from __future__ import annotations
 import statistics
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -36,7 +35,7 @@ from sqlalchemy.engine import Connection
 from kraft.formatting import to_decimal
 from kraft.framework.model import KPI, KRA, AppliesTo, Framework, KpiKind
 from kraft.metrics.spec import Fact
-from kraft.periods import Calendar, Period
+from kraft.periods import Calendar, Period, add_months
 from kraft.schema.tables import TABLES, ColumnType
 from kraft.scoring.methods import ZERO, Status, better_or_equal
 from kraft.scoring.runner import load_people, load_targets
@@ -85,7 +84,7 @@ def event_dated(fact: Fact) -> bool:
 
 
 def same_period_last_year(calendar: Calendar, period: Period) -> Period:
-    return calendar.period(period.grain, date(period.start.year - 1, period.start.month, 1))
+    return calendar.period(period.grain, add_months(period.start, -12))
 
 
 # -- variance -------------------------------------------------------------------------------------

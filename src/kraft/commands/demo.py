@@ -20,6 +20,7 @@ from kraft.core.context import Kraft
 from kraft.core.demo import add_demo_sign_ins, import_demo_book
 from kraft.errors import KraftError
 from kraft.metrics.runner import ComputeRequest
+from kraft.periods import add_months, month_start
 from kraft.workspace import Settings, init_workspace
 
 
@@ -48,7 +49,7 @@ def demo(
 ) -> None:
     """Create a workspace with a synthetic insurance book, imported through the usual validation,
     computed and scored, with a folder of reports to open."""
-    first = _parse_month(start) if start else _months_before(date.today(), months)
+    first = _parse_month(start) if start else month_start(add_months(date.today(), -months))
     workspace, _ = init_workspace(directory, Settings())
     kraft = Kraft(workspace=workspace, db=open_database(workspace, migrate_to_head=True))
     _import_book(kraft, rms=rms, months=months, seed=seed, first=first)
@@ -80,7 +81,7 @@ def demo(
 
 def _import_book(kraft: Kraft, *, rms: int, months: int, seed: int, first: date) -> None:
     """Generate and import the book (kraft.core.demo), then say what each import did."""
-    last_day = _months_before(first, -months) - timedelta(days=1)
+    last_day = add_months(first, months) - timedelta(days=1)
     with err.status("Generating the book…") as status:
         results = import_demo_book(
             kraft, rms=rms, months=months, seed=seed, first=first, last_day=last_day,
@@ -117,8 +118,3 @@ def _parse_month(text: str) -> date:
         return datetime.strptime(text, "%Y-%m").date()
     except ValueError:
         raise KraftError(f"--start {text!r} is not a month; write it as YYYY-MM.") from None
-
-
-def _months_before(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 - months
-    return date(index // 12, index % 12 + 1, 1)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlglot import exp
 
-from kraft.periods import Calendar, Grain, Period
+from kraft.periods import Calendar, Grain, Period, month_end, month_from_index, month_index
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,9 @@ class SpinePeriod:
     stored: bool  # False: computed only because a derived metric reads it
 
 
-def month_key(day: date) -> int:
-    return day.year * 12 + day.month - 1
-
-
 def _month_bounds(key: int) -> tuple[date, date]:
-    year, month = divmod(key, 12)
-    start = date(year, month + 1, 1)
-    following = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
-    return start, following - timedelta(days=1)
+    start = month_from_index(key)
+    return start, month_end(start)
 
 
 def spine_periods(
@@ -114,7 +108,11 @@ def spine_tables(
 ) -> list[TempTable]:
     """The tables of the spine, as data."""
     months = sorted(
-        {k for s in periods for k in range(month_key(s.period.start), month_key(s.period.end) + 1)}
+        {
+            k
+            for s in periods
+            for k in range(month_index(s.period.start), month_index(s.period.end) + 1)
+        }
     )
     return [
         TempTable(
@@ -139,8 +137,8 @@ def spine_tables(
                     s.period.end,
                     s.period.months,
                     s.previous.label,
-                    month_key(s.period.start),
-                    month_key(s.period.end),
+                    month_index(s.period.start),
+                    month_index(s.period.end),
                     s.period.end > as_of,
                     s.stored,
                 )
@@ -153,7 +151,7 @@ def spine_tables(
             [
                 (key, s.period.grain.value, s.period.label)
                 for s in periods
-                for key in range(month_key(s.period.start), month_key(s.period.end) + 1)
+                for key in range(month_index(s.period.start), month_index(s.period.end) + 1)
             ],
         ),
         TempTable(
