@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.alerts import Alert, AlertKind, alerts, below_threshold
+from kraft.analysis.movers import Mover, biggest_movers
 from kraft.analysis.pacing import is_open
 from kraft.analysis.variance import Flag, median, variances
 from kraft.errors import KraftError
@@ -70,19 +71,6 @@ class HeatRow:
     name: str | None
     overall: Decimal | None
     kras: Mapping[str, Decimal | None]  # kra_id → stored KRA score
-
-
-@dataclass(frozen=True)
-class Mover:
-    rm_id: str
-    name: str | None
-    team_id: str | None
-    before: Decimal
-    after: Decimal
-
-    @property
-    def change(self) -> Decimal:
-        return self.after - self.before
 
 
 @dataclass(frozen=True)
@@ -287,7 +275,7 @@ def _assemble(
         shown = {s.rm_id for s in board}
         rows = overall_rows(conn, [previous.label, period.label])
         now = {r.rm_id: r for r in rows if r.period == period.label and r.rm_id in shown}
-        before = {r.rm_id: r for r in rows if r.period == previous.label}
+        before = [r for r in rows if r.period == previous.label]
         found = (
             alerts(conn, framework, calendar, period, as_of, catalogue) if as_of is not None else []
         )
@@ -297,15 +285,7 @@ def _assemble(
         )
         variance = _variance(conn, framework, calendar, period, previous, team_id, members)
         name = team_name(conn, team_id) if team_id is not None else None
-    movers = [
-        Mover(rm, roster.names.get(rm), row.team_id, b, a)
-        for rm, row in now.items()
-        if (a := numeric(row.overall)) is not None
-        and rm in before
-        and (b := numeric(before[rm].overall)) is not None
-    ]
-    up = sorted((m for m in movers if m.change > 0), key=lambda m: (-m.change, m.rm_id))
-    down = sorted((m for m in movers if m.change < 0), key=lambda m: (m.change, m.rm_id))
+    movers = biggest_movers(before, now.values(), MOVERS)
     return TeamReport(
         framework=framework,
         period=period,
@@ -316,8 +296,8 @@ def _assemble(
         leaderboard=board,
         distribution=_distribution(framework, board),
         heatmap=_heatmap(framework, board, now),
-        movers_up=up[:MOVERS],
-        movers_down=down[:MOVERS],
+        movers_up=movers.up,
+        movers_down=movers.down,
         below=below,
         below_total=below_total,
         variance=variance,

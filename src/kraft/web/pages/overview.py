@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
+from kraft.analysis.movers import Mover, biggest_movers
 from kraft.analysis.pacing import Forecast, Pace, forecasts, is_open
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
@@ -50,17 +51,6 @@ class TeamLine:
 
 
 @dataclass(frozen=True)
-class MoverLine:
-    row: OverallRow
-    before: Decimal
-    after: Decimal
-
-    @property
-    def change(self) -> Decimal:
-        return self.after - self.before
-
-
-@dataclass(frozen=True)
 class Overview:
     period: Period
     previous: Period
@@ -71,8 +61,8 @@ class Overview:
     heat: list[OverallRow]  # the top and bottom BOARD_LIMIT / 2 by stored overall
     heat_gap: int  # RMs between them, not shown
     teams: list[TeamLine]
-    up: list[MoverLine]
-    down: list[MoverLine]
+    up: list[Mover]
+    down: list[Mover]
     charts: dict[str, Any]
 
 
@@ -91,7 +81,7 @@ def build_overview(
     previous = calendar.previous(period)
     rows = overall_rows(conn, [previous.label, period.label])
     now = [r for r in rows if r.period == period.label]
-    before = {r.rm_id: r for r in rows if r.period == previous.label}
+    before = [r for r in rows if r.period == previous.label]
     counts: dict[int | None, int] = {}
     for r in now:
         counts[r.rating] = counts.get(r.rating, 0) + 1
@@ -104,15 +94,7 @@ def build_overview(
     ranked = sorted(now, key=lambda r: (-(numeric(r.overall) or Decimal(-1)), r.rm_id))
     half = BOARD_LIMIT // 2
     heat = ranked if len(ranked) <= BOARD_LIMIT else [*ranked[:half], *ranked[-half:]]
-    moved = [
-        MoverLine(r, b, a)
-        for r in now
-        if (a := numeric(r.overall)) is not None
-        and r.rm_id in before
-        and (b := numeric(before[r.rm_id].overall)) is not None
-    ]
-    up = sorted((m for m in moved if m.change > 0), key=lambda m: (-m.change, m.row.rm_id))
-    down = sorted((m for m in moved if m.change < 0), key=lambda m: (m.change, m.row.rm_id))
+    movers = biggest_movers(before, now, MOVERS)
     specs: dict[str, Any] = {
         "ratings": charts.rating_distribution(
             {rating: n for rating, _, n in ratings if rating is not None}, framework.rating_bands
@@ -125,10 +107,10 @@ def build_overview(
     ]
     if cells:
         specs["heatmap"] = charts.kra_heatmap(cells, framework.kras)
-    shown_moves = [*up[:MOVERS], *reversed(down[:MOVERS])]
+    shown_moves = [*movers.up, *reversed(movers.down)]
     if shown_moves:
         specs["movers"] = charts.movers(
-            [charts.Mover(m.row.rm_id, m.change, m.before, m.after) for m in shown_moves]
+            [charts.Mover(m.rm_id, m.change, m.before, m.after) for m in shown_moves]
         )
     return Overview(
         period=period,
@@ -140,8 +122,8 @@ def build_overview(
         heat=heat,
         heat_gap=len(ranked) - len(heat),
         teams=_teams(conn, now),
-        up=up[:MOVERS],
-        down=down[:MOVERS],
+        up=movers.up,
+        down=movers.down,
         charts=specs,
     )
 
