@@ -43,6 +43,7 @@ from kraft.scoring.leaderboard import OverallStanding, Roster, load_roster, over
 from kraft.scoring.methods import better_or_equal
 from kraft.scoring.stored import as_of_date, numeric
 from kraft.store.database import Database
+from kraft.store.roster import team_name
 
 MOVERS = 10  # the biggest movers shown, each way
 LIST_LIMIT = 100  # rows the long lists (below threshold, at risk) show; the rest are counted
@@ -216,11 +217,6 @@ class TeamReport:
 
 
 # -- assembling -----------------------------------------------------------------------------------
-
-
-def team_name(conn: Connection, team_id: str) -> str | None:
-    row = conn.execute(sa.text("SELECT name FROM teams WHERE team_id = :t"), {"t": team_id}).first()
-    return None if row is None else row[0]
 
 
 def build_team_report(

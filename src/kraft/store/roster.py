@@ -134,6 +134,11 @@ def team_exists(conn: Connection, team_id: str) -> bool:
     return found is not None
 
 
+def team_name(conn: Connection, team_id: str) -> str | None:
+    """The team's name (None: no such team)."""
+    return conn.execute(sa.select(TEAMS.c.name).where(TEAMS.c.team_id == team_id)).scalar()
+
+
 def team_names(conn: Connection) -> dict[str, str]:
     return {r.team_id: r.name for r in conn.execute(sa.select(TEAMS.c.team_id, TEAMS.c.name))}
 

@@ -22,6 +22,7 @@ from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Grain
 from kraft.scoring.stored import as_of_date
 from kraft.store.metadata import kpi_values, operational, scores
+from kraft.store.roster import members, team_tree
 from kraft.web.deps import ApiScope, SiteDep
 from kraft.web.kpi_sql import kpi_sql
 
@@ -342,16 +343,9 @@ def team(team_id: str, site: SiteDep, scope: ApiScope) -> TeamDetail:
         row = conn.execute(sa.select(TEAMS).where(TEAMS.c.team_id == team_id)).first()
         if row is None:
             raise no_such("team", team_id)
-        children = conn.execute(
-            sa.select(TEAMS.c.team_id)
-            .where(TEAMS.c.parent_team_id == team_id)
-            .order_by(TEAMS.c.team_id)
-        ).scalars()
-        child_team_ids = list(children)  # read before the next query: DuckDB has one cursor
-        members = conn.execute(
-            sa.select(RMS.c.rm_id).where(RMS.c.team_id == team_id).order_by(RMS.c.rm_id)
-        ).scalars()
-        return TeamDetail(**row._mapping, child_team_ids=child_team_ids, rm_ids=list(members))
+        child_team_ids = team_tree(conn).children().get(team_id, [])
+        rm_ids = sorted(members(conn, [team_id]))
+        return TeamDetail(**row._mapping, child_team_ids=child_team_ids, rm_ids=rm_ids)
 
 
 def sort_periods(calendar: Calendar, labels: set[str]) -> list[str]:

@@ -16,7 +16,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
@@ -31,6 +30,7 @@ from kraft.reports import charts
 from kraft.reports.scores import OverallRow, overall_rows
 from kraft.reports.team_report import BOARD_LIMIT, LIST_LIMIT, MOVERS
 from kraft.scoring.stored import as_of_date, numeric
+from kraft.store.roster import rm_names, team_tree
 from kraft.web.boards import board_if_ready
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.freshness import freshness
@@ -131,12 +131,9 @@ def build_overview(
 def _teams(conn: Connection, now: Sequence[OverallRow]) -> list[TeamLine]:
     """Each team's scored RMs (of the team and the teams below it) and their mean stored
     overall score, parents before their children."""
-    rows = conn.execute(sa.text("SELECT team_id, name, parent_team_id FROM teams")).all()
-    names = {r.team_id: r.name for r in rows}
-    children: dict[str | None, list[str]] = {}
-    for r in rows:
-        parent = r.parent_team_id if r.parent_team_id in names else None
-        children.setdefault(parent, []).append(r.team_id)
+    tree = team_tree(conn)
+    names = {t.team_id: t.name for t in tree.teams.values()}
+    children = tree.children()
     own: dict[str, list[OverallRow]] = {}
     for card in now:
         if card.team_id is not None and card.team_id in names:
@@ -176,10 +173,10 @@ def at_risk(
     ]
     order = {kpi.id: i for i, (_, kpi) in enumerate(framework.kpis())}
     found.sort(key=lambda f: (f.rm_id, order.get(f.kpi_id, 0)))
-    names = {
-        r[0]: r[1]
-        for r in conn.execute(sa.text("SELECT rm_id, name FROM relationship_managers"))
-        if r[0] in {f.rm_id for f in found[:LIST_LIMIT]}
+    names: dict[str, str | None] = {
+        rm: name
+        for rm, name in rm_names(conn).items()
+        if rm in {f.rm_id for f in found[:LIST_LIMIT]}
     }
     return AtRisk(quarter, as_of, found[:LIST_LIMIT], len(found), names)
 

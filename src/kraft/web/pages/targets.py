@@ -27,7 +27,7 @@ from kraft.formatting import plain
 from kraft.framework.model import Framework, Role
 from kraft.reports.values import format_value
 from kraft.store.metadata import operational
-from kraft.store.roster import is_scored
+from kraft.store.roster import is_scored, rm_names, team_names
 from kraft.web.deps import CsrfForm, PageScope, RowId, SiteDep
 from kraft.web.errors import status_of
 from kraft.web.render import render_page
@@ -75,9 +75,10 @@ def scope_choices(site: Site, scope: Scope) -> list[Choice]:
     """The scopes the user may set targets for: the company (admin), teams and RMs in scope
     (never the user's own record)."""
     with site.read() as conn:
-        teams = conn.execute(sa.select(TEAMS.c.team_id, TEAMS.c.name).order_by(TEAMS.c.team_id))
         team_rows = [
-            (r.team_id, r.name) for r in teams if scope.can_edit_targets("team", r.team_id)
+            (t, name)
+            for t, name in sorted(team_names(conn).items())
+            if scope.can_edit_targets("team", t)
         ]
         rms = conn.execute(
             sa.select(RMS.c.rm_id, RMS.c.name)
@@ -93,10 +94,8 @@ def scope_choices(site: Site, scope: Scope) -> list[Choice]:
 
 def _names(site: Site) -> dict[tuple[str, str], str]:
     with site.read() as conn:
-        teams = {
-            ("team", r[0]): r[1] for r in conn.execute(sa.select(TEAMS.c.team_id, TEAMS.c.name))
-        }
-        rms = {("rm", r[0]): r[1] for r in conn.execute(sa.select(RMS.c.rm_id, RMS.c.name))}
+        teams = {("team", t): name for t, name in team_names(conn).items()}
+        rms = {("rm", r): name for r, name in rm_names(conn).items()}
     return {**teams, **rms, ("org", "org"): "The company"}
 
 

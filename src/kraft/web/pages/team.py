@@ -11,10 +11,10 @@ picked.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
@@ -38,7 +38,7 @@ from kraft.scoring.leaderboard import (
     scorecard_kpis,
 )
 from kraft.scoring.stored import numeric
-from kraft.store.roster import is_scored_sql
+from kraft.store.roster import rm_names, scored_rms, team_name, team_tree
 from kraft.web.boards import company_board, company_kpi_board, stored_cards, team_kpi, team_overall
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.downloads import download, safe_name
@@ -68,25 +68,16 @@ class TeamRow:
 
 def visible_teams(conn: Connection, scope: Scope) -> list[TeamRow]:
     """The teams in scope as a tree (parents before their children), with their RM counts."""
-    rows = conn.execute(
-        sa.text(
-            "SELECT t.team_id, t.name, t.parent_team_id, l.name AS leader, "
-            "(SELECT count(*) FROM relationship_managers AS r WHERE r.team_id = t.team_id "
-            f"AND {is_scored_sql('r')}) AS rms "
-            "FROM teams AS t LEFT JOIN relationship_managers AS l ON l.rm_id = t.leader_rm_id"
-        )
-    ).all()
-    shown = {r.team_id: r for r in rows if scope.can_see_team(r.team_id)}
-    children: dict[str | None, list[str]] = {}
-    for r in shown.values():
-        parent = r.parent_team_id if r.parent_team_id in shown else None
-        children.setdefault(parent, []).append(r.team_id)
+    tree, names = team_tree(conn), rm_names(conn)
+    rms = Counter(scored_rms(conn).values())
+    children = tree.children([t for t in tree.teams if scope.can_see_team(t)])
     result: list[TeamRow] = []
 
     def walk(parent: str | None, depth: int) -> None:
-        for team_id in sorted(children.get(parent, [])):
-            r = shown[team_id]
-            result.append(TeamRow(team_id, r.name, r.parent_team_id, r.leader, r.rms, depth))
+        for team_id in children.get(parent, []):
+            t = tree.teams[team_id]
+            leader = names.get(t.leader_rm_id) if t.leader_rm_id else None
+            result.append(TeamRow(team_id, t.name, t.parent_team_id, leader, rms[team_id], depth))
             walk(team_id, depth + 1)
 
     walk(None, 0)
@@ -123,9 +114,7 @@ def _team(conn: Connection, scope: Scope, team_id: str) -> str:
     """The team's name; 404 for a team out of scope, exactly as for one that does not exist."""
     if not scope.sees_others or not scope.can_see_team(team_id):
         raise HTTPException(404, NO_TEAM)
-    name = conn.execute(
-        sa.text("SELECT name FROM teams WHERE team_id = :t"), {"t": team_id}
-    ).scalar()
+    name = team_name(conn, team_id)
     if name is None:
         raise HTTPException(404, NO_TEAM)
     return str(name)
