@@ -146,9 +146,15 @@ def team_names(conn: Connection) -> dict[str, str]:
 # -- the roster ---------------------------------------------------------------------------------
 
 
+def rm_name(conn: Connection, rm_id: str) -> str | None:
+    """The RM record's name (None: no such RM)."""
+    return conn.execute(sa.select(RMS.c.name).where(RMS.c.rm_id == rm_id)).scalar()
+
+
 def rm_names(conn: Connection) -> dict[str, str]:
-    """rm_id → name, of every RM record."""
-    return {r.rm_id: r.name for r in conn.execute(sa.select(RMS.c.rm_id, RMS.c.name))}
+    """rm_id → name, of every RM record, in rm_id order."""
+    query = sa.select(RMS.c.rm_id, RMS.c.name).order_by(RMS.c.rm_id)
+    return {r.rm_id: r.name for r in conn.execute(query)}
 
 
 def rm_exists(conn: Connection, rm_id: str) -> bool:

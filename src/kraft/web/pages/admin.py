@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -27,8 +26,7 @@ from kraft.core.frameworks import (
 )
 from kraft.errors import KraftError, StaleVersionError
 from kraft.framework.model import Role
-from kraft.store.metadata import operational
-from kraft.store.roster import rm_exists
+from kraft.store.roster import rm_exists, rm_names
 from kraft.store.users import add_user, get_user, list_users, set_active
 from kraft.web.deps import CsrfForm, PageScope, RowId, SiteDep
 from kraft.web.errors import status_of
@@ -36,8 +34,6 @@ from kraft.web.render import render_page
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
-
-RMS = operational["relationship_managers"]
 
 
 def only_framework_editors(scope: PageScope) -> Scope:
@@ -130,8 +126,7 @@ def _users_page(
 ) -> HTMLResponse:
     with site.read() as conn:
         people = list_users(conn)
-        records = conn.execute(sa.select(RMS.c.rm_id, RMS.c.name).order_by(RMS.c.rm_id)).all()
-    names = {r.rm_id: r.name for r in records}
+        names = rm_names(conn)
     context: dict[str, Any] = {
         "people": people,
         "names": names,

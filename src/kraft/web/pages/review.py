@@ -11,7 +11,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -23,7 +22,7 @@ from kraft.framework.model import Role
 from kraft.scoring import calibration as cal
 from kraft.scoring import review as rv
 from kraft.scoring.stored import numeric
-from kraft.store.metadata import operational
+from kraft.store.roster import rm_name
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
 from kraft.web.errors import status_of
 from kraft.web.render import render_page
@@ -31,7 +30,6 @@ from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
 
-RMS = operational["relationship_managers"]
 
 STEP_TITLES = {
     rv.Step.start: "Start the review",
@@ -79,7 +77,7 @@ def _review_page(
         steps = rv.allowed_steps(conn, scope.user, rm_id, found)
         snapshot = rv.get_snapshot(conn, found.snapshot_id) if found and found.snapshot_id else None
         changes = rv.changes_since_sign_off(conn, site.framework, found) if found else None
-        name = conn.execute(sa.select(RMS.c.name).where(RMS.c.rm_id == rm_id)).scalar()
+        name = rm_name(conn, rm_id)
     if card is None and found is None:
         raise HTTPException(404, f"There is no scorecard of {rm_id} for {label} to review.")
     kras = {k.id: k for k in site.framework.kras}
