@@ -141,6 +141,12 @@ def test_the_roster(conn: Connection) -> None:
     assert ro.members(conn, ["N1", "SOUTH"]) == {"L1", "R1", "R2", "M2", "R4"}
     assert ro.members(conn, []) == frozenset()
     assert ro.team_tree(conn) == tree()
+    assert ro.rm_name(conn, "R2") == "Name R2" and ro.rm_name(conn, "NOBODY") is None
+    assert ro.team_name(conn, "HQ") == "Head office" and ro.team_name(conn, "NOWHERE") is None
+    assert [r.rm_id for r in ro.rm_records(conn)] == sorted(p[0] for p in PEOPLE)
+    assert ro.rm_record(conn, "R1") == ro.RmRecord("R1", "Name R1", "N1", "rm")
+    assert ro.rm_record(conn, "M2") == ro.RmRecord("M2", "Name M2", "SOUTH", "manager")
+    assert ro.rm_record(conn, "NOBODY") is None
 
 
 def test_who_manages_whom(conn: Connection) -> None:

@@ -35,7 +35,7 @@ from kraft.errors import KraftError
 from kraft.framework.model import Framework, RatingBand
 from kraft.scoring.review import State, list_reviews
 from kraft.store.metadata import scores
-from kraft.store.roster import RMS, rm_names, role_of, team_names, team_tree
+from kraft.store.roster import RMS, rm_names, rm_records, team_names, team_tree
 
 DEFAULT_GAP_THRESHOLD = Decimal(5)
 HUNDRED = Decimal(100)
@@ -158,7 +158,7 @@ def latest_scored_period(conn: Connection, grain: str = "quarter") -> str | None
 def line_managers(conn: Connection) -> dict[str, str | None]:
     """rm_id → their line manager's rm_id (see the module's docstring), None where none."""
     tree = team_tree(conn)
-    people = conn.execute(sa.select(RMS.c.rm_id, RMS.c.team_id, role_of().label("role"))).all()
+    people = rm_records(conn)
     managers = {p.rm_id for p in people if p.role == "manager"}
     found: dict[str, str | None] = {}
     for person in people:

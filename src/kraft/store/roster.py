@@ -157,6 +157,32 @@ def rm_names(conn: Connection) -> dict[str, str]:
     return {r.rm_id: r.name for r in conn.execute(query)}
 
 
+@dataclass(frozen=True)
+class RmRecord:
+    """One row of relationship_managers, its role by the role rule."""
+
+    rm_id: str
+    name: str | None
+    team_id: str | None
+    role: str
+
+
+def _records(conn: Connection, *where: sa.ColumnElement[bool]) -> list[RmRecord]:
+    query = sa.select(RMS.c.rm_id, RMS.c.name, RMS.c.team_id, role_of().label("role"))
+    rows = conn.execute(query.where(*where).order_by(RMS.c.rm_id))
+    return [RmRecord(r.rm_id, r.name, r.team_id, r.role) for r in rows]
+
+
+def rm_records(conn: Connection) -> list[RmRecord]:
+    """Every RM record (any role), in rm_id order."""
+    return _records(conn)
+
+
+def rm_record(conn: Connection, rm_id: str) -> RmRecord | None:
+    found = _records(conn, RMS.c.rm_id == rm_id)
+    return found[0] if found else None
+
+
 def rm_exists(conn: Connection, rm_id: str) -> bool:
     """Whether there is an RM record (of any role) with the id."""
     return conn.execute(sa.select(RMS.c.rm_id).where(RMS.c.rm_id == rm_id)).first() is not None

@@ -39,7 +39,7 @@ from kraft.reports.scorecard import (
 )
 from kraft.scoring.scorecard import in_scorecard
 from kraft.scoring.stored import numeric, scored_periods
-from kraft.store.roster import role_sql, teams_below
+from kraft.store.roster import rm_record, teams_below
 from kraft.web.boards import board_if_ready, stored_cards, team_overall
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.downloads import download, safe_name
@@ -75,13 +75,7 @@ def _person(conn: Connection, scope: Scope, rm_id: str) -> Person:
     """The RM, if in scope; 404 otherwise, exactly as for an RM that does not exist."""
     if not scope.can_see_rm(rm_id):
         raise HTTPException(404, NO_RM)
-    row = conn.execute(
-        sa.text(
-            f"SELECT rm_id, name, {role_sql()} AS role, team_id FROM relationship_managers "
-            "WHERE rm_id = :rm"
-        ),
-        {"rm": rm_id},
-    ).first()
+    row = rm_record(conn, rm_id)
     if row is None:
         raise HTTPException(404, NO_RM)
     return Person(row.rm_id, row.name, row.role, row.team_id)
