@@ -51,7 +51,7 @@ from kraft.scoring.scorecard import (
 from kraft.scoring.stored import StoredValue, load_rm_values
 from kraft.scoring.targets import TargetBook
 from kraft.store.metadata import scores
-from kraft.store.roster import role_of_rm
+from kraft.store.roster import rm_record
 
 COUNTING = {"count", "count_distinct"}
 NON_NEGATIVE = {Unit.count, Unit.count_per_month, Unit.currency, Unit.days}
@@ -316,11 +316,11 @@ def _stored_team_kpi(
 
 
 def _unknown_rm(conn: Connection, rm_id: str) -> None:
-    role = role_of_rm(conn, rm_id)
-    if role is None:
+    record = rm_record(conn, rm_id)
+    if record is None:
         raise KraftError(
             f"--rm {rm_id!r} is not in relationship_managers; give the rm_id of an RM."
         )
     raise KraftError(
-        f"--rm {rm_id} has the role {role} and is not scored; give the rm_id of an RM."
+        f"--rm {rm_id} has the role {record.role} and is not scored; give the rm_id of an RM."
     )

@@ -90,7 +90,7 @@ class TeamTree:
     def children(self, within: Collection[str] | None = None) -> dict[str | None, list[str]]:
         """Each team's children in team_id order, under None the top teams; with `within`, only
         those teams, and one whose parent is not among them is a top team."""
-        shown = self.teams.keys() if within is None else within
+        shown = set(self.teams if within is None else within)
         found: dict[str | None, list[str]] = {}
         for team_id in sorted(t for t in shown if t in self.teams):
             parent = self.teams[team_id].parent_team_id
@@ -191,11 +191,6 @@ def rm_exists(conn: Connection, rm_id: str) -> bool:
 def team_of(conn: Connection, rm_id: str) -> str | None:
     """The RM record's team (None: no team, or no such RM)."""
     return conn.execute(sa.select(RMS.c.team_id).where(RMS.c.rm_id == rm_id)).scalar()
-
-
-def role_of_rm(conn: Connection, rm_id: str) -> str | None:
-    """The RM record's role by the role rule (None: no such RM)."""
-    return conn.execute(sa.select(role_of()).where(RMS.c.rm_id == rm_id)).scalar()
 
 
 def rm_teams(conn: Connection) -> dict[str, str | None]:
