@@ -108,6 +108,7 @@ def test_ancestors_nearest_first() -> None:
     assert tree().ancestors("SOLO") == ["SOLO"]
     assert tree().ancestors(None) == []
     assert tree().ancestors("GONE") == []
+    assert ro.ancestors({"A": None, "B": "A", "C": "B"}, "C") == ["C", "B", "A"]
 
 
 def test_led_teams_are_the_teams_led_and_those_below() -> None:

@@ -16,6 +16,7 @@ from datetime import date
 from sqlglot import exp
 
 from kraft.periods import Calendar, Grain, Period, month_end, month_from_index, month_index
+from kraft.store.roster import ancestors, is_scored_sql
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def spine_statements(
     ]
 
 
-ENTITY_PERIODS_SQL = """
+ENTITY_PERIODS_SQL = f"""
 CREATE TEMPORARY TABLE kraft_entity_periods AS
 SELECT 'rm' AS entity_type, r.rm_id AS entity_id, p.grain, p.label, p.months, p.prev_label,
        p.open_period, p.stored,
@@ -202,7 +203,7 @@ JOIN kraft_periods AS p
       OR p.last_month_key >= EXTRACT(YEAR FROM r.hire_date) * 12 + EXTRACT(MONTH FROM r.hire_date) - 1)
  AND (r.exit_date IS NULL
       OR p.first_month_key <= EXTRACT(YEAR FROM r.exit_date) * 12 + EXTRACT(MONTH FROM r.exit_date) - 1)
-WHERE coalesce(r.role, 'rm') = 'rm'
+WHERE {is_scored_sql("r")}
 UNION ALL
 SELECT 'team', t.team_id, p.grain, p.label, p.months, p.prev_label, p.open_period,
        p.stored, FALSE
@@ -216,12 +217,5 @@ FROM kraft_periods AS p
 
 def team_ancestry(teams: dict[str, str | None], rms: dict[str, str | None]) -> dict[str, list[str]]:
     """Each RM's team and every team above it (cycles are refused at import)."""
-    chains: dict[str, list[str]] = {}
-    for team in teams:
-        chain: list[str] = []
-        node: str | None = team
-        while node is not None and node not in chain:
-            chain.append(node)
-            node = teams.get(node)
-        chains[team] = chain
+    chains = {team: ancestors(teams, team) for team in teams}
     return {rm: chains.get(team, []) if team else [] for rm, team in rms.items()}

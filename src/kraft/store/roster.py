@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -68,6 +69,17 @@ def subtree(parents: Mapping[str, str | None], team_ids: Iterable[str]) -> froze
     return frozenset(found)
 
 
+def ancestors(parents: Mapping[str, str | None], team_id: str | None) -> list[str]:
+    """The team and every team above it, nearest first, by parents (team_id → parent_team_id);
+    the walk stops at a team not in parents."""
+    found: list[str] = []
+    current = team_id
+    while current is not None and current in parents and current not in found:
+        found.append(current)
+        current = parents[current]
+    return found
+
+
 @dataclass(frozen=True)
 class Team:
     team_id: str
@@ -82,10 +94,14 @@ class TeamTree:
 
     teams: Mapping[str, Team]
 
+    @cached_property
+    def _parent_of(self) -> dict[str, str | None]:
+        return {t.team_id: t.parent_team_id for t in self.teams.values()}
+
     @property
     def parents(self) -> dict[str, str | None]:
         """team_id → parent_team_id."""
-        return {t.team_id: t.parent_team_id for t in self.teams.values()}
+        return dict(self._parent_of)
 
     def children(self, within: Collection[str] | None = None) -> dict[str | None, list[str]]:
         """Each team's children in team_id order, under None the top teams; with `within`, only
@@ -99,16 +115,11 @@ class TeamTree:
 
     def below(self, team_ids: Iterable[str]) -> frozenset[str]:
         """The teams named and every team under them."""
-        return subtree(self.parents, team_ids)
+        return subtree(self._parent_of, team_ids)
 
     def ancestors(self, team_id: str | None) -> list[str]:
         """The team and every team above it, nearest first (stops at a team not in the tree)."""
-        found: list[str] = []
-        current = team_id
-        while current is not None and current in self.teams and current not in found:
-            found.append(current)
-            current = self.teams[current].parent_team_id
-        return found
+        return ancestors(self._parent_of, team_id)
 
     def led_by(self, rm_id: str) -> frozenset[str]:
         """The teams the RM record leads, and every team under them."""
