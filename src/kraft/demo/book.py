@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kraft.periods import Calendar, Grain
+from kraft.periods import Calendar, Grain, month_start
 from kraft.schema.tables import PRODUCT_LINES, SOURCES, TABLES, ColumnType, table
 
 Arr = npt.NDArray[Any]
@@ -247,7 +247,7 @@ class _Window:
 
 
 def _window(start: date, months: int, calendar: Calendar) -> _Window:
-    first = start.replace(day=1)
+    first = month_start(start)
     month_periods = []
     day = first
     for _ in range(months):
