@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 
-from kraft.demo.book import generate_book
+from kraft.demo.book.generate import generate_book
 
 
 def main(argv: list[str] | None = None) -> int:

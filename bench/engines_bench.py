@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from kraft.demo.book import generate_book
+from kraft.demo.book.generate import generate_book
 from kraft.framework.loader import load_builtin
 from kraft.ingest.importer import Mode, run_import
 from kraft.ingest.sources import from_arrow

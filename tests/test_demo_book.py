@@ -10,13 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from kraft.demo.book import (
-    ARROW_TYPES,
-    GRACE_DAYS,
-    INITIATIVE_ID,
-    RENEWAL_UPLIFT,
-    generate_book,
-)
+from kraft.demo.book.arrow import ARROW_TYPES
+from kraft.demo.book.constants import GRACE_DAYS, INITIATIVE_ID, RENEWAL_UPLIFT
+from kraft.demo.book.generate import generate_book
 from kraft.periods import Calendar
 from kraft.schema.tables import TABLES, DateOrder, NoCycle, RequiredWhen, ScoreWithinScale, table
 

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from kraft.cli import app
 from kraft.demo import regions
-from kraft.demo.book import INITIATIVE_ID, generate_book
+from kraft.demo.book.constants import INITIATIVE_ID
+from kraft.demo.book.generate import generate_book
 from kraft.demo.regions import generate_regions, region_sizes
 from kraft.schema.tables import TABLES, table
 

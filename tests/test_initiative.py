@@ -59,7 +59,8 @@ from kraft.analysis.initiative import (
     windows,
 )
 from kraft.cli import app
-from kraft.demo.book import INITIATIVE_ID, RENEWAL_UPLIFT, generate_book
+from kraft.demo.book.constants import INITIATIVE_ID, RENEWAL_UPLIFT
+from kraft.demo.book.generate import generate_book
 from kraft.errors import KraftError
 from kraft.ingest.importer import Mode, run_import
 from kraft.ingest.sources import from_arrow

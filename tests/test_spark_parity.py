@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from kraft.demo.book import generate_book
+from kraft.demo.book.generate import generate_book
 from kraft.errors import KraftError
 from kraft.framework.loader import load_builtin
 from kraft.ingest.importer import Mode, run_import

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kraft.demo.book import generate_book
+from kraft.demo.book.generate import generate_book
 from kraft.periods import Calendar
 from kraft.schema.tables import TABLES, ColumnType
 
