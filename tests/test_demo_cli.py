@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from kraft.cli import app
+from kraft.core.demo import round_figure
 
 
 def _status(runner: CliRunner, folder: Path) -> dict[str, object]:
@@ -88,3 +91,31 @@ def test_demo_rejects_a_bad_start(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", str(tmp_path / "x"), "--start", "2024-13"])
     assert result.exit_code == 1
     assert "--start '2024-13' is not a month; write it as YYYY-MM." in result.output
+
+
+def test_the_demo_fits_its_count_and_currency_targets_to_its_book(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A default target 60–140 % away from the book's median RM is replaced by the median (two
+    significant digits, threshold in the default's ratio), saved as the company's target and
+    audited; the defaults that fit stay."""
+    args = ["--rms", "20", "--months", "12", "--start", "2025-01", "--no-reports"]
+    result = runner.invoke(app, ["demo", str(tmp_path / "d"), *args])
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(app, ["-w", str(tmp_path / "d"), "targets", "list", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    saved = {t["kpi_id"]: t for t in json.loads(listed.output) if t["scope_type"] == "org"}
+    revenue = saved["revenue_per_quarter"]
+    assert revenue["current"] and revenue["recorded_by"].startswith("cli:")
+    target, threshold = Decimal(str(revenue["target"])), Decimal(str(revenue["threshold"]))
+    assert target == round_figure(target) and threshold == round_figure(target * Decimal("0.8"))
+    assert f"The demo's revenue_per_quarter target is {target:f}" in result.output
+    assert "client_meetings_per_month" not in saved  # its default fits the book
+
+
+@pytest.mark.parametrize(
+    ("median", "rounded"),
+    [("6931798.90", "6900000"), ("5545439.12", "5500000"), ("95", "95"), ("0.456", "0.46")],
+)
+def test_a_fitted_target_is_a_round_figure(median: str, rounded: str) -> None:
+    assert round_figure(Decimal(median)) == Decimal(rounded)

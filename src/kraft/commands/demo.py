@@ -17,8 +17,9 @@ from kraft.commands.common import (
 from kraft.commands.compute import run_compute
 from kraft.commands.imports import print_import
 from kraft.core.context import Kraft
-from kraft.core.demo import add_demo_sign_ins, import_demo_book
+from kraft.core.demo import add_demo_sign_ins, fit_demo_targets, import_demo_book
 from kraft.errors import KraftError
+from kraft.formatting import plain
 from kraft.metrics.runner import ComputeRequest
 from kraft.periods import add_months, month_start
 from kraft.workspace import Settings, init_workspace
@@ -53,8 +54,15 @@ def demo(
     workspace, _ = init_workspace(directory, Settings())
     kraft = Kraft(workspace=workspace, db=open_database(workspace, migrate_to_head=True))
     _import_book(kraft, rms=rms, months=months, seed=seed, first=first)
-    outcome = run_compute(kraft, ComputeRequest())
-    computed, scored = outcome.computed, outcome.scored
+    computed = run_compute(kraft, ComputeRequest(), score=False).computed
+    with err.status("Fitting the demo's targets to its book and scoring…"):
+        fitted, scored = fit_demo_targets(kraft, actor())
+    for target in fitted:
+        out.print(
+            f"The demo's {target.kpi_id} target is {plain(target.target)} (threshold "
+            f"{plain(target.threshold) if target.threshold is not None else '—'}): the book's "
+            "median RM; the framework's default stays for real workspaces."
+        )
     out.print(
         f"Computed {len(computed.kpis)} KPIs for {computed.first_period} to "
         f"{computed.last_period}: {computed.rows:,} values; "

@@ -6,10 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from kraft.core.compute import rescore
 from kraft.core.context import Kraft
-from kraft.framework.model import KpiKind
+from kraft.core.targets import save_targets
+from kraft.framework.model import KpiKind, Unit
+from kraft.scoring.runner import ScoreResult
+from kraft.scoring.stored import as_of_date
+from kraft.scoring.target_table import TargetInput, actuals_by_rm, last_full_year
+
+FITTED_UNITS = (Unit.count, Unit.currency)  # rates and scores do not depend on the book's size
+FIT_LOW, FIT_HIGH = Decimal("0.6"), Decimal("1.4")  # a default within 60–140 % of the median fits
 
 if TYPE_CHECKING:  # the generator and the readers load numpy and pyarrow: only when used
     from kraft.demo.logins import DemoLogin
@@ -70,3 +79,53 @@ def add_demo_sign_ins(kraft: Kraft, actor: str) -> list[DemoLogin]:
 
     with kraft.write() as conn:
         return add_demo_logins(conn, actor)
+
+
+def fit_demo_targets(kraft: Kraft, actor: str) -> tuple[list[TargetInput], ScoreResult | None]:
+    """The demo's own company targets for the count and currency KPIs whose framework default
+    does not fit its book: where the median RM's value over the last full year lies outside 60–140 %
+    of the default target, the target becomes that median (two significant digits) and the
+    threshold keeps the default's ratio to it. Saved as any target is (audited, `demo` source),
+    then every RM is scored (with them, or without when all defaults fit). A real workspace keeps
+    the framework's defaults."""
+    with kraft.db.connect() as conn:
+        as_of = as_of_date(conn)
+        if as_of is None:
+            return [], None
+        year = last_full_year(kraft.calendar, as_of)
+        fitted = []
+        for _, kpi in kraft.framework.kpis():
+            if kpi.unit not in FITTED_UNITS or kpi.grain is None or not kpi.target:
+                continue
+            labels = [p.label for p in kraft.calendar.periods(kpi.grain, year.start, year.end)]
+            values = sorted(
+                v for vs in actuals_by_rm(conn, kpi, kpi.grain, labels).values() for v in vs
+            )
+            if not values:
+                continue
+            median = values[len(values) // 2]
+            if median <= 0 or FIT_LOW <= median / kpi.target <= FIT_HIGH:
+                continue
+            target = round_figure(median)
+            threshold = (
+                None if kpi.threshold is None else round_figure(target * kpi.threshold / kpi.target)
+            )
+            fitted.append(TargetInput("org", "org", kpi.id, None, None, target, threshold))
+    if not fitted:
+        return [], rescore(kraft)
+    saved = save_targets(
+        kraft,
+        [(f"The demo's {t.kpi_id} target", t) for t in fitted],
+        actor=actor,
+        source="demo: fitted to its book",
+    )
+    return fitted, saved.scored
+
+
+def round_figure(number: Decimal) -> Decimal:
+    """A round figure: two significant digits (6,931,798.90 → 6,900,000)."""
+    if number == 0:
+        return number
+    exponent = number.adjusted() - 1
+    rounded = number.scaleb(-exponent).quantize(Decimal(1)).scaleb(exponent)
+    return Decimal(int(rounded)) if exponent >= 0 else rounded.normalize()
