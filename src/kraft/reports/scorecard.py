@@ -1,6 +1,7 @@
 """The RM scorecard report: one RM and one period, read from what is stored, for people to act on.
 
-`build_scorecards` assembles everything once into `ScorecardReport`s (a batch of RMs shares the
+`build_scorecards` assembles everything once into `ScorecardReport`s (their lines:
+kraft.reports.scorecard_lines; a batch of RMs shares the
 database reads); `render_scorecard` writes one as self-contained HTML (inline CSS, charts as
 inline SVG, printable; the pdf is made from it) or Markdown.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -29,7 +30,6 @@ from sqlalchemy.engine import Connection
 
 from kraft.analysis.pacing import Forecast, Pace, forecasts, is_open
 from kraft.analysis.variance import (
-    Comparison,
     Driver,
     Flag,
     Variance,
@@ -39,12 +39,23 @@ from kraft.analysis.variance import (
 )
 from kraft.cache import keeping, read_once
 from kraft.errors import KraftError
-from kraft.formatting import fixed, fixed_percent, plain, rounded, signed_short, to_decimal
-from kraft.framework.model import KPI, Framework
+from kraft.formatting import fixed, plain, signed_short, to_decimal
+from kraft.framework.model import KPI, KRA, Framework
 from kraft.metrics.spec import Catalogue, load_catalogue
 from kraft.periods import Calendar, Grain, Period
 from kraft.reports.charts import TrendPoint
 from kraft.reports.framework_document import template_environment
+from kraft.reports.scorecard_lines import (
+    AtRiskLine,
+    DriverLine,
+    KpiLine,
+    KraLine,
+    ScorecardReport,
+    comparison_text,
+    interval_text,
+    kra_status,
+    trend_text,
+)
 from kraft.reports.values import shown_value, unit_label
 from kraft.scoring.credibility import credibility_kpis, wilson
 from kraft.scoring.stored import (
@@ -59,7 +70,6 @@ from kraft.store.roster import role_sql
 
 TOP_DRIVERS = 5
 PNG_SCALE = 1.5  # the trends' pixels per CSS pixel on paper: about 220 dpi across A4
-FLAG_WORDS = {Flag.favourable: " fav", Flag.unfavourable: " unfav"}  # as `kraft variance` says
 # Periods a KPI's trend chart shows, the scorecard's own included (the issue: the last 6–12).
 TREND_PERIODS = {Grain.month: 12, Grain.quarter: 8, Grain.year: 6}
 
@@ -67,145 +77,6 @@ TREND_PERIODS = {Grain.month: 12, Grain.quarter: 8, Grain.year: 6}
 class ReportFormat(StrEnum):
     html = "html"
     md = "md"
-
-
-# -- the report's data ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KpiLine:
-    """One KPI of the scorecard: the stored score row, its interval, variance and trend."""
-
-    kpi_id: str
-    name: str
-    kpi: KPI
-    actual: Decimal | None
-    volume: Decimal | None
-    target: Decimal | None
-    threshold: Decimal | None
-    target_source: str | None
-    score: Decimal | None
-    status: str
-    provisional: bool
-    interval: tuple[float, float] | None  # Wilson 95 %, in percent
-    variance: Variance | None
-    trend: tuple[TrendPoint, ...]
-    shown: dict[str, str] = field(default_factory=dict)  # the cells as the report shows them
-
-
-@dataclass(frozen=True)
-class KraLine:
-    kra_id: str
-    number: int
-    title: str
-    weight: Decimal
-    score: Decimal | None
-    status: str  # scored, capped at 60, not scored, not applicable
-    kpis: tuple[KpiLine, ...]
-
-
-@dataclass(frozen=True)
-class DriverLine:
-    kpi_id: str
-    name: str
-    kra_title: str
-    score_before: Decimal | None
-    score_after: Decimal | None
-    contribution_before: Decimal
-    contribution_after: Decimal
-    delta: Decimal
-
-
-@dataclass(frozen=True)
-class AtRiskLine:
-    kpi_id: str
-    name: str
-    forecast: Forecast
-    shown: dict[str, str]
-
-
-@dataclass(frozen=True)
-class ScorecardReport:
-    framework_title: str
-    currency: str
-    rm_id: str
-    name: str | None
-    team_id: str | None
-    team_name: str | None
-    period: str
-    grain: str
-    previous_period: str
-    overall: Decimal | None
-    previous_overall: Decimal | None
-    rating: int | None
-    rating_label: str | None
-    rating_capped_at: Decimal | None
-    coverage: Decimal | None
-    provisional: bool
-    as_of: date | None
-    open: bool
-    kras: tuple[KraLine, ...]
-    drivers: tuple[DriverLine, ...]
-    at_risk: tuple[AtRiskLine, ...]
-    trends: dict[str, Any] | None = None  # every KPI's trend: one Vega-Lite spec
-
-    @property
-    def overall_shown(self) -> str:
-        return fixed(self.overall)
-
-    @property
-    def coverage_shown(self) -> str:
-        return fixed_percent(self.coverage)
-
-    @property
-    def rating_shown(self) -> str:
-        if self.rating is None:
-            return "—"
-        capped = " (capped by a gate)" if self.rating_capped_at is not None else ""
-        return f"{self.rating} {self.rating_label}{capped}"
-
-    @property
-    def kpis(self) -> list[KpiLine]:
-        return [line for kra in self.kras for line in kra.kpis]
-
-
-# -- numbers as shown (kraft.formatting, as the CLI shows them) ----------------------------------
-
-
-def comparison_text(kpi: KPI, c: Comparison | None, currency: str) -> str:
-    """“+15.2 % fav”, the change against the reference; “—” without one."""
-    if c is None or c.reference is None or c.difference is None:
-        return "—"
-    percent, difference = c.percent, c.difference
-    change = (
-        f"{signed_short(percent)} %"
-        if percent is not None
-        else f"{signed_short(difference)} from 0"
-    )
-    return change + (FLAG_WORDS[c.flag] if c.flag is not None else "")
-
-
-def trend_text(kpi: KPI, trend: Sequence[TrendPoint], currency: str) -> str:
-    """The values oldest first, as the Markdown report lists them: 90 % → 95 % → 97.5 %."""
-    shown = [shown_value(p.value, kpi.unit, currency) for p in trend if p.value is not None]
-    return " → ".join(shown) if shown else "—"
-
-
-def interval_text(interval: tuple[float, float] | None) -> str:
-    if interval is None:
-        return "—"
-    low, high = rounded(interval[0], 1), rounded(interval[1], 1)
-    return f"{low}–{high} %"
-
-
-def kra_status(score: Decimal | None, capped_at: Decimal | None, present: bool) -> str:
-    if not present:
-        return "not applicable"
-    if score is None:
-        return "not scored"
-    if capped_at is not None:
-        return f"capped at {plain(capped_at)}"
-    return "scored"
 
 
 # -- assembling -----------------------------------------------------------------------------------
@@ -336,6 +207,18 @@ def build_scorecards(
             if f.status is Pace.at_risk:
                 at_risk.setdefault(f.rm_id, []).append(f)
     rows = _score_rows(conn, period, wanted)
+    batch = _Batch(
+        framework,
+        period,
+        previous,
+        history,
+        labels,
+        proportions,
+        found_variances,
+        as_of,
+        open_now,
+        charts,
+    )
     reports = []
     for rm_id in wanted:
         mine = rows.get(rm_id)
@@ -344,25 +227,14 @@ def build_scorecards(
         after = stored_scorecard(conn, rm_id, period)
         before = stored_scorecard(conn, rm_id, previous)
         assert after is not None
-        reports.append(
-            _report(
-                framework,
-                who[rm_id],
-                period,
-                previous,
-                mine,
-                history,
-                labels,
-                proportions,
-                found_variances,
-                at_risk.get(rm_id, []),
-                drivers(before, after),
-                before.overall if before is not None else None,
-                as_of,
-                open_now,
-                charts,
-            )
+        reads = _RmReads(
+            who[rm_id],
+            mine,
+            at_risk.get(rm_id, []),
+            drivers(before, after),
+            before.overall if before is not None else None,
         )
+        reports.append(_report(batch, reads))
     return reports
 
 
@@ -379,113 +251,162 @@ def _score_rows(conn: Connection, period: Period, rm_ids: Sequence[str]) -> dict
     return found
 
 
-def _report(
-    framework: Framework,
-    who: _Who,
-    period: Period,
-    previous: Period,
-    rows: dict[str, Any],
-    history: RmValues,
-    labels: list[str],
-    proportions: dict[str, bool],
-    found_variances: dict[tuple[str, str], Variance],
-    at_risk: list[Forecast],
-    moved: Sequence[Driver],
-    previous_overall: Decimal | None,
-    as_of: date | None,
-    open_now: bool,
-    charts: bool,
-) -> ScorecardReport:
+@dataclass(frozen=True)
+class _Batch:
+    """What every scorecard of a batch shares: the framework, the periods and the stored reads."""
+
+    framework: Framework
+    period: Period
+    previous: Period
+    history: RmValues
+    labels: list[str]
+    proportions: dict[str, bool]
+    variances: dict[tuple[str, str], Variance]
+    as_of: date | None
+    open_now: bool
+    charts: bool
+
+
+@dataclass(frozen=True)
+class _RmReads:
+    """One RM's own reads: who, the stored score rows, the at-risk forecasts and the drivers."""
+
+    who: _Who
+    rows: dict[str, Any]
+    at_risk: list[Forecast]
+    moved: Sequence[Driver]
+    previous_overall: Decimal | None
+
+
+def _report(batch: _Batch, rm: _RmReads) -> ScorecardReport:
+    framework, period = batch.framework, batch.period
     currency = framework.currency
-    rm_id = who.rm_id
-    now_values = history.get(period.label, {}).get(rm_id, {})
-    kras = []
-    for kra in framework.kras:
-        kra_row = rows["kra"].get(kra.id)
-        lines = []
-        for kpi in kra.kpis:
-            r = rows["kpi"].get(kpi.id)
-            if r is None:
-                continue
-            stored = now_values.get(kpi.id)
-            interval = None
-            if kpi.id in proportions and stored is not None and stored.denominator:
-                found = wilson(stored.numerator or 0.0, stored.denominator)
-                interval = (found.low, found.high) if found is not None else None
-            trend = tuple(
-                TrendPoint(
-                    label,
-                    to_decimal(v.value)
-                    if (v := history.get(label, {}).get(rm_id, {}).get(kpi.id)) is not None
-                    else None,
-                )
-                for label in labels
-            )
-            variance = found_variances.get((rm_id, kpi.id))
-            actual = to_decimal(r.actual)
-            target, threshold = numeric(r.target), numeric(r.threshold)
-            line = KpiLine(
-                kpi_id=kpi.id,
-                name=kpi.name,
-                kpi=kpi,
-                actual=actual,
-                volume=to_decimal(r.volume),
-                target=target,
-                threshold=threshold,
-                target_source=r.target_source,
-                score=numeric(r.score),
-                status=r.status or "—",
-                provisional=bool(r.provisional),
-                interval=interval,
-                variance=variance,
-                trend=trend,
-                shown={
-                    "actual": shown_value(actual, kpi.unit, currency),
-                    # a KPI not scored (e.g. too few cases) stores no target; vs target still
-                    # compares with the one that applies, so that one is shown
-                    "target": shown_value(
-                        target
-                        if target is not None or variance is None
-                        else variance.target.reference,
-                        kpi.unit,
-                        currency,
-                    ),
-                    "threshold": shown_value(threshold, kpi.unit, currency),
-                    "score": fixed(numeric(r.score)),
-                    "interval": interval_text(interval),
-                    "vs_previous": comparison_text(
-                        kpi, variance.previous if variance else None, currency
-                    ),
-                    "vs_target": comparison_text(
-                        kpi, variance.target if variance else None, currency
-                    ),
-                    "previous": shown_value(
-                        variance.previous.reference if variance else None, kpi.unit, currency
-                    ),
-                    "trend": trend_text(kpi, trend, currency),
-                    "volume": plain(to_decimal(r.volume) or Decimal(0))
-                    if r.volume is not None
-                    else "—",
-                },
-            )
-            lines.append(line)
-        kras.append(
-            KraLine(
-                kra.id,
-                kra.number,
-                kra.title,
-                kra.weight,
-                numeric(kra_row.score) if kra_row is not None else None,
-                kra_status(
-                    numeric(kra_row.score) if kra_row is not None else None,
-                    numeric(kra_row.capped_at) if kra_row is not None else None,
-                    kra_row is not None,
-                ),
-                tuple(lines),
-            )
+    kras = [_kra_line(batch, rm, kra) for kra in framework.kras]
+    overall = rm.rows["overall"]
+    return ScorecardReport(
+        framework_title=framework.title,
+        currency=currency,
+        rm_id=rm.who.rm_id,
+        name=rm.who.name,
+        team_id=rm.who.team_id,
+        team_name=rm.who.team_name,
+        period=period.label,
+        grain=str(period.grain),
+        previous_period=batch.previous.label,
+        overall=numeric(overall.score),
+        previous_overall=rm.previous_overall,
+        rating=overall.rating,
+        rating_label=overall.rating_label,
+        rating_capped_at=numeric(overall.capped_at),
+        coverage=numeric(overall.coverage),
+        provisional=bool(overall.provisional),
+        as_of=batch.as_of,
+        open=batch.open_now,
+        kras=tuple(kras),
+        drivers=_driver_lines(framework, rm.moved),
+        at_risk=_risk_lines(framework, rm.at_risk),
+        trends=_trends(kras, currency, batch.labels) if batch.charts else None,
+    )
+
+
+def _kra_line(batch: _Batch, rm: _RmReads, kra: KRA) -> KraLine:
+    kra_row = rm.rows["kra"].get(kra.id)
+    lines = [
+        _kpi_line(batch, rm.who.rm_id, kpi, r)
+        for kpi in kra.kpis
+        if (r := rm.rows["kpi"].get(kpi.id)) is not None
+    ]
+    return KraLine(
+        kra.id,
+        kra.number,
+        kra.title,
+        kra.weight,
+        numeric(kra_row.score) if kra_row is not None else None,
+        kra_status(
+            numeric(kra_row.score) if kra_row is not None else None,
+            numeric(kra_row.capped_at) if kra_row is not None else None,
+            kra_row is not None,
+        ),
+        tuple(lines),
+    )
+
+
+def _kpi_line(batch: _Batch, rm_id: str, kpi: KPI, r: Any) -> KpiLine:
+    """A KPI's line from its stored score row, its stored value's interval, variance and trend."""
+    history = batch.history
+    stored = history.get(batch.period.label, {}).get(rm_id, {}).get(kpi.id)
+    interval = None
+    if kpi.id in batch.proportions and stored is not None and stored.denominator:
+        found = wilson(stored.numerator or 0.0, stored.denominator)
+        interval = (found.low, found.high) if found is not None else None
+    trend = tuple(
+        TrendPoint(
+            label,
+            to_decimal(v.value)
+            if (v := history.get(label, {}).get(rm_id, {}).get(kpi.id)) is not None
+            else None,
         )
+        for label in batch.labels
+    )
+    variance = batch.variances.get((rm_id, kpi.id))
+    actual = to_decimal(r.actual)
+    target, threshold = numeric(r.target), numeric(r.threshold)
+    return KpiLine(
+        kpi_id=kpi.id,
+        name=kpi.name,
+        kpi=kpi,
+        actual=actual,
+        volume=to_decimal(r.volume),
+        target=target,
+        threshold=threshold,
+        target_source=r.target_source,
+        score=numeric(r.score),
+        status=r.status or "—",
+        provisional=bool(r.provisional),
+        interval=interval,
+        variance=variance,
+        trend=trend,
+        shown=_kpi_shown(kpi, r, variance, interval, trend, batch.framework.currency),
+    )
+
+
+def _kpi_shown(
+    kpi: KPI,
+    r: Any,
+    variance: Variance | None,
+    interval: tuple[float, float] | None,
+    trend: tuple[TrendPoint, ...],
+    currency: str,
+) -> dict[str, str]:
+    """A KPI line's cells as the report shows them."""
+    actual = to_decimal(r.actual)
+    target, threshold = numeric(r.target), numeric(r.threshold)
+    return {
+        "actual": shown_value(actual, kpi.unit, currency),
+        # a KPI not scored (e.g. too few cases) stores no target; vs target still
+        # compares with the one that applies, so that one is shown
+        "target": shown_value(
+            target if target is not None or variance is None else variance.target.reference,
+            kpi.unit,
+            currency,
+        ),
+        "threshold": shown_value(threshold, kpi.unit, currency),
+        "score": fixed(numeric(r.score)),
+        "interval": interval_text(interval),
+        "vs_previous": comparison_text(kpi, variance.previous if variance else None, currency),
+        "vs_target": comparison_text(kpi, variance.target if variance else None, currency),
+        "previous": shown_value(
+            variance.previous.reference if variance else None, kpi.unit, currency
+        ),
+        "trend": trend_text(kpi, trend, currency),
+        "volume": plain(to_decimal(r.volume) or Decimal(0)) if r.volume is not None else "—",
+    }
+
+
+def _driver_lines(framework: Framework, moved: Sequence[Driver]) -> tuple[DriverLine, ...]:
+    """The KPIs that moved the overall score most since the previous period."""
     titles = {kra.id: kra.title for kra in framework.kras}
-    driver_lines = tuple(
+    return tuple(
         DriverLine(
             d.kpi_id,
             _name(framework, d.kpi_id),
@@ -499,7 +420,11 @@ def _report(
         for d in moved
         if d.delta != 0
     )[:TOP_DRIVERS]
-    risk_lines = tuple(
+
+
+def _risk_lines(framework: Framework, at_risk: Sequence[Forecast]) -> tuple[AtRiskLine, ...]:
+    currency = framework.currency
+    return tuple(
         AtRiskLine(
             f.kpi_id,
             _name(framework, f.kpi_id),
@@ -513,31 +438,6 @@ def _report(
             },
         )
         for f in at_risk
-    )
-    overall = rows["overall"]
-    return ScorecardReport(
-        framework_title=framework.title,
-        currency=currency,
-        rm_id=rm_id,
-        name=who.name,
-        team_id=who.team_id,
-        team_name=who.team_name,
-        period=period.label,
-        grain=str(period.grain),
-        previous_period=previous.label,
-        overall=numeric(overall.score),
-        previous_overall=previous_overall,
-        rating=overall.rating,
-        rating_label=overall.rating_label,
-        rating_capped_at=numeric(overall.capped_at),
-        coverage=numeric(overall.coverage),
-        provisional=bool(overall.provisional),
-        as_of=as_of,
-        open=open_now,
-        kras=tuple(kras),
-        drivers=driver_lines,
-        at_risk=risk_lines,
-        trends=_trends(kras, currency, labels) if charts else None,
     )
 
 

@@ -203,24 +203,49 @@ def workbook(
     default = book.active
     if default is not None:
         book.remove(default)
-    currency = framework.currency
-    units = _units(framework)
-
     if report is not None:
-        records = overall_board_records(report.leaderboard)
-        sheet = _sheet(
-            book,
-            "leaderboard",
-            OVERALL_BOARD_COLUMNS,
-            [[r[c] for c in OVERALL_BOARD_COLUMNS] for r in records],
-            {
-                "overall_score": SCORE_FORMAT,
-                "adjusted_overall": SCORE_FORMAT,
-                "coverage": COVERAGE_FORMAT,
-            },
-        )
-        _rating_colours(sheet, OVERALL_BOARD_COLUMNS.index("rating") + 1)
+        _leaderboard_sheet(book, report)
+    _scores_sheet(book, conn, framework, period, rm_ids)
+    _kpi_scores_sheet(book, conn, framework, period, rm_ids)
+    _kpi_values_sheet(book, conn, framework, period, rm_ids, team_id)
+    _targets_sheet(book, conn, framework)
+    _framework_sheet(book, framework)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
+
+def _by_unit(framework: Framework, kpi_column: int) -> Callable[[Sequence[Any]], str]:
+    """A row's number format: the unit of the KPI its kpi_column names."""
+    units = _units(framework)
+    currency = framework.currency
+
+    def chosen(row: Sequence[Any]) -> str:
+        return unit_format(units.get(row[kpi_column]), currency)
+
+    return chosen
+
+
+def _leaderboard_sheet(book: Any, report: TeamReport) -> None:
+    records = overall_board_records(report.leaderboard)
+    sheet = _sheet(
+        book,
+        "leaderboard",
+        OVERALL_BOARD_COLUMNS,
+        [[r[c] for c in OVERALL_BOARD_COLUMNS] for r in records],
+        {
+            "overall_score": SCORE_FORMAT,
+            "adjusted_overall": SCORE_FORMAT,
+            "coverage": COVERAGE_FORMAT,
+        },
+    )
+    _rating_colours(sheet, OVERALL_BOARD_COLUMNS.index("rating") + 1)
+
+
+def _scores_sheet(
+    book: Any, conn: Connection, framework: Framework, period: Period, rm_ids: set[str]
+) -> None:
+    """The columns of `kraft export scores`, one row per scorecard of the period."""
     columns = export_columns(framework)
     rows = [r for r in overall_rows(conn, [period.label]) if r.rm_id in rm_ids]
     records = export_records(rows, framework)
@@ -236,6 +261,10 @@ def workbook(
     )
     _rating_colours(sheet, columns.index("rating") + 1)
 
+
+def _kpi_scores_sheet(
+    book: Any, conn: Connection, framework: Framework, period: Period, rm_ids: set[str]
+) -> None:
     kpi_columns = (
         "rm_id", "period", "kra_id", "kpi_id", "actual", "volume", "target", "threshold",
         "target_source", "weight", "score", "status", "provisional",
@@ -252,10 +281,7 @@ def workbook(
         )
         if r.rm_id in rm_ids
     ]
-
-    def by_unit(row: Sequence[Any]) -> str:
-        return unit_format(units.get(row[3]), currency)
-
+    by_unit = _by_unit(framework, 3)
     sheet = _sheet(
         book,
         "kpi_scores",
@@ -265,6 +291,16 @@ def workbook(
     )
     _status_colours(sheet, kpi_columns.index("status") + 1)
 
+
+def _kpi_values_sheet(
+    book: Any,
+    conn: Connection,
+    framework: Framework,
+    period: Period,
+    rm_ids: set[str],
+    team_id: str | None,
+) -> None:
+    """The columns of `kraft export kpi-values`: the RMs', their teams' and the company's."""
     teams = _subtree_teams(conn, team_id)
     values = [
         r
@@ -279,18 +315,17 @@ def workbook(
         or (r.entity_type == "team" and (teams is None or r.entity_id in teams))
         or (r.entity_type == "org" and team_id is None)
     ]
-
-    def value_unit(row: Sequence[Any]) -> str:
-        return unit_format(units.get(row[3]), currency)
-
     _sheet(
         book,
         "kpi_values",
         KPI_VALUE_COLUMNS,
         [[*(getattr(r, c) for c in KPI_VALUE_COLUMNS[:-1]), bool(r.provisional)] for r in values],
-        {"value": value_unit},
+        {"value": _by_unit(framework, 3)},
     )
 
+
+def _targets_sheet(book: Any, conn: Connection, framework: Framework) -> None:
+    """The framework's default targets, then every stored version."""
     target_columns = (
         "scope_type", "scope_id", "kpi_id", "from_period", "to_period", "target", "threshold",
         "recorded_at", "recorded_by", "source",
@@ -310,11 +345,8 @@ def workbook(
             )
         )
     ]  # fmt: skip
-
-    def target_unit(row: Sequence[Any]) -> str:
-        return unit_format(units.get(row[2]), currency)
-
-    sheet = _sheet(
+    target_unit = _by_unit(framework, 2)
+    _sheet(
         book,
         "targets",
         target_columns,
@@ -322,6 +354,8 @@ def workbook(
         {"target": target_unit, "threshold": target_unit, "recorded_at": "yyyy-mm-dd hh:mm"},
     )
 
+
+def _framework_sheet(book: Any, framework: Framework) -> None:
     framework_columns = (
         "kra_id", "kra_number", "kra_title", "kra_weight", "applies_to", "kpi_id", "kpi_name",
         "kind", "unit", "direction", "grain", "target", "threshold", "kpi_weight", "scoring",
@@ -335,10 +369,7 @@ def workbook(
          kpi.scoring.value, kpi.min_volume, kpi.cap]
         for kra, kpi in framework.kpis()
     ]  # fmt: skip
-
-    def framework_unit(row: Sequence[Any]) -> str:
-        return unit_format(units.get(row[5]), currency)
-
+    framework_unit = _by_unit(framework, 5)
     _sheet(
         book,
         "framework",
@@ -346,6 +377,3 @@ def workbook(
         framework_rows,
         {"target": framework_unit, "threshold": framework_unit, "kra_weight": '0" %"'},
     )
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()

@@ -21,7 +21,8 @@ from kraft.analysis.variance import Comparison
 from kraft.core.access import Scope, no_such, visible_rm
 from kraft.core.inputs import parse_period
 from kraft.periods import Calendar, Grain, Period
-from kraft.reports.scorecard import KpiLine, ScorecardReport, build_scorecard
+from kraft.reports.scorecard import build_scorecard
+from kraft.reports.scorecard_lines import KpiLine, ScorecardReport
 from kraft.reports.scores import export_records, latest_period, overall_rows
 from kraft.scoring.leaderboard import (
     kpi_leaderboard,

@@ -32,11 +32,11 @@ from kraft.reports import charts
 from kraft.reports.exports import csv_text
 from kraft.reports.scorecard import (
     ReportFormat,
-    ScorecardReport,
     build_scorecard,
     render_scorecard,
     scorecard_pdf,
 )
+from kraft.reports.scorecard_lines import ScorecardReport
 from kraft.scoring.scorecard import in_scorecard
 from kraft.scoring.stored import numeric, scored_periods
 from kraft.store.roster import rm_record, teams_below

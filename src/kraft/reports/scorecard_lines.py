@@ -1,0 +1,161 @@
+"""The scorecard report's lines (KRA, KPI, driver, at-risk) and how their numbers read.
+
+kraft.reports.scorecard assembles them from what is stored and renders them; the numbers read
+as the CLI shows them (kraft.formatting; a KPI's unit: kraft.reports.values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from kraft.analysis.pacing import Forecast
+from kraft.analysis.variance import Comparison, Flag, Variance
+from kraft.formatting import fixed, fixed_percent, plain, rounded, signed_short
+from kraft.framework.model import KPI
+from kraft.reports.charts import TrendPoint
+from kraft.reports.values import shown_value
+
+FLAG_WORDS = {Flag.favourable: " fav", Flag.unfavourable: " unfav"}  # as `kraft variance` says
+
+
+# -- the report's data ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KpiLine:
+    """One KPI of the scorecard: the stored score row, its interval, variance and trend."""
+
+    kpi_id: str
+    name: str
+    kpi: KPI
+    actual: Decimal | None
+    volume: Decimal | None
+    target: Decimal | None
+    threshold: Decimal | None
+    target_source: str | None
+    score: Decimal | None
+    status: str
+    provisional: bool
+    interval: tuple[float, float] | None  # Wilson 95 %, in percent
+    variance: Variance | None
+    trend: tuple[TrendPoint, ...]
+    shown: dict[str, str] = field(default_factory=dict)  # the cells as the report shows them
+
+
+@dataclass(frozen=True)
+class KraLine:
+    kra_id: str
+    number: int
+    title: str
+    weight: Decimal
+    score: Decimal | None
+    status: str  # scored, capped at 60, not scored, not applicable
+    kpis: tuple[KpiLine, ...]
+
+
+@dataclass(frozen=True)
+class DriverLine:
+    kpi_id: str
+    name: str
+    kra_title: str
+    score_before: Decimal | None
+    score_after: Decimal | None
+    contribution_before: Decimal
+    contribution_after: Decimal
+    delta: Decimal
+
+
+@dataclass(frozen=True)
+class AtRiskLine:
+    kpi_id: str
+    name: str
+    forecast: Forecast
+    shown: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ScorecardReport:
+    framework_title: str
+    currency: str
+    rm_id: str
+    name: str | None
+    team_id: str | None
+    team_name: str | None
+    period: str
+    grain: str
+    previous_period: str
+    overall: Decimal | None
+    previous_overall: Decimal | None
+    rating: int | None
+    rating_label: str | None
+    rating_capped_at: Decimal | None
+    coverage: Decimal | None
+    provisional: bool
+    as_of: date | None
+    open: bool
+    kras: tuple[KraLine, ...]
+    drivers: tuple[DriverLine, ...]
+    at_risk: tuple[AtRiskLine, ...]
+    trends: dict[str, Any] | None = None  # every KPI's trend: one Vega-Lite spec
+
+    @property
+    def overall_shown(self) -> str:
+        return fixed(self.overall)
+
+    @property
+    def coverage_shown(self) -> str:
+        return fixed_percent(self.coverage)
+
+    @property
+    def rating_shown(self) -> str:
+        if self.rating is None:
+            return "—"
+        capped = " (capped by a gate)" if self.rating_capped_at is not None else ""
+        return f"{self.rating} {self.rating_label}{capped}"
+
+    @property
+    def kpis(self) -> list[KpiLine]:
+        return [line for kra in self.kras for line in kra.kpis]
+
+
+# -- numbers as shown (kraft.formatting, as the CLI shows them) ----------------------------------
+
+
+def comparison_text(kpi: KPI, c: Comparison | None, currency: str) -> str:
+    """“+15.2 % fav”, the change against the reference; “—” without one."""
+    if c is None or c.reference is None or c.difference is None:
+        return "—"
+    percent, difference = c.percent, c.difference
+    change = (
+        f"{signed_short(percent)} %"
+        if percent is not None
+        else f"{signed_short(difference)} from 0"
+    )
+    return change + (FLAG_WORDS[c.flag] if c.flag is not None else "")
+
+
+def trend_text(kpi: KPI, trend: Sequence[TrendPoint], currency: str) -> str:
+    """The values oldest first, as the Markdown report lists them: 90 % → 95 % → 97.5 %."""
+    shown = [shown_value(p.value, kpi.unit, currency) for p in trend if p.value is not None]
+    return " → ".join(shown) if shown else "—"
+
+
+def interval_text(interval: tuple[float, float] | None) -> str:
+    if interval is None:
+        return "—"
+    low, high = rounded(interval[0], 1), rounded(interval[1], 1)
+    return f"{low}–{high} %"
+
+
+def kra_status(score: Decimal | None, capped_at: Decimal | None, present: bool) -> str:
+    if not present:
+        return "not applicable"
+    if score is None:
+        return "not scored"
+    if capped_at is not None:
+        return f"capped at {plain(capped_at)}"
+    return "scored"
