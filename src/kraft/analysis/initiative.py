@@ -8,9 +8,9 @@ bootstrap 95 % percentile interval that resamples RMs within each group.
 The retention and CSAT figures reuse the metric catalogue: the rows are staged by the compiler
 exactly as `kraft compute` stages them (the fact's filter, its derived columns such as `renewed`,
 the RM credited) and counted with the catalogue's own measures, over the initiative's windows
-instead of calendar periods. The catalogue has no fact for personalised packages sold to existing
-clients or for referrals by retained clients, so those two are plain SQL over the contract's
-columns (policies.personalised, leads.referred_by_client_id).
+instead of calendar periods (kraft.analysis.initiative_rows). The catalogue has no fact for
+personalised packages sold to existing clients or for referrals by retained clients, so those two
+are plain SQL over the contract's columns (policies.personalised, leads.referred_by_client_id).
 
 Group rates are ratios of sums over the group's RMs (each RM's distinct-client counts, as each
 RM's own KPI counts them), never means of RM rates, so the point estimate is the bootstrap's
@@ -29,18 +29,23 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlglot import exp
 
+from kraft.analysis.initiative_rows import (
+    AFTER,
+    BEFORE,
+    NON_PARTICIPANTS,
+    PARTICIPANTS,
+    Window,
+    WindowCounts,
+    group_members,
+)
 from kraft.errors import KraftError
 from kraft.framework.model import Example
 from kraft.ingest.status import last_import
-from kraft.metrics import snippets
 from kraft.metrics.compile.plans import PROVISIONAL
-from kraft.metrics.compiler import Compiler
-from kraft.metrics.spec import Catalogue, Measure
+from kraft.metrics.spec import Catalogue
 from kraft.periods import add_months
 from kraft.store.database import Database
-from kraft.store.roster import is_scored_sql
 
 DIALECTS = {"duckdb": "duckdb", "postgresql": "postgres"}
 DEFAULT_WINDOW_MONTHS = 6
@@ -48,8 +53,6 @@ MAX_WINDOW_MONTHS = 60
 DEFAULT_RESAMPLES = 2000
 DEFAULT_SEED = 0
 LEVEL = 95  # percent: the interval's coverage
-BEFORE, AFTER = "before", "after"
-PARTICIPANTS, NON_PARTICIPANTS = "participants", "non_participants"
 
 # The example's KPI ids and their seed wording, when the framework has no example section.
 KPI_NAMES: dict[str, str] = {
@@ -74,19 +77,6 @@ def parse_window(text: str) -> int:
             f"(1m to {MAX_WINDOW_MONTHS}m)."
         )
     return months
-
-
-@dataclass(frozen=True)
-class Window:
-    first: date
-    last: date
-
-    @property
-    def days(self) -> int:
-        return (self.last - self.first).days + 1
-
-    def contains(self, day: date) -> bool:
-        return self.first <= day <= self.last
 
 
 def windows(start: date, months: int, as_of: date) -> tuple[Window, Window, bool]:
@@ -348,132 +338,6 @@ def bootstrap_did(
     return Interval(float(low), float(high), resamples, int(valid.size), seed)
 
 
-# --- Queries ----------------------------------------------------------------------------------
-
-
-def _date(day: date) -> str:
-    return f"CAST('{day.isoformat()}' AS DATE)"
-
-
-class _Rows:
-    """Catalogue measures counted per RM over the two windows instead of calendar periods."""
-
-    def __init__(
-        self,
-        catalogue: Catalogue,
-        parameters: Mapping[str, int],
-        as_of: date,
-        dialect: str,
-        before: Window,
-        after: Window,
-    ) -> None:
-        self.catalogue = catalogue
-        self.values: dict[str, int | date] = {**parameters, "as_of": as_of}
-        self.compiler = Compiler(catalogue, self.values, dialect)
-        self.dialect = dialect
-        self.before, self.after = before, after
-
-    def _snippet(self, text: str, where: str, base: str) -> str:
-        """A measure's expr or filter as SQL over the staged rows (parameters filled in)."""
-        params: dict[str, exp.Expr] = {
-            name: exp.cast(exp.Literal.string(value.isoformat()), "DATE")
-            if isinstance(value, date)
-            else exp.Literal.number(value)
-            for name, value in self.values.items()
-        }
-        tree = snippets.unqualify(snippets.substitute(snippets.parse(text, where), params), base)
-        return tree.sql(dialect=self.dialect)
-
-    def staged(self, metric: str) -> tuple[str, str, dict[str, Measure], str]:
-        """(SQL of the staged rows, SQL of their date, the measures, the fact's table) of a
-        metric whose measures (and provisional rows) share one date-based fact."""
-        plans = self.compiler.fact_plans([metric])
-        if len(plans) != 1:
-            raise KraftError(f"Metric {metric} reads more than one fact; it cannot be windowed.")
-        (plan,) = plans.values()
-        when = plan.fact.when.date
-        if when is None:
-            raise KraftError(f"Metric {metric} is not dated by a column; it cannot be windowed.")
-        base = plan.fact.table
-        dated = snippets.column_names(snippets.parse(when, plan.name), base)
-        sql = self.compiler.sql(self.compiler.stage_select(plan, extra_columns=sorted(dated)))
-        measures = {name: m for (_, name), m in plan.measures.items()}
-        return sql, self._snippet(when, plan.name, base), measures, base
-
-    def window_case(self, day: str) -> str:
-        return f"CASE WHEN {day} < {_date(self.after.first)} THEN '{BEFORE}' ELSE '{AFTER}' END"
-
-    def in_windows(self, day: str) -> str:
-        return f"{day} >= {_date(self.before.first)} AND {day} <= {_date(self.after.last)}"
-
-    def aggregate(self, metric: str, measure: Measure, name: str, base: str) -> str:
-        """count or count_distinct of one measure, as SQL."""
-        where = f"{metric}.{name}"
-        test = self._snippet(measure.filter, where, base) if measure.filter else "TRUE"
-        if measure.agg == "count":
-            return f"SUM(CASE WHEN {test} THEN 1 ELSE 0 END)"
-        if measure.agg == "count_distinct" and measure.expr:
-            value = self._snippet(measure.expr, where, base)
-            return f"COUNT(DISTINCT CASE WHEN {test} THEN {value} END)"
-        raise KraftError(f"Measure {where} is a {measure.agg}; the impact analysis counts rows.")
-
-    def per_rm(
-        self, conn: Connection, metric: str, names: Sequence[str]
-    ) -> dict[tuple[str, str], tuple[int, ...]]:
-        """(RM, window) → the counts of the metric's named measures."""
-        sql, day, measures, base = self.staged(metric)
-        columns = ", ".join(
-            f"{self.aggregate(metric, measures[n], n, base)} AS m{i}" for i, n in enumerate(names)
-        )
-        query = (
-            f"SELECT f.__rm AS rm_id, {self.window_case(day)} AS win, {columns} "
-            f"FROM ({sql}) AS f WHERE {self.in_windows(day)} "
-            f"GROUP BY f.__rm, {self.window_case(day)}"
-        )
-        return {
-            (str(r[0]), str(r[1])): tuple(int(v or 0) for v in r[2:])
-            for r in conn.exec_driver_sql(query)
-        }
-
-    def referring(self, conn: Connection) -> dict[tuple[str, str], int]:
-        """(RM, window) → the RM's retained clients who referred a lead created in the same
-        window (any RM's lead): the retention's own retained measure, joined to the leads."""
-        sql, day, measures, base = self.staged("client_retention_rate")
-        retained = measures["retained"]
-        assert retained.filter is not None
-        assert retained.expr is not None
-        test = self._snippet(retained.filter, "client_retention_rate.retained", base)
-        client = self._snippet(retained.expr, "client_retention_rate.retained", base)
-        query = (
-            "SELECT r.rm_id, r.win, COUNT(*) FROM ("
-            f"SELECT DISTINCT f.__rm AS rm_id, {client} AS client_id, {self.window_case(day)} "
-            f"AS win FROM ({sql}) AS f WHERE {test} AND {self.in_windows(day)}"
-            ") AS r JOIN ("
-            "SELECT DISTINCT referred_by_client_id AS client_id, "
-            f"{self.window_case('created_date')} AS win FROM leads "
-            f"WHERE referred_by_client_id IS NOT NULL AND {self.in_windows('created_date')}"
-            ") AS ref ON ref.client_id = r.client_id AND ref.win = r.win "
-            "GROUP BY r.rm_id, r.win"
-        )
-        return {(str(r[0]), str(r[1])): int(r[2]) for r in conn.exec_driver_sql(query)}
-
-    def personalised(self, conn: Connection) -> dict[tuple[str, str], int]:
-        """(RM, window) → personalised policies issued in the window to clients who held a
-        policy (any RM's, any status) issued before the window began."""
-        held_before = (
-            f"CASE WHEN p.issue_date < {_date(self.after.first)} "
-            f"THEN {_date(self.before.first)} ELSE {_date(self.after.first)} END"
-        )
-        query = (
-            f"SELECT p.rm_id, {self.window_case('p.issue_date')} AS win, COUNT(*) "
-            f"FROM policies AS p WHERE p.personalised AND {self.in_windows('p.issue_date')} "
-            "AND EXISTS (SELECT 1 FROM policies AS held WHERE held.client_id = p.client_id "
-            f"AND held.issue_date < {held_before}) "
-            f"GROUP BY p.rm_id, {self.window_case('p.issue_date')}"
-        )
-        return {(str(r[0]), str(r[1])): int(r[2]) for r in conn.exec_driver_sql(query)}
-
-
 # --- The analysis -----------------------------------------------------------------------------
 
 
@@ -493,59 +357,33 @@ def initiative_impact(
     if resamples < 1:
         raise KraftError("--resamples must be at least 1; the default is 2000.")
     with db.connect() as conn:
-        initiative = conn.execute(
-            sa.text(
-                "SELECT initiative_id, name, start_date, end_date FROM initiatives "
-                "WHERE initiative_id = :i"
-            ),
-            {"i": initiative_id},
-        ).first()
-        if initiative is None:
-            known = [r[0] for r in conn.execute(sa.text("SELECT initiative_id FROM initiatives"))]
-            listed = ", ".join(sorted(known)[:10]) if known else "none (import initiatives.csv)"
-            raise KraftError(
-                f"There is no initiative {initiative_id!r}; the initiatives are: {listed}."
-            )
-        latest = last_import(conn)
-        if latest is None or not latest["as_of"]:
-            raise KraftError("There is no data to analyse: run `kraft import` first.")
-        as_of = date.fromisoformat(latest["as_of"])
+        initiative = _initiative(conn, initiative_id)
+        as_of = _as_of(conn)
         start, end = _as_date(initiative.start_date), initiative.end_date
         before, after, truncated = windows(start, window_months, as_of)
-        members = _groups(conn, initiative_id, before, after)
-        rows = _Rows(catalogue, parameters, as_of, DIALECTS[db.dialect], before, after)
-        retention = rows.per_rm(conn, "client_retention_rate", ["retained", "due", PROVISIONAL])
-        csat = rows.per_rm(conn, "customer_satisfaction_score", ["satisfied", "responses"])
-        referring = rows.referring(conn)
-        personalised = rows.personalised(conn)
+        members = group_members(conn, initiative_id, before, after)
+        rows = WindowCounts(catalogue, parameters, as_of, DIALECTS[db.dialect], before, after)
+        counts = _Counts(
+            rows.per_rm(conn, "client_retention_rate", ["retained", "due", PROVISIONAL]),
+            rows.per_rm(conn, "customer_satisfaction_score", ["satisfied", "responses"]),
+            rows.referring(conn),
+            rows.personalised(conn),
+        )
         conn.rollback()
 
-    def figures(rm_ids: Sequence[str], win: str) -> WindowFigures:
-        sums = [0] * 7
-        for rm in rm_ids:
-            key = (rm, win)
-            r = retention.get(key, (0, 0, 0))
-            c = csat.get(key, (0, 0))
-            values = (*r, personalised.get(key, 0), *c, referring.get(key, 0))
-            sums = [a + b for a, b in zip(sums, values, strict=True)]
-        return WindowFigures(*sums)
-
     groups = {
-        name: GroupImpact(name, ids, figures(ids, BEFORE), figures(ids, AFTER))
+        name: GroupImpact(name, ids, counts.figures(ids, BEFORE), counts.figures(ids, AFTER))
         for name, ids in members.items()
     }
     part, non = groups[PARTICIPANTS], groups[NON_PARTICIPANTS]
     did = _difference(part.retention_change, non.retention_change)
-
-    def counts(rm_ids: Sequence[str]) -> np.ndarray[Any, Any]:
-        data = [
-            (*retention.get((rm, BEFORE), (0, 0))[:2], *retention.get((rm, AFTER), (0, 0))[:2])
-            for rm in rm_ids
-        ]
-        return np.array(data, dtype=np.int64).reshape(len(rm_ids), 4)
-
     interval = (
-        bootstrap_did(counts(part.rm_ids), counts(non.rm_ids), resamples=resamples, seed=seed)
+        bootstrap_did(
+            counts.retention_by_rm(part.rm_ids),
+            counts.retention_by_rm(non.rm_ids),
+            resamples=resamples,
+            seed=seed,
+        )
         if did is not None
         else None
     )
@@ -571,46 +409,65 @@ def initiative_impact(
     return _with_conclusion(impact)
 
 
+def _initiative(conn: Connection, initiative_id: str) -> Any:
+    """The initiative's row; refused, naming the initiatives there are, when it is unknown."""
+    initiative = conn.execute(
+        sa.text(
+            "SELECT initiative_id, name, start_date, end_date FROM initiatives "
+            "WHERE initiative_id = :i"
+        ),
+        {"i": initiative_id},
+    ).first()
+    if initiative is None:
+        known = [r[0] for r in conn.execute(sa.text("SELECT initiative_id FROM initiatives"))]
+        listed = ", ".join(sorted(known)[:10]) if known else "none (import initiatives.csv)"
+        raise KraftError(
+            f"There is no initiative {initiative_id!r}; the initiatives are: {listed}."
+        )
+    return initiative
+
+
+def _as_of(conn: Connection) -> date:
+    latest = last_import(conn)
+    if latest is None or not latest["as_of"]:
+        raise KraftError("There is no data to analyse: run `kraft import` first.")
+    return date.fromisoformat(latest["as_of"])
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """(RM, window) → the counts the example's KPIs are made of."""
+
+    retention: dict[tuple[str, str], tuple[int, ...]]  # retained, due, provisional
+    csat: dict[tuple[str, str], tuple[int, ...]]  # satisfied, responses
+    referring: dict[tuple[str, str], int]
+    personalised: dict[tuple[str, str], int]
+
+    def figures(self, rm_ids: Sequence[str], win: str) -> WindowFigures:
+        """A group's figures in a window: sums over its RMs."""
+        sums = [0] * 7
+        for rm in rm_ids:
+            key = (rm, win)
+            r = self.retention.get(key, (0, 0, 0))
+            c = self.csat.get(key, (0, 0))
+            values = (*r, self.personalised.get(key, 0), *c, self.referring.get(key, 0))
+            sums = [a + b for a, b in zip(sums, values, strict=True)]
+        return WindowFigures(*sums)
+
+    def retention_by_rm(self, rm_ids: Sequence[str]) -> np.ndarray[Any, Any]:
+        """RMs × (retained before, due before, retained after, due after): the bootstrap's."""
+        data = [
+            (
+                *self.retention.get((rm, BEFORE), (0, 0))[:2],
+                *self.retention.get((rm, AFTER), (0, 0))[:2],
+            )
+            for rm in rm_ids
+        ]
+        return np.array(data, dtype=np.int64).reshape(len(rm_ids), 4)
+
+
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
-def _groups(
-    conn: Connection, initiative_id: str, before: Window, after: Window
-) -> dict[str, tuple[str, ...]]:
-    """Participants: the initiative's RMs of role rm. Non-participants: every other RM of role rm
-    employed over both windows (hired on or before the first day of the before window, and no
-    exit date before the last day of the after window)."""
-    participants = tuple(
-        str(r[0])
-        for r in conn.execute(
-            sa.text(
-                "SELECT p.rm_id FROM initiative_participants AS p "
-                "JOIN relationship_managers AS r ON r.rm_id = p.rm_id "
-                f"WHERE p.initiative_id = :i AND {is_scored_sql('r')} ORDER BY p.rm_id"
-            ),
-            {"i": initiative_id},
-        )
-    )
-    if not participants:
-        raise KraftError(
-            f"Initiative {initiative_id!r} has no participants of role rm; import "
-            "initiative_participants.csv with the RMs who carry it out."
-        )
-    others = tuple(
-        str(r[0])
-        for r in conn.execute(
-            sa.text(
-                f"SELECT rm_id FROM relationship_managers WHERE {is_scored_sql()} "
-                "AND (hire_date IS NULL OR hire_date <= :first) "
-                "AND (exit_date IS NULL OR exit_date >= :last) "
-                "AND rm_id NOT IN (SELECT rm_id FROM initiative_participants "
-                "WHERE initiative_id = :i) ORDER BY rm_id"
-            ),
-            {"i": initiative_id, "first": before.first, "last": after.last},
-        )
-    )
-    return {PARTICIPANTS: participants, NON_PARTICIPANTS: others}
 
 
 # --- The conclusion ---------------------------------------------------------------------------
