@@ -74,7 +74,19 @@ def test_rows_follow_hire_exit_role_and_leadership(workspace: Workspace, tmp_pat
     assert not [k for k in keys if k[:2] == ("rm", "M1")]
     # score-derived KPIs are not produced by compute
     assert not [k for k in keys if k[3] in SCORE_KPIS]
-    # RM4 has no rows at all: counts and sums are 0, ratios and means empty
+    # RM4 has no rows at all: counts and sums are 0, ratios and means empty; counts over a
+    # table this book never imported (activities, compliance_incidents) are not tracked: null
+    # (KPIS.md "not tracked", issue #17 item 4: before it they were 0)
+    not_tracked = {
+        "competitor_analysis_reports",
+        "new_market_segments",
+        "market_share_initiatives",
+        "compliance_trainings_attended",
+        "regulatory_violations",
+        "certifications_obtained",
+        "workshops_attended",
+        "knowledge_sharing_initiatives",
+    }
     non_leader = [k for k in COMPUTED_KPIS if k not in LEADER_KPIS]
     expect(
         vals,
@@ -83,7 +95,7 @@ def test_rows_follow_hire_exit_role_and_leadership(workspace: Workspace, tmp_pat
     )
     problems = []
     for kpi in [*non_leader, *MANUAL_KPIS]:
-        want = 0.0 if kpi in COUNT_KPIS else None
+        want = 0.0 if kpi in COUNT_KPIS and kpi not in not_tracked else None
         key = ("rm", "RM4", "2024-Q1", kpi)
         if key not in vals:
             problems.append(f"{key}: no row")

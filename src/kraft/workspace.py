@@ -9,6 +9,7 @@ import re
 import tempfile
 import tomllib
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -97,6 +98,23 @@ class Settings(BaseModel):
     fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
     renewal_grace_days: int = Field(default=30, ge=0, le=366)
     free_look_days: int = Field(default=30, ge=0, le=366)
+    untracked_kpis: tuple[str, ...] = Field(
+        default=(),
+        description="KPIs this workspace does not track (shown as not tracked, not scored); "
+        "change with `kraft framework track KPI --off|--on`",
+    )
+    first_scored_period: str | None = Field(
+        default=None,
+        description="the first period scored, e.g. 2024-Q4 (default: the quarter a year after "
+        "the earliest issue_date's, once every tracked table holds rows); earlier ones are "
+        "computed, not scored",
+    )
+    loss_ratio_min_earned_premium: Decimal = Field(
+        default=Decimal(50000),
+        ge=0,
+        description="loss_ratio_improvement is scored only when both periods' earned premium "
+        "reaches this (else: insufficient volume)",
+    )
     smtp: SmtpSettings | None = Field(
         default=None, description="the mail server for `kraft alerts --email` (a [smtp] table)"
     )
@@ -114,7 +132,9 @@ class Workspace:
 
 def render_config(settings: Settings) -> str:
     def value(v: object) -> str:
-        return f'"{v}"' if isinstance(v, str) else str(v)
+        if isinstance(v, tuple | list):
+            return json.dumps(list(v))
+        return json.dumps(v) if isinstance(v, str) else str(v)
 
     lines = [
         "# kraft workspace settings. Period labels follow fiscal_year_start_month: 1 gives",
@@ -125,7 +145,11 @@ def render_config(settings: Settings) -> str:
             continue  # a table: after every plain key
         if field.description:
             lines.append(f"# {name}: {field.description}")
-        lines.append(f"{name} = {value(getattr(settings, name))}")
+        setting = getattr(settings, name)
+        if setting is None:  # TOML has no null: an unset optional setting is a comment
+            lines.append(f"# {name} = ")
+            continue
+        lines.append(f"{name} = {value(setting)}")
     lines.append(
         "# [smtp]: the mail server for `kraft alerts --email`: host, port, tls (starttls, ssl or"
     )
@@ -217,4 +241,21 @@ def config_with_framework(text: str, reference: str) -> str:
         updated = text.rstrip("\n") + f"\n{line}\n"
     if tomllib.loads(updated).get("framework") != reference:
         raise KraftError("kraft.toml could not be updated; set its framework line by hand.")
+    return updated
+
+
+def config_with_setting(text: str, name: str, setting: object) -> str:
+    """kraft.toml's text with the top-level `name` set to `setting` (the rest kept as is)."""
+    rendered = json.dumps(list(setting) if isinstance(setting, tuple | list) else setting)
+    line = f"{name} = {rendered}"
+    pattern = rf"^#?\s*{re.escape(name)}\s*=.*$"
+    if re.search(pattern, text, flags=re.MULTILINE):
+        updated = re.sub(pattern, lambda _: line, text, count=1, flags=re.MULTILINE)
+    else:
+        head, table, rest = text.partition("\n[")  # plain keys go before the first table
+        updated = head.rstrip("\n") + f"\n{line}\n" + (table + rest if table else "")
+    parsed = tomllib.loads(updated).get(name)
+    expected = list(setting) if isinstance(setting, tuple) else setting
+    if parsed != expected:
+        raise KraftError(f"kraft.toml could not be updated; set its {name} line by hand.")
     return updated

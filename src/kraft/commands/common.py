@@ -213,3 +213,14 @@ def write_bytes(data: bytes, output: Path, what: str) -> None:
     except OSError as exc:
         raise KraftError(f"Cannot write {output}: {exc.strerror}; choose another path.") from None
     out.print(f"Wrote {what} to {output}")
+
+
+def print_tracking(missing: list[str], untracked: dict[str, str]) -> None:
+    """The contract tables never imported and the KPIs that leaves (or kraft.toml makes) not
+    tracked, as `kraft status` and the import summary show them."""
+    if missing:
+        out.print("Never imported: " + ", ".join(missing))
+    if untracked:
+        out.print(f"Not tracked ({len(untracked)} KPIs, shown as not tracked, never scored):")
+        for kpi_id, reason in untracked.items():
+            out.print(f"  {kpi_id}: {reason}")

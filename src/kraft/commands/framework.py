@@ -25,6 +25,7 @@ from kraft.commands.common import (
     write_or_print,
 )
 from kraft.core.frameworks import save_framework_version
+from kraft.core.tracking import set_kpi_tracked
 from kraft.errors import KraftError
 from kraft.framework.loader import DEFAULT_FRAMEWORK
 from kraft.framework.model import Framework
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
     framework.command("render")(framework_render)
     framework.command("new")(framework_new)
     framework.command("save")(framework_save)
+    framework.command("track")(framework_track)
     app.add_typer(framework, name="framework")
 
 
@@ -204,3 +206,15 @@ def framework_save(
     for warning in check.warnings:
         warn(f"{warning.where}: {warning.problem} {warning.fix}")
     out.print(check.message)
+
+
+def framework_track(
+    ctx: typer.Context,
+    kpi: Annotated[str, typer.Argument(help="The KPI's id, e.g. customer_satisfaction_score.")],
+    on: Annotated[
+        bool, typer.Option("--on/--off", help="--off: this workspace does not track the KPI.")
+    ] = True,
+) -> None:
+    """Turn a KPI off for this workspace (shown as not tracked, never scored) or on again: kept
+    in kraft.toml's untracked_kpis, audited, the framework's YAML untouched; then re-scores."""
+    out.print(set_kpi_tracked(kraft_of(ctx), kpi, on, actor=actor()))

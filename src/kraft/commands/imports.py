@@ -16,9 +16,11 @@ from kraft.commands.common import (
     kraft_of,
     out,
     parse_date,
+    print_tracking,
     warn,
 )
 from kraft.core.imports import import_data, read_import_files
+from kraft.core.tracking import tracking_state
 from kraft.errors import KraftError
 from kraft.formatting import neutralise
 from kraft.ingest.validate import Problem
@@ -83,6 +85,9 @@ def import_command(
             exc.details.append(f"All {exc.total} problem(s) are in {errors_out}.")
         raise
     print_import(result)
+    if not dry_run:
+        state = tracking_state(kraft)
+        print_tracking(list(state.missing_tables), state.untracked)
 
 
 def _write_problems(path: Path, problems: list[Problem]) -> None:

@@ -13,11 +13,14 @@ from rich.table import Table
 from kraft.commands.common import (
     TextOrJson,
     calendar_of,
+    kraft_of,
     open_database,
     out,
+    print_tracking,
     raw_database,
     workspace_of,
 )
+from kraft.core.tracking import first_scored_label, tracking_state
 from kraft.errors import KraftError
 from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
 from kraft.ingest.status import status as data_status
@@ -76,8 +79,8 @@ def status(
     fmt: Annotated[TextOrJson, typer.Option("--format", help="text or json.")] = (TextOrJson.text),
 ) -> None:
     """What the workspace holds: tables, data as-of date, periods and the last import."""
-    workspace = workspace_of(ctx)
-    db = open_database(workspace, read_only=True)
+    kraft = kraft_of(ctx, read_only=True)
+    workspace, db = kraft.workspace, kraft.db
     with db.connect() as conn:
         facts = data_status(conn, calendar_of(workspace))
     report = {
@@ -85,6 +88,8 @@ def status(
         "database": db.display_url,
         "framework": workspace.settings.framework,
         **facts,
+        **tracking_state(kraft).as_dict(),
+        "first_scored_period": first_scored_label(kraft) if facts["as_of"] else None,
     }
     if fmt is TextOrJson.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -104,6 +109,9 @@ def status(
     for name, count in report["tables"].items():
         table.add_row(name, f"{count:,}")
     out.print(table)
+    print_tracking(report["tables_never_imported"], report["untracked_kpis"])
+    if report["first_scored_period"]:
+        out.print(f"Scored from {report['first_scored_period']} (earlier periods: computed only)")
     last = report["last_import"]
     if last:
         out.print(

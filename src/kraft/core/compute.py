@@ -5,7 +5,7 @@ compute jobs and the API, each audited alike."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from kraft.core.context import Kraft
 from kraft.metrics.runner import ComputeRequest, ComputeResult, compute
 from kraft.scoring.runner import ScoreResult, score_database
+from kraft.scoring.tracking import ScoringPolicy, scoring_policy
 from kraft.store import audit
 
 if TYPE_CHECKING:  # Spark is an optional extra, loaded only when asked for
@@ -60,6 +61,7 @@ def compute_and_score(
     phase = on_phase or (lambda _: None)
     with kraft.writer():
         phase(COMPUTING)
+        request = replace(request, untracked=sorted(scoring_policy_of(kraft).untracked))
         computed = _compute_values(kraft, request, actor, spark, progress)
         scored = None
         if score:
@@ -70,6 +72,7 @@ def compute_and_score(
                 kraft.calendar,
                 computed.run_id,
                 workers=kraft.scoring_workers,
+                policy=scoring_policy_of(kraft),
             )
         outcome = ComputeOutcome(computed, scored)
         with kraft.db.begin() as conn:
@@ -82,6 +85,14 @@ def compute_and_score(
                 new=outcome.summary(f"{framework.id} v{framework.version}"),
             )
     return outcome
+
+
+def scoring_policy_of(kraft: Kraft) -> ScoringPolicy:
+    """The untracked KPIs, first scored period and minimum volumes the workspace asks for."""
+    with kraft.db.connect() as conn:
+        return scoring_policy(
+            conn, kraft.framework, kraft.catalogue, kraft.calendar, kraft.settings
+        )
 
 
 def _compute_values(
@@ -123,4 +134,5 @@ def rescore(kraft: Kraft, rm_ids: Collection[str] | None = None) -> ScoreResult 
             int(run_id),
             workers=kraft.scoring_workers,
             rm_ids=rm_ids,
+            policy=scoring_policy_of(kraft),
         )

@@ -63,3 +63,15 @@ def table_counts(conn: Connection) -> dict[str, int]:
         t.name: int(conn.execute(sa.text(f"SELECT count(*) FROM {q(t.name)}")).scalar() or 0)
         for t in TABLES
     }
+
+
+def received_tables(conn: Connection) -> set[str]:
+    """The contract tables that have ever held a row: those holding rows now, and those any
+    import inserted rows into (import_runs keeps every import's per-table counts, so a table
+    emptied by a later `--mode replace` still counts as received)."""
+    found = {name for name, count in table_counts(conn).items() if count > 0}
+    for (summary,) in conn.execute(sa.select(import_runs.c.summary)):
+        for name, counts in json.loads(summary).items():
+            if isinstance(counts, dict) and int(counts.get("inserted", 0) or 0) > 0:
+                found.add(name)
+    return found

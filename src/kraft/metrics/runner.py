@@ -62,6 +62,7 @@ class ComputeRequest:
     first: str | None = None  # a period label: compute from its start
     last: str | None = None  # a period label: compute to its end
     grains: Sequence[Grain] = (Grain.month, Grain.quarter, Grain.year)
+    untracked: Sequence[str] = ()  # KPIs not tracked (kraft.scoring.tracking): stored null
 
 
 @dataclass
@@ -277,6 +278,14 @@ def store_values(
             engine,
             request.grains,
         )
+        if request.untracked:  # never 0: null, as KPIS.md says of a KPI not tracked
+            conn.execute(
+                sa.text(
+                    "UPDATE kpi_values SET value = NULL, numerator = NULL, denominator = NULL, "
+                    "extra = NULL WHERE run_id = :r AND kpi_id IN :kpis"
+                ).bindparams(sa.bindparam("kpis", expanding=True)),
+                {"r": run_id, "kpis": list(request.untracked)},
+            )
     rows = int(
         conn.execute(
             sa.text("SELECT count(*) FROM kpi_values WHERE run_id = :r"), {"r": run_id}

@@ -23,6 +23,7 @@ class Status(StrEnum):
     below_threshold = "below threshold"  # worse than the threshold, whatever the score
     insufficient_volume = "insufficient volume"  # shown, not scored
     no_data = "no data"  # null value: not scored
+    not_tracked = "not tracked"  # its table never held a row, or kraft.toml turns it off
     not_applicable = "not applicable"  # e.g. a leader-only KPI for an RM who leads no team
     provisional = "provisional"  # scored, but the value can still change (open window)
 

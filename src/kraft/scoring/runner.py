@@ -26,8 +26,18 @@ from sqlalchemy.engine import Connection
 from kraft.cache import read_once
 from kraft.framework.model import Framework
 from kraft.periods import Calendar, Grain, Period
-from kraft.scoring.scorecard import KpiScore, KraScore, Person, Scorecard, Scorer, Value
+from kraft.scoring.scorecard import (
+    LOSS_RATIO_IMPROVEMENT,
+    KpiScore,
+    KraScore,
+    Person,
+    Scorecard,
+    Scorer,
+    Value,
+    earned_premium_volume,
+)
 from kraft.scoring.targets import DELETED, TargetBook, TargetRow
+from kraft.scoring.tracking import ScoringPolicy
 from kraft.store.database import Database
 from kraft.store.metadata import scores, targets
 from kraft.store.roster import scored_rms, team_tree
@@ -126,7 +136,8 @@ def load_values(
         listed = ", ".join("'" + r.replace("'", "''") + "'" for r in sorted(rm_ids)) or "NULL"
         only = f"AND entity_id IN ({listed}) "
     sql = (
-        "SELECT period, entity_id, kpi_id, value, denominator, provisional "
+        "SELECT period, entity_id, kpi_id, value, denominator, provisional, "
+        f"CASE WHEN kpi_id = '{LOSS_RATIO_IMPROVEMENT}' THEN extra END AS extra "
         f"FROM kpi_values WHERE entity_type = 'rm' AND ({' OR '.join(clauses)}) {only}"
         "ORDER BY period, entity_id"
     )
@@ -136,7 +147,9 @@ def load_values(
         by_rm: dict[str, dict[str, Value]] = {}
         last_label = last_rm = None
         own: dict[str, Value] = {}
-        for label, rm_id, kpi_id, value, denominator, provisional in rows:
+        for label, rm_id, kpi_id, value, denominator, provisional, extra in rows:
+            if extra is not None:
+                denominator = earned_premium_volume(extra)
             if label != last_label:
                 by_rm = values.setdefault(label, {})
                 last_label, last_rm = label, None
@@ -177,6 +190,7 @@ def score_database(
     *,
     workers: int | None = None,
     rm_ids: Collection[str] | None = None,
+    policy: ScoringPolicy | None = None,
 ) -> ScoreResult:
     """Score from the stored values and replace every stored score, in one transaction.
 
@@ -184,10 +198,13 @@ def score_database(
     PARALLEL_FROM RM × period pairs; else this process alone). `rm_ids`: re-score only the
     whole team trees holding these RMs and replace only their scores (what an edit of one RM's
     measurement or target changes: a leader's score reads its members', and nothing crosses
-    from one tree to another).
+    from one tree to another). `policy`: the untracked KPIs and the first scored period
+    (kraft.scoring.tracking); periods before it are left unscored.
     """
     with _collector_paused(), _one_scoring_at_a_time(db):
-        return _score_database(db, framework, calendar, run_id, workers, rm_ids)
+        return _score_database(
+            db, framework, calendar, run_id, workers, rm_ids, policy or ScoringPolicy()
+        )
 
 
 SCORING_LOCK = 0x6B726166  # PostgreSQL advisory lock key ("kraf") held while scores are rebuilt
@@ -231,7 +248,8 @@ def _score_database(
     calendar: Calendar,
     run_id: int,
     workers: int | None,
-    rm_ids: Collection[str] | None = None,
+    rm_ids: Collection[str] | None,
+    policy: ScoringPolicy,
 ) -> ScoreResult:
     with db.connect() as conn:
         people, parents = load_people(conn)
@@ -243,8 +261,9 @@ def _score_database(
             chosen = [p.rm_id for p in people]
         book = TargetBook(framework, load_targets(conn), parents)
         values, periods, values_run = load_values(conn, framework, calendar, chosen)
+    periods = [p for p in periods if policy.scores(p)]
     previous = {p.label: calendar.previous(p).label for p in periods}
-    scorer = Scorer(framework, book)
+    scorer = Scorer(framework, book, policy.untracked, policy.loss_ratio_min_earned_premium)
     if workers is None:
         pairs = sum(len(by_rm) for by_rm in values.values())
         workers = (os.cpu_count() or 1) if pairs >= PARALLEL_FROM else 1

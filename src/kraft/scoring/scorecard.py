@@ -8,7 +8,8 @@ overall scores (members first; leaders of the deepest teams before the leaders a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import wraps
@@ -30,6 +31,7 @@ from kraft.scoring.methods import (
 
 KEY_METRIC_VARIANCE = "key_metric_variance"
 TEAM_PERFORMANCE_IMPROVEMENT = "team_performance_improvement_rate"
+LOSS_RATIO_IMPROVEMENT = "loss_ratio_improvement"
 ALWAYS_SCORED_UNITS = {Unit.count, Unit.currency, Unit.count_per_month}  # counts and sums
 # Means of three and the like do not terminate: scores are computed with 50 significant digits,
 # and the overall is rounded as its exact value would be. An exact rational overall that lies
@@ -151,6 +153,19 @@ def _decimal(number: float | None) -> Decimal | None:
     return known
 
 
+def earned_premium_volume(extra: str) -> float | None:
+    """loss_ratio_improvement's volume: the smaller earned premium of its two periods (its
+    `extra` holds both loss ratios' denominators); None when either is unknown."""
+    try:
+        found = json.loads(extra)
+        earned = [found.get("loss_ratio_denominator"), found.get("previous_loss_ratio_denominator")]
+    except (ValueError, AttributeError):
+        return None
+    if any(e is None for e in earned):
+        return None
+    return float(min(earned))
+
+
 def _caps_kra(kpi: KPI) -> bool:
     return kpi.gate is not None and kpi.gate.kind == "kra_score_cap"
 
@@ -199,9 +214,17 @@ class _Slot:
 class Scorer:
     """Scores every RM for every period from their KPI values and the goals that apply."""
 
-    def __init__(self, framework: Framework, goals: GoalLookup) -> None:
+    def __init__(
+        self,
+        framework: Framework,
+        goals: GoalLookup,
+        untracked: Collection[str] = (),
+        min_earned_premium: Decimal = ZERO,
+    ) -> None:
         self.framework = framework
         self.goals = goals
+        self.untracked = frozenset(untracked)
+        self.min_earned_premium = min_earned_premium
         self._kpis = framework.kpis()
         self._kra_of = {kpi.id: kra for kra, kpi in self._kpis}
         self._kpi_of = {kpi.id: kpi for _, kpi in self._kpis}
@@ -242,6 +265,9 @@ class Scorer:
             if slot.derived:
                 kpis.append(KpiScore(kra.id, kpi.id, None, None, Status.no_data))
                 continue
+            if kpi.id in self.untracked:  # applicable (coverage counts it), never scored
+                kpis.append(KpiScore(kra.id, kpi.id, None, None, Status.not_tracked))
+                continue
             value = values.get(kpi.id)
             if value is None:
                 kpis.append(kpi_score(kra, kpi, None, None, False, None))
@@ -262,10 +288,23 @@ class Scorer:
                 )
                 if len(known) < KNOWN_SCORES:
                     known[key] = item
+            if kpi.id == LOSS_RATIO_IMPROVEMENT:
+                item = self._enough_premium(item)
             kpis.append(item)
         card = Scorecard(person.rm_id, period, kpis)
         self._key_metric_variance(person, card)
         return card
+
+    def _enough_premium(self, item: KpiScore) -> KpiScore:
+        """loss_ratio_improvement on too little earned premium (either period) is noise:
+        insufficient volume, not scored."""
+        volume = item.volume
+        if item.score is None or volume is None or volume >= self.min_earned_premium:
+            return item
+        return KpiScore(
+            item.kra_id, item.kpi_id, item.actual, volume, Status.insufficient_volume,
+            item.provisional, None, item.weight,
+        )  # fmt: skip
 
     def _key_metric_variance(self, person: Person, card: Scorecard) -> None:
         """Share of the scored computed and manual KPIs at, better than, or near target."""

@@ -203,10 +203,13 @@ def derive_metric(name: str, metric: Metric) -> exp.Select:
         exp.alias_(num(0), "row_count"),
     ).from_(exp.to_table("kraft_entity_periods").as_("ep"))
     seen: set[str] = set()
+    volumes: list[exp.Expr] = []  # each source's denominator (loss ratio: earned premium)
     for alias, source, previous in joins:
         if alias in seen:
             continue
         seen.add(alias)
+        key = f"previous_{source}_denominator" if previous else f"{source}_denominator"
+        volumes += [exp.Literal.string(key), col("denominator", alias)]
         period = col("prev_label" if previous else "label", "ep")
         on = and_(
             eq(col("kpi_id", alias), exp.Literal.string(source)),
@@ -219,5 +222,6 @@ def derive_metric(name: str, metric: Metric) -> exp.Select:
             provisional,
             exp.Coalesce(this=col("provisional", alias), expressions=[exp.false()]),
         )
-    select = select.select(exp.alias_(provisional, "provisional"), exp.alias_(exp.null(), "extra"))
+    extra = json_object(volumes) if volumes else exp.null()
+    select = select.select(exp.alias_(provisional, "provisional"), exp.alias_(extra, "extra"))
     return select.where(applies(metric))

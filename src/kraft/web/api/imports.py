@@ -63,6 +63,8 @@ REPORT = {
         "warnings": {"type": "array", "items": {"type": "string"}},
         "import_id": {"type": ["integer", "null"]},
         "as_of": {"type": ["string", "null"]},
+        "tables_never_imported": {"type": "array", "items": {"type": "string"}},
+        "untracked_kpis": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }
 

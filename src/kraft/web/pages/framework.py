@@ -22,6 +22,7 @@ from kraft.periods import Calendar
 from kraft.reports.framework_document import DocumentFormat, render_framework_document
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import comparable_actuals
+from kraft.scoring.tracking import workspace_tracking
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.render import render_page
 from kraft.web.shown import Shown
@@ -71,6 +72,12 @@ def framework_page(request: Request, site: SiteDep, scope: PageScope) -> Respons
     with site.read() as conn:
         version = data_version(conn, framework)
         found = site.kept.get(("lint", key, version), lambda: lint(conn, framework, site.calendar))
+        state = site.kept.get(
+            ("tracking", key, version),
+            lambda: workspace_tracking(
+                conn, framework, site.catalogue, site.settings.untracked_kpis
+            ),
+        )
     body = site.kept.get(("document", key), lambda: document_body(framework))
     return render_page(
         request,
@@ -78,6 +85,7 @@ def framework_page(request: Request, site: SiteDep, scope: PageScope) -> Respons
         {
             "framework": framework,
             "lint": found,
+            "report": state.as_dict(),
             "document": body,
             "scope": scope,
             "shown": Shown(framework.currency),

@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kraft.core.access import Scope
 from kraft.core.imports import import_data, read_import_files
+from kraft.core.tracking import tracking_state
 from kraft.errors import KraftError
 from kraft.ingest.importer import ImportRejectedError, Mode
 from kraft.ingest.sources import SUFFIXES
@@ -270,6 +271,9 @@ class ImportReport:
     import_id: int | None = None
     as_of: date | None = None
     as_of_source: str = ""
+    # after an import: the contract tables never imported and the KPIs that leaves untracked
+    tables_never_imported: list[str] = field(default_factory=list)
+    untracked_kpis: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -300,6 +304,8 @@ class ImportReport:
             "import_id": self.import_id,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "as_of_source": self.as_of_source or None,
+            "tables_never_imported": self.tables_never_imported,
+            "untracked_kpis": self.untracked_kpis,
         }
 
 
@@ -336,6 +342,10 @@ def run_upload(
         result.as_of,
         result.as_of_source,
     )
+    if not dry_run:
+        state = tracking_state(site)
+        report.tables_never_imported = list(state.missing_tables)
+        report.untracked_kpis = state.untracked
     report.message = (
         "Checked: nothing was written yet."
         if dry_run
