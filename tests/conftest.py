@@ -110,7 +110,10 @@ def workspace(
     from kraft.store import migrate
     from kraft.store.database import workspace_database
 
-    ws, _ = init_workspace(tmp_path / "ws", Settings(database_url=database_url))
+    # The hand-made books are a few months long: scored from their first month (the default
+    # first scored period waits a year after the earliest issue_date; tests/test_tracking.py).
+    settings = Settings(database_url=database_url, first_scored_period="2000-01")
+    ws, _ = init_workspace(tmp_path / "ws", settings)
     db = workspace_database(ws.root, ws.settings.database_url)
     migrate.upgrade(db)
     db.dispose()

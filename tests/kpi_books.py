@@ -222,7 +222,7 @@ def values(ws: Workspace, *compute_args: str) -> Values:
     """Run `kraft compute` and `kraft export kpi-values`, parse the CSV."""
     kraft(ws, "compute", *compute_args)
     out = ws.root / "kpi-values.csv"
-    kraft(ws, "export", "kpi-values", "--format", "csv", "-o", str(out))
+    kraft(ws, "export", "kpi-values", "--format", "csv", "-o", str(out), "--all-periods")
     with out.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == COLUMNS

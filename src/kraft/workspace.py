@@ -110,7 +110,7 @@ class Settings(BaseModel):
         "computed, not scored",
     )
     loss_ratio_min_earned_premium: Decimal = Field(
-        default=Decimal(50000),
+        default=Decimal(1_000_000),
         ge=0,
         description="loss_ratio_improvement is scored only when both periods' earned premium "
         "reaches this (else: insufficient volume)",

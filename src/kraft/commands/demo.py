@@ -21,7 +21,7 @@ from kraft.core.demo import add_demo_sign_ins, fit_demo_targets, import_demo_boo
 from kraft.errors import KraftError
 from kraft.formatting import plain
 from kraft.metrics.runner import ComputeRequest
-from kraft.periods import add_months, month_start
+from kraft.periods import Calendar, add_months, month_start
 from kraft.workspace import Settings, init_workspace
 
 
@@ -51,7 +51,9 @@ def demo(
     """Create a workspace with a synthetic insurance book, imported through the usual validation,
     computed and scored, with a folder of reports to open."""
     first = _parse_month(start) if start else month_start(add_months(date.today(), -months))
-    workspace, _ = init_workspace(directory, Settings())
+    workspace, _ = init_workspace(
+        directory, Settings(first_scored_period=demo_first_scored(first, months))
+    )
     kraft = Kraft(workspace=workspace, db=open_database(workspace, migrate_to_head=True))
     _import_book(kraft, rms=rms, months=months, seed=seed, first=first)
     computed = run_compute(kraft, ComputeRequest(), score=False).computed
@@ -126,3 +128,13 @@ def _parse_month(text: str) -> date:
         return datetime.strptime(text, "%Y-%m").date()
     except ValueError:
         raise KraftError(f"--start {text!r} is not a month; write it as YYYY-MM.") from None
+
+
+def demo_first_scored(first: date, months: int) -> str:
+    """The demo's first scored period: its first year is a lead-in when it has a year to spare
+    (retention, loss ratio and growth compare with a year behind them); a demo of a year or
+    less is scored from its first month, else a short book would show nothing, and one between
+    gives up what it can (18 months: 6)."""
+    lead = min(12, max(0, months - 12))
+    month = first.month - 1 + lead
+    return Calendar(1).month(date(first.year + month // 12, month % 12 + 1, 1)).label

@@ -15,17 +15,27 @@ from kraft.commands.common import (
     check_format,
     err,
     format_option,
+    kraft_of,
     open_database,
     out,
     parse_period,
     workspace_framework,
     workspace_of,
 )
+from kraft.core.tracking import first_scored as first_scored_of
 from kraft.errors import KraftError
 from kraft.periods import Calendar, Grain
 from kraft.reports.exports import KPI_VALUE_COLUMNS, write_kpi_values, write_records
 from kraft.reports.scores import EXPORT_TEXT_COLUMNS, export_columns, export_records, overall_rows
+from kraft.scoring.tracking import scored_from
 
+AllPeriods = Annotated[
+    bool,
+    typer.Option(
+        "--all-periods",
+        help="Also the periods before the first scored period (computed, not scored).",
+    ),
+]
 # `export scores` checks its --format and --grain itself: its refusals are sentences to keep.
 SCORE_FORMATS = ("csv", "json", "xlsx")
 SCORE_GRAINS = ("month", "quarter", "year", "all")
@@ -77,6 +87,7 @@ def export_kpi_values(
         ValuesGrain.all
     ),
     entity_type: Annotated[EntityType | None, typer.Option(help="rm, team or org.")] = None,
+    all_periods: AllPeriods = False,
 ) -> None:
     """Write KPI values: entity_type,entity_id,period,kpi_id,value,numerator,denominator,provisional."""
     workspace = workspace_of(ctx)
@@ -85,8 +96,9 @@ def export_kpi_values(
     calendar = calendar_of(workspace)
     start = parse_period(calendar, first, "--from").start if first else None
     end = parse_period(calendar, last, "--to").end if last else None
-    db = open_database(workspace, read_only=True)
-    with db.connect() as conn:
+    kraft = kraft_of(ctx, read_only=True)
+    first_scored = None if all_periods else first_scored_of(kraft)
+    with kraft.db.connect() as conn:
         rows = [
             r
             for r in conn.execute(
@@ -98,6 +110,7 @@ def export_kpi_values(
             if (entity_type is None or r.entity_type == entity_type)
             and (grain is ValuesGrain.all or r.grain == grain)
             and _within(calendar, r.period, start, end)
+            and scored_from(first_scored, r.period, calendar)
         ]
     write_kpi_values(rows, fmt, output)
     if output is not None:
@@ -140,6 +153,7 @@ def export_scores(
     ] = None,
     period: Annotated[str | None, typer.Option(help="Only this period (a label).")] = None,
     grain: Annotated[str, typer.Option(help="month, quarter, year or all.")] = "all",
+    all_periods: AllPeriods = False,
 ) -> None:
     """Write scores: rm_id,period,overall_score,rating,rating_label,coverage, kra:<id> per KRA
     and final_rating (rating 1–5 after gates, coverage in percent; final_rating: the rating
@@ -158,13 +172,15 @@ def export_scores(
             f"give --grain {chosen.grain.value}."
         )
     framework = workspace_framework(workspace)
-    db = open_database(workspace, read_only=True)
-    with db.connect() as conn:
+    kraft = kraft_of(ctx, read_only=True)
+    first_scored = None if all_periods else first_scored_of(kraft)
+    with kraft.db.connect() as conn:
         rows = overall_rows(
             conn,
             [chosen.label] if chosen is not None else None,
             Grain(grain) if grain != "all" else None,
         )
+    rows = [r for r in rows if scored_from(first_scored, r.period, calendar)]
     if chosen is not None and not rows:
         raise KraftError(
             f"--period {chosen.label} has no scores; run `kraft compute` or choose a scored period."

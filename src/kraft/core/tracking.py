@@ -6,6 +6,7 @@ from __future__ import annotations
 from kraft.core.compute import rescore
 from kraft.core.context import Kraft
 from kraft.errors import InvalidInputError
+from kraft.periods import Period
 from kraft.scoring.tracking import Tracking, first_scored_period, workspace_tracking
 from kraft.store import audit
 from kraft.workspace import config_with_setting, load_workspace, replace_file
@@ -68,8 +69,15 @@ def set_kpi_tracked(kraft: Kraft, kpi_id: str, tracked: bool, *, actor: str) -> 
 def first_scored_label(kraft: Kraft) -> str | None:
     """The first scored period's label (kraft.toml's, else the default rule's); None without
     policies."""
+    first = first_scored(kraft)
+    return first.label if first is not None else None
+
+
+def first_scored(kraft: Kraft) -> Period | None:
+    """The first scored period: earlier periods are computed, never scored, offered or
+    exported (unless asked for every period)."""
     with kraft.db.connect() as conn:
-        first = first_scored_period(
+        return first_scored_period(
             conn,
             kraft.calendar,
             kraft.framework,
@@ -77,4 +85,3 @@ def first_scored_label(kraft: Kraft) -> str | None:
             kraft.settings.first_scored_period,
             kraft.settings.untracked_kpis,
         )
-    return first.label if first is not None else None

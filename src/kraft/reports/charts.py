@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from kraft.formatting import CURRENCY_SYMBOLS, money_scale, plain
-from kraft.framework.model import KPI, KRA, RatingBand, Unit
+from kraft.framework.model import KPI, KRA, RatingBand, ScoringMethod, Unit
 from kraft.reports.values import format_value
 
 Spec = dict[str, Any]
@@ -28,6 +28,7 @@ FONT = "sans-serif"  # a named font makes vl-convert measure text 4× slower
 ACTUAL, TARGET, THRESHOLD = "Actual", "Target", "Threshold"
 SERIES_COLOURS = ("#1f5f99", "#2e7d32", "#c62828")
 RISE, FALL = "Rise", "Fall"
+OUTLIER_COLOUR = "#6a1b9a"
 SCORE_DOMAIN = (0, 120)  # KPI and KRA scores run 0 to the cap, 120 by default
 
 UNIT_AXIS = {
@@ -100,6 +101,40 @@ class Trend:
     threshold: Decimal | None = None
 
 
+def scored_range(
+    kpi: KPI, target: Decimal | None, threshold: Decimal | None
+) -> tuple[Decimal, Decimal] | None:
+    """The actuals over which the KPI's score moves (0 to its cap): a trend's y axis keeps to
+    it, so that one wild value (a loss ratio swinging ±20,000 pp on a tiny book) cannot flatten
+    the rest. None where the method has no finite range (inverse, bands, binary)."""
+    if target is None:
+        return None
+    if kpi.scoring is ScoringMethod.linear and threshold is not None and threshold != target:
+        step = target - threshold  # 20 score points
+        at_zero = threshold - 4 * step
+        at_cap = threshold + (kpi.cap - 80) / 20 * step
+        return min(at_zero, at_cap), max(at_zero, at_cap)
+    if kpi.scoring is ScoringMethod.ratio and target > 0:
+        return Decimal(0), target * kpi.cap / 100
+    if kpi.scoring is ScoringMethod.zero_target:
+        return Decimal(0), Decimal(2)
+    return None
+
+
+def _kept_in(
+    value: Decimal | None, bounds: tuple[Decimal, Decimal] | None
+) -> tuple[Decimal | None, bool]:
+    """The value drawn (at the scored range's edge when beyond it) and whether it is beyond."""
+    if value is None or bounds is None:
+        return value, False
+    low, high = bounds
+    if value < low:
+        return low, True
+    if value > high:
+        return high, True
+    return value, False
+
+
 TRENDS_ROWS = "trends"
 TREND_WIDTH, TREND_HEIGHT, TREND_COLUMNS = 170, 70, 4
 TREND_LABELS = 3  # period labels a panel's x axis shows at most (flat, never overlapping)
@@ -128,7 +163,9 @@ def kpi_trends(
         kpi = trend.kpi
         target = kpi.target if trend.target is None else trend.target
         threshold = kpi.threshold if trend.threshold is None else trend.threshold
-        known = [p.value for p in trend.points if p.value is not None]
+        bounds = scored_range(kpi, target, threshold)
+        drawn = [_kept_in(p.value, bounds) for p in trend.points]
+        known = [v for v, _ in drawn if v is not None]
         references = [v for v in (target, threshold) if v is not None]
         largest = max((abs(v) for v in [*known, *references]), default=Decimal(0))
         divisor, unit = axis_unit(kpi, currency, largest)
@@ -139,11 +176,12 @@ def kpi_trends(
                 "panel": panel,
                 "order": order,
                 "period": p.period,
-                "value": _number(p.value, divisor),
+                "value": _number(value, divisor),
                 "shown": format_value(p.value, kpi.unit, currency),
                 "series": ACTUAL,
+                "beyond": beyond,
             }
-            for p in trend.points
+            for p, (value, beyond) in zip(trend.points, drawn, strict=True)
         )
         rows.extend(
             {
@@ -223,21 +261,32 @@ def _trends_layout(periods: tuple[str, ...]) -> str:
         "labelBound": False,
         "labelFlush": False,
     }
+    x = alt.X(
+        "period:O",
+        title="Period",
+        sort=list(periods),
+        axis=alt.Axis(values=_shown_periods(periods), labelAngle=0, **quiet),
+    )
     line = (
         alt.Chart()
         .mark_line(point=True)
         .encode(
-            x=alt.X(
-                "period:O",
-                title="Period",
-                sort=list(periods),
-                axis=alt.Axis(values=_shown_periods(periods), labelAngle=0, **quiet),
-            ),
+            x=x,
             y=alt.Y("value:Q", title=None, axis=alt.Axis(grid=False, tickCount=4, **quiet)),
             color=colour,
             tooltip=[alt.Tooltip("period:O", title="Period"), *tooltip],
         )
         .transform_filter(f"datum.series === '{ACTUAL}'")
+    )
+    beyond = (  # values beyond the scored range, drawn at its edge: marked, true value shown
+        alt.Chart()
+        .mark_point(shape="diamond", size=70, filled=True, color=OUTLIER_COLOUR, opacity=1)
+        .encode(
+            x=x,
+            y="value:Q",
+            tooltip=[alt.Tooltip("period:O", title="Period"), *tooltip],
+        )
+        .transform_filter(f"datum.series === '{ACTUAL}' && datum.beyond")
     )
     rules = (
         alt.Chart()
@@ -247,7 +296,7 @@ def _trends_layout(periods: tuple[str, ...]) -> str:
     )
     count = len(periods)
     chart = (
-        alt.layer(line, rules, data=alt.NamedData(name=TRENDS_ROWS))
+        alt.layer(line, beyond, rules, data=alt.NamedData(name=TRENDS_ROWS))
         .properties(width=TREND_WIDTH, height=TREND_HEIGHT)
         .facet(
             facet=_panels("panel"),
@@ -258,7 +307,8 @@ def _trends_layout(periods: tuple[str, ...]) -> str:
             title=alt.Title(
                 "Trends",
                 subtitle=f"last {count} period{'s' if count != 1 else ''}; each panel in the unit"
-                " its title gives; dashed: target and threshold",
+                " its title gives; dashed: target and threshold; ◆ beyond the scored range,"
+                " drawn at its edge",
                 limit=0,
             )
         )

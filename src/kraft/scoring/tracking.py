@@ -21,6 +21,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from kraft.errors import KraftError
 from kraft.framework.model import Framework, KpiKind
 from kraft.ingest.status import received_tables
 from kraft.ingest.validate import q
@@ -166,7 +167,12 @@ def first_scored_period(
 ) -> Period | None:
     """kraft.toml's first_scored_period, else the default rule over the data."""
     if setting:
-        return calendar.parse(setting)
+        try:
+            return calendar.parse(setting)
+        except ValueError as exc:
+            raise KraftError(
+                f"kraft.toml, setting first_scored_period: {exc}; correct the value."
+            ) from None
     state = workspace_tracking(conn, framework, catalogue, off)
     tracked_tables = {
         t
@@ -210,3 +216,13 @@ def scoring_policy(
         first.start if first is not None else None,
         settings.loss_ratio_min_earned_premium,
     )
+
+
+def scored_from(period: Period | None, label: str, calendar: Calendar) -> bool:
+    """Whether a period (by label) starts on or after the first scored period (None: all are)."""
+    if period is None:
+        return True
+    try:
+        return calendar.parse(label).start >= period.start
+    except ValueError:
+        return False

@@ -1,6 +1,7 @@
 """The period a read page shows: the one asked for if it has scores, by default the latest closed
 quarter with scores; the groups the picker offers; and the data versions that key whatever a page
-keeps for it (Site.kept)."""
+keeps for it (Site.kept). Only scored periods are offered: those before the workspace's first
+scored period (kraft.scoring.tracking) are computed but never scored, so never offered."""
 
 from __future__ import annotations
 

@@ -17,10 +17,12 @@ from pydantic import BaseModel, Field
 
 from kraft.analysis.pacing import is_open
 from kraft.core.access import Scope, no_such
+from kraft.core.tracking import first_scored
 from kraft.framework.model import KPI, KRA, Framework, KpiKind
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Grain
 from kraft.scoring.stored import as_of_date
+from kraft.scoring.tracking import scored_from
 from kraft.store.metadata import kpi_values, operational, scores
 from kraft.store.roster import members, team_tree
 from kraft.web.deps import ApiScope, SiteDep
@@ -362,8 +364,10 @@ def sort_periods(calendar: Calendar, labels: set[str]) -> list[str]:
 
 @router.get("/periods", response_model=list[PeriodOut])
 def periods(site: SiteDep, scope: ApiScope) -> list[PeriodOut]:
-    """The periods that have KPI values or scores, months first, each grain oldest first."""
+    """The periods that have KPI values or scores, months first, each grain oldest first;
+    not those before the first scored period (computed only, never offered)."""
     calendar = site.calendar
+    first = first_scored(site)
     with site.read() as conn:
         valued = {
             r[0]
@@ -379,7 +383,8 @@ def periods(site: SiteDep, scope: ApiScope) -> list[PeriodOut]:
         }
         as_of = as_of_date(conn)
     found = []
-    for label in sort_periods(calendar, valued | scored):
+    offered = {label for label in valued | scored if scored_from(first, label, calendar)}
+    for label in sort_periods(calendar, offered):
         p = calendar.parse(label)
         found.append(
             PeriodOut(
