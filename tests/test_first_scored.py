@@ -122,3 +122,13 @@ def kraft_failing(ws: Workspace, *args: str) -> str:
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     return result.output
+
+
+def test_the_demo_sets_its_own_first_scored_period() -> None:
+    from kraft.commands.demo import demo_first_scored
+
+    # 24 months from 2024-12: the first year is a lead-in, scored from 2025-12 (2026-Q1 on)
+    assert demo_first_scored(date(2024, 12, 1), 24) == "2025-12"
+    assert demo_first_scored(date(2024, 1, 1), 24) == "2025-01"
+    assert demo_first_scored(date(2024, 1, 1), 18) == "2024-07"  # 6 months to spare
+    assert demo_first_scored(date(2025, 1, 1), 12) == "2025-01"  # a year or less: all scored

@@ -262,6 +262,8 @@ def test_the_api_imports_and_its_dry_run_writes_nothing(app: FastAPI) -> None:
     assert real.status_code == 200, real.text
     report = real.json()
     assert report["ok"] is True and report["import_id"] == 2 and report["errors"] == []
+    # the demo book sends every table of the contract: nothing left untracked
+    assert report["tables_never_imported"] == [] and report["untracked_kpis"] == {}
     assert counts(app)["clients"] == before["clients"] + 2
 
 
