@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from kraft.demo.book.generate import generate_book
 from kraft.framework.loader import load_builtin
-from kraft.ingest.importer import Mode, run_import
+from kraft.ingest.importer import ImportOptions, Mode, run_import
 from kraft.ingest.sources import from_arrow
 from kraft.metrics.runner import ComputeRequest, compute
 from kraft.metrics.spec import load_catalogue
@@ -39,7 +39,7 @@ def timed_compute(url: str, rms: int, months: int) -> tuple[float, int]:
     raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
     del book
     last = date(2024 + (months - 1) // 12, (months - 1) % 12 + 1, 28)
-    run_import(db, raws, mode=Mode.replace, as_of=last, manual_kpis=MANUAL)
+    run_import(db, raws, ImportOptions(mode=Mode.replace, as_of=last, manual_kpis=MANUAL))
     start = time.perf_counter()
     result = compute(
         db,

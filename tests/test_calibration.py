@@ -38,9 +38,8 @@ def book(database_url: str) -> Iterator[Book]:
             ):
                 user = made.user(email)
                 core_reviews.start(conn, made.framework, user, rm_id, PERIOD, actor="test")
-                core_reviews.adjust(
-                    conn, made.framework, user, rm_id, PERIOD, rating, reason, actor="test"
-                )
+                given = core_reviews.StepInput(reason, rating)
+                core_reviews.adjust(conn, made.framework, user, rm_id, PERIOD, given, actor="test")
         yield made
     finally:
         made.db.dispose()

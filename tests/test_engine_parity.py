@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from kraft.demo.book.generate import generate_book
 from kraft.framework.loader import load_builtin
-from kraft.ingest.importer import Mode, run_import
+from kraft.ingest.importer import ImportOptions, Mode, run_import
 from kraft.ingest.sources import from_arrow
 from kraft.metrics.runner import ComputeRequest, compute
 from kraft.metrics.spec import load_catalogue
@@ -41,7 +41,8 @@ def _values(url: str) -> tuple[Rows, Rows, Rows]:
         migrate.upgrade(db)
         book = generate_book(rms=20, months=12, seed=11, start=date(2024, 1, 1))
         raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
-        run_import(db, raws, mode=Mode.replace, as_of=date(2024, 12, 31), manual_kpis=MANUAL)
+        options = ImportOptions(mode=Mode.replace, as_of=date(2024, 12, 31), manual_kpis=MANUAL)
+        run_import(db, raws, options)
         framework = load_builtin("insurance_rm")
         result = compute(db, framework, load_catalogue(), Calendar(1), PARAMETERS, ComputeRequest())
         with db.connect() as conn:

@@ -62,7 +62,7 @@ from kraft.cli import app
 from kraft.demo.book.constants import INITIATIVE_ID, RENEWAL_UPLIFT
 from kraft.demo.book.generate import generate_book
 from kraft.errors import KraftError
-from kraft.ingest.importer import Mode, run_import
+from kraft.ingest.importer import ImportOptions, Mode, run_import
 from kraft.ingest.sources import from_arrow
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar
@@ -491,7 +491,8 @@ def _big_impact(tmp_path: Path, uplift: float) -> Any:
         migrate.upgrade(db)
         raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
         del book
-        run_import(db, raws, mode=Mode.replace, as_of=date(2025, 3, 31), calendar=Calendar(1))
+        options = ImportOptions(mode=Mode.replace, as_of=date(2025, 3, 31), calendar=Calendar(1))
+        run_import(db, raws, options)
         return initiative_impact(db, load_catalogue(), PARAMETERS, INITIATIVE_ID)
     finally:
         db.dispose()

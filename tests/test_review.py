@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from kraft.cli import app
 from kraft.core import reviews as core_reviews
+from kraft.core.access import Scope
 from kraft.reports.scores import export_columns, export_records, overall_rows
 from kraft.scoring import review as rv
 from kraft.scoring.review import State, Step
@@ -45,10 +46,9 @@ def step(
     version: int | None = None,
 ) -> rv.Review:
     with book.db.begin() as conn:
-        return core_reviews.take_step(
-            conn, book.framework, book.user(email), rm_id, PERIOD, action,
-            actor=f"test:{email}", text=text, rating=rating, expected_version=version,
-        )  # fmt: skip
+        scope = Scope(book.user(email), None, None, acting_as=f"test:{email}")
+        given = core_reviews.StepInput(text, rating, version)
+        return core_reviews.take_step(conn, book.framework, scope, rm_id, PERIOD, action, given)
 
 
 def refused(book: Book, email: str, rm_id: str, action: Step, **kwargs: object) -> rv.ReviewError:

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from kraft.demo.book.generate import generate_book
 from kraft.errors import KraftError
 from kraft.framework.loader import load_builtin
-from kraft.ingest.importer import Mode, run_import
+from kraft.ingest.importer import ImportOptions, Mode, run_import
 from kraft.ingest.sources import from_arrow, read_sources
 from kraft.metrics.runner import ComputeRequest, compute, explain
 from kraft.metrics.spark import SparkOptions, compute_spark
@@ -95,7 +95,7 @@ def _loaded(url: str, book: dict[str, pa.Table]) -> Database:
     db = Database(url)
     migrate.upgrade(db)
     raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
-    run_import(db, raws, mode=Mode.replace, as_of=AS_OF, manual_kpis=MANUAL)
+    run_import(db, raws, ImportOptions(mode=Mode.replace, as_of=AS_OF, manual_kpis=MANUAL))
     return db
 
 
@@ -253,7 +253,8 @@ def test_parquet_export_round_trips(duck: Database, tmp_path: Path) -> None:
     copy = Database(f"duckdb:///{tmp_path / 'copy.duckdb'}")
     try:
         migrate.upgrade(copy)
-        run_import(copy, read_sources([folder]), mode=Mode.replace, as_of=AS_OF, manual_kpis=MANUAL)
+        options = ImportOptions(mode=Mode.replace, as_of=AS_OF, manual_kpis=MANUAL)
+        run_import(copy, read_sources([folder]), options)
         for table in TABLES:
             order = ", ".join(table.key)
             sql = f"SELECT * FROM {table.name} ORDER BY {order}"

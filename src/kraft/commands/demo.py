@@ -17,7 +17,7 @@ from kraft.commands.common import (
 from kraft.commands.compute import run_compute
 from kraft.commands.imports import print_import
 from kraft.core.context import Kraft
-from kraft.core.demo import add_demo_sign_ins, fit_demo_targets, import_demo_book
+from kraft.core.demo import DemoBook, add_demo_sign_ins, fit_demo_targets, import_demo_book
 from kraft.errors import KraftError
 from kraft.formatting import plain
 from kraft.metrics.runner import ComputeRequest
@@ -93,10 +93,8 @@ def _import_book(kraft: Kraft, *, rms: int, months: int, seed: int, first: date)
     """Generate and import the book (kraft.core.demo), then say what each import did."""
     last_day = add_months(first, months) - timedelta(days=1)
     with err.status("Generating the book…") as status:
-        results = import_demo_book(
-            kraft, rms=rms, months=months, seed=seed, first=first, last_day=last_day,
-            actor=actor(), on_phase=status.update,
-        )  # fmt: skip
+        spec = DemoBook(rms, months, seed, first, last_day)
+        results = import_demo_book(kraft, spec, actor=actor(), on_phase=status.update)
     if len(results) == 1:
         print_import(results[0])
         return

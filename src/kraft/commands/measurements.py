@@ -14,6 +14,7 @@ from kraft.core.access import Scope, scope_acting_as
 from kraft.core.context import Kraft
 from kraft.core.inputs import parse_decimal
 from kraft.core.measurements import (
+    Measurement,
     add_measurement,
     change_measurement,
     delete_measurement,
@@ -94,7 +95,8 @@ def measurements_set(
             exists = False
     with err.status("Saving and scoring…"):
         if exists:  # the operator changes what is stored now: any version
-            saved = change_measurement(kraft, scope, rm, kpi, period, "*", value=number, note=note)
+            changed = Measurement(rm, kpi, period, number, note)
+            saved = change_measurement(kraft, scope, changed, "*")
         else:
             saved = add_measurement(
                 kraft, scope, rm_id=rm, kpi_id=kpi, period=period, value=number, note=note

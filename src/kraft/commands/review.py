@@ -24,7 +24,7 @@ from kraft.commands.common import (
     workspace_of,
 )
 from kraft.core.access import scope_acting_as
-from kraft.core.reviews import take_review_step
+from kraft.core.reviews import StepInput, take_review_step
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
 from kraft.scoring import calibration as cal
@@ -96,9 +96,7 @@ def _step(
         with kraft.db.connect() as conn:
             current = rv.get_review(conn, rm, label)
         version = current.version if current is not None else None
-    found = take_review_step(
-        kraft, scope, rm, label, step, text=text, rating=rating, expected_version=version
-    )
+    found = take_review_step(kraft, scope, rm, label, step, StepInput(text, rating, version))
     out.print(
         f"Review of {found.rm_id} for {found.period}: {found.state.words} "
         f"(version {found.version}{_final(found, framework)})."

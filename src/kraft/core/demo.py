@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -25,29 +26,38 @@ if TYPE_CHECKING:  # the generator and the readers load numpy and pyarrow: only 
     from kraft.ingest.importer import ImportResult
 
 
+@dataclass(frozen=True)
+class DemoBook:
+    """The book to draw: `rms` RMs over the `months` months from `first` (data as of
+    `last_day`), the same book for the same seed."""
+
+    rms: int
+    months: int
+    seed: int
+    first: date
+    last_day: date
+
+
 def import_demo_book(
     kraft: Kraft,
+    spec: DemoBook,
     *,
-    rms: int,
-    months: int,
-    seed: int,
-    first: date,
-    last_day: date,
     actor: str,
     on_phase: Callable[[str], None] | None = None,
 ) -> list[ImportResult]:
-    """Generate the book of `months` months from `first` (data as of `last_day`) region by region (at most 2,000 RMs each, so memory stays one
+    """Generate the book region by region (at most 2,000 RMs each, so memory stays one
     region's), each imported as its own batch: the first replaces, the others add. `on_phase`
     hears what is being done ("Generating …", "Validating and importing …")."""
     from kraft.demo.regions import generate_regions, region_sizes
-    from kraft.ingest.importer import Mode, run_import
+    from kraft.ingest.importer import ImportOptions, Mode, run_import
     from kraft.ingest.sources import from_arrow
 
     phase = on_phase or (lambda _: None)
     manual = [k.id for _, k in kraft.framework.kpis() if k.kind is KpiKind.manual]
-    sizes = region_sizes(rms)
+    months = spec.months
+    sizes = region_sizes(spec.rms)
     books = generate_regions(
-        rms=rms, months=months, seed=seed, start=first, calendar=kraft.calendar
+        rms=spec.rms, months=months, seed=spec.seed, start=spec.first, calendar=kraft.calendar
     )
     results = []
     for region, size in enumerate(sizes, 1):
@@ -62,11 +72,13 @@ def import_demo_book(
                 run_import(
                     kraft.db,
                     raws,
-                    mode=Mode.replace if region == 1 else Mode.upsert,
-                    as_of=last_day,
-                    actor=actor,
-                    calendar=kraft.calendar,
-                    manual_kpis=manual,
+                    ImportOptions(
+                        mode=Mode.replace if region == 1 else Mode.upsert,
+                        as_of=spec.last_day,
+                        actor=actor,
+                        calendar=kraft.calendar,
+                        manual_kpis=manual,
+                    ),
                 )
             )
         del raws

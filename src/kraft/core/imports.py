@@ -61,14 +61,12 @@ def import_data(
 ) -> ImportResult:
     """Validate the batch and write it in one transaction (a dry run counts the changes and
     writes nothing); kraft.ingest.importer.ImportRejectedError lists every problem."""
-    from kraft.ingest.importer import run_import
+    from kraft.ingest.importer import ImportOptions, run_import
 
     manual = [kpi.id for _, kpi in kraft.framework.kpis() if kpi.kind is KpiKind.manual]
 
     def validate_and_write() -> ImportResult:
-        return run_import(
-            kraft.db,
-            files.tables,
+        options = ImportOptions(
             mode=mode,
             as_of=as_of,
             dry_run=dry_run,
@@ -76,6 +74,7 @@ def import_data(
             calendar=kraft.calendar,
             manual_kpis=manual,
         )
+        return run_import(kraft.db, files.tables, options)
 
     if dry_run:
         return validate_and_write()

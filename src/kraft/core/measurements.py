@@ -269,23 +269,16 @@ def _changeable(
 
 
 def change_measurement(
-    kraft: Kraft,
-    scope: Scope,
-    rm_id: str,
-    kpi_id: str,
-    period: str,
-    if_match: str | None,
-    *,
-    value: Decimal,
-    note: str | None,
+    kraft: Kraft, scope: Scope, changed: Measurement, if_match: str | None
 ) -> Measurement:
-    """Change a measurement's value and note (If-Match: its ETag), audited, its values
-    refreshed; then re-score."""
+    """Change a measurement's value and note to `changed`'s (If-Match: its ETag), audited, its
+    values refreshed; then re-score."""
+    rm_id, kpi_id, period = changed.rm_id, changed.kpi_id, changed.period
     calendar = kraft.calendar
     with kraft.write() as conn:
         kpi, old = _changeable(conn, kraft, scope, rm_id, kpi_id, period, if_match)
         chosen, number, text = check_measurement(
-            kpi, calendar, period, value, note, kraft.framework.currency
+            kpi, calendar, period, changed.value, changed.note, kraft.framework.currency
         )
         new = Measurement(rm_id, kpi_id, old.period, number.normalize(), text)
         m = MEASUREMENTS.c

@@ -6,6 +6,7 @@ review page and the API: `take_review_step`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +37,17 @@ from kraft.scoring.review import (
 from kraft.store import audit
 from kraft.store.metadata import review_snapshots, reviews, scores
 from kraft.store.users import User
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """What a step is taken with: its text (the comment, the self-assessment, or the reason of an
+    adjustment or a reopening), an adjustment's rating (None: back to the computed one), and the
+    version of the review it was taken on (every step but start names one)."""
+
+    text: str | None = None
+    rating: int | None = None
+    expected_version: int | None = None
 
 
 def _overall(conn: Connection, rm_id: str, period: str) -> Any:
@@ -180,15 +192,14 @@ def adjust(
     user: User,
     rm_id: str,
     period: str,
-    rating: int | None,
-    reason: str,
+    given: StepInput,
     *,
     actor: str,
-    expected_version: int | None = None,
 ) -> Review:
     """Set the rating the manager gives instead of the computed one (None: back to the computed
-    rating), with the reason, which is mandatory."""
-    review = _step(conn, user, rm_id, period, Step.adjust, expected_version)
+    rating), with the reason (the step's text), which is mandatory."""
+    rating = given.rating
+    review = _step(conn, user, rm_id, period, Step.adjust, given.expected_version)
     assert review is not None
     bands = {b.rating: b.label for b in framework.rating_bands}
     if rating is not None and rating not in bands:
@@ -196,7 +207,7 @@ def adjust(
         raise ReviewError(
             f"Rating {rating} is not a rating of framework {framework.id}; use {choices}."
         )
-    why = required_text(reason, "reason for the adjustment")
+    why = required_text(given.text or "", "reason for the adjustment")
     computed = _computed(conn, review)
     values = {
         **computed,
@@ -401,18 +412,16 @@ def _transition_audit(conn: Connection, actor: str, step: Step, old: Review, new
 def take_step(
     conn: Connection,
     framework: Framework,
-    user: User,
+    scope: Scope,
     rm_id: str,
     period: str,
     step: Step,
-    *,
-    actor: str,
-    text: str | None = None,
-    rating: int | None = None,
-    expected_version: int | None = None,
+    given: StepInput,
 ) -> Review:
-    """Any step by name (the pages' forms and the API's POSTs): `text` is the comment, the
-    self-assessment or the reason of an adjustment or a reopening."""
+    """Any step by name as the scope's user (the pages' forms and the API's POSTs); the audit
+    log names the scope's actor."""
+    user, actor, text = scope.user, scope.actor, given.text
+    expected_version = given.expected_version
     if step is Step.start:
         return start(conn, framework, user, rm_id, period, actor=actor)
     if step is Step.comment:
@@ -420,10 +429,7 @@ def take_step(
             conn, user, rm_id, period, text or "", actor=actor, expected_version=expected_version
         )
     if step is Step.adjust:
-        return adjust(
-            conn, framework, user, rm_id, period, rating, text or "", actor=actor,
-            expected_version=expected_version,
-        )  # fmt: skip
+        return adjust(conn, framework, user, rm_id, period, given, actor=actor)
     if step is Step.submit:
         return submit(conn, user, rm_id, period, actor=actor, expected_version=expected_version)
     if step is Step.self_assess:
@@ -444,28 +450,17 @@ def take_step(
 
 
 def take_review_step(
-    kraft: Kraft,
-    scope: Scope,
-    rm_id: str,
-    period: str,
-    step: Step,
-    *,
-    text: str | None = None,
-    rating: int | None = None,
-    expected_version: int | None = None,
+    kraft: Kraft, scope: Scope, rm_id: str, period: str, step: Step, given: StepInput
 ) -> Review:
     """Take a step of the RM's review of the period as the scope's user, in one transaction;
     every step but start names the version it was taken on (a stale one changes nothing)."""
     with kraft.write() as conn:
         visible_rm(conn, scope, rm_id)
         if step is not Step.start and (
-            expected_version is None or get_review(conn, rm_id, period) is None
+            given.expected_version is None or get_review(conn, rm_id, period) is None
         ):
             raise StaleReviewError(
                 f"The review of {rm_id} for {period} has changed since it was read (or there is "
                 "none to change), so nothing was changed; read it again and redo the step."
             )
-        return take_step(
-            conn, kraft.framework, scope.user, rm_id, period, step, actor=scope.actor,
-            text=text, rating=rating, expected_version=expected_version,
-        )  # fmt: skip
+        return take_step(conn, kraft.framework, scope, rm_id, period, step, given)

@@ -10,7 +10,7 @@ the team's, the company's or the framework's target.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -247,23 +247,15 @@ def reached_rms(conn: Connection, changed: Iterable[tuple[str, str]]) -> frozens
 
 
 def create_target(
-    kraft: Kraft,
-    scope: Scope,
-    *,
-    scope_type: str,
-    scope_id: str | None,
-    kpi_id: str,
-    from_period: str | None,
-    to_period: str | None,
-    target: Decimal,
-    threshold: Decimal | None,
-    origin: str = "web",
+    kraft: Kraft, scope: Scope, item: TargetInput, *, origin: str = "web"
 ) -> TargetVersion:
-    """Add a target version for the company, a team or an RM, audited; then re-score."""
-    chosen_id = scope_id or ("org" if scope_type == "org" else "")
+    """Add a target version for the company, a team or an RM, audited; then re-score. An empty
+    scope_id is the company's for an org target."""
+    scope_type = item.scope_type
+    chosen_id = item.scope_id or ("org" if scope_type == "org" else "")
     if not chosen_id:
         raise InvalidInputError(f"scope_id: a {scope_type} target needs the {scope_type}'s id.")
-    item = TargetInput(scope_type, chosen_id, kpi_id, from_period, to_period, target, threshold)
+    item = replace(item, scope_id=chosen_id)
     with kraft.write() as conn:
         may_set_target(conn, scope, scope_type, chosen_id)
         _checked(item, kraft.framework, kraft.calendar)

@@ -112,17 +112,22 @@ def _staging(db: Database, conn: Connection) -> Iterator[tuple[duckdb.DuckDBPyCo
         con.close()
 
 
-def run_import(
-    db: Database,
-    raws: list[RawTable],
-    *,
-    mode: Mode = Mode.upsert,
-    as_of: date | None = None,
-    dry_run: bool = False,
-    actor: str = "cli",
-    calendar: Calendar | None = None,
-    manual_kpis: Collection[str] = (),
-) -> ImportResult:
+@dataclass(frozen=True)
+class ImportOptions:
+    """How a batch is imported: the mode, the data's as-of date (None: the latest event date), a
+    dry run (validated and diffed, nothing written), who the audit log names, the calendar (None:
+    calendar months), and the manual KPIs whose measurements the batch may hold."""
+
+    mode: Mode = Mode.upsert
+    as_of: date | None = None
+    dry_run: bool = False
+    actor: str = "cli"
+    calendar: Calendar | None = None
+    manual_kpis: Collection[str] = ()
+
+
+def run_import(db: Database, raws: list[RawTable], options: ImportOptions) -> ImportResult:
+    mode, as_of, dry_run = options.mode, options.as_of, options.dry_run
     batch_tables = _ordered(raws)
     if not batch_tables:
         raise KraftError("Nothing to import: no file names a table of the import contract.")
@@ -150,8 +155,8 @@ def run_import(
                 list(batch_tables),
                 existing,
                 mode is Mode.replace,
-                calendar or Calendar(1),
-                manual_kpis,
+                options.calendar or Calendar(1),
+                options.manual_kpis,
             )
             transaction = conn.begin()
             try:
@@ -168,7 +173,7 @@ def run_import(
                         write_duckdb(batch, changes)
                     else:
                         write_postgres(batch, changes, pg)
-                    _finish(conn, result, raws, mode, actor, started)
+                    _finish(conn, result, raws, mode, options.actor, started)
                     transaction.commit()
             except BaseException:
                 if transaction.is_active:

@@ -22,7 +22,9 @@ GENESIS = "0" * 64
 
 
 @dataclass(frozen=True)
-class AuditEntry:
+class AuditRecord:
+    """What an entry records, the link to the entry before it included: what its hash covers."""
+
     seq: int
     recorded_at: datetime
     actor: str
@@ -32,6 +34,12 @@ class AuditEntry:
     old_value: str | None
     new_value: str | None
     prev_hash: str
+
+
+@dataclass(frozen=True)
+class AuditEntry(AuditRecord):
+    """An entry as stored: its record and the hash over it."""
+
     hash: str
 
 
@@ -41,28 +49,18 @@ def _canonical(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def entry_hash(
-    seq: int,
-    recorded_at: datetime,
-    actor: str,
-    action: str,
-    object_type: str,
-    object_id: str | None,
-    old_value: str | None,
-    new_value: str | None,
-    prev_hash: str,
-) -> str:
+def entry_hash(record: AuditRecord) -> str:
     payload = json.dumps(
         [
-            seq,
-            recorded_at.isoformat(timespec="microseconds"),
-            actor,
-            action,
-            object_type,
-            object_id,
-            old_value,
-            new_value,
-            prev_hash,
+            record.seq,
+            record.recorded_at.isoformat(timespec="microseconds"),
+            record.actor,
+            record.action,
+            record.object_type,
+            record.object_id,
+            record.old_value,
+            record.new_value,
+            record.prev_hash,
         ],
         separators=(",", ":"),
     )
@@ -87,7 +85,9 @@ def append(
     recorded_at = datetime.now(UTC).replace(tzinfo=None)
     old_value, new_value = _canonical(old), _canonical(new)
     digest = entry_hash(
-        seq, recorded_at, actor, action, object_type, object_id, old_value, new_value, prev_hash
+        AuditRecord(
+            seq, recorded_at, actor, action, object_type, object_id, old_value, new_value, prev_hash
+        )
     )
     conn.execute(
         audit_log.insert().values(
@@ -146,17 +146,7 @@ def verify(conn: Connection) -> list[str]:
             )
         if entry.prev_hash != prev_hash:
             problems.append(f"entry {entry.seq} does not link to the entry before it")
-        recomputed = entry_hash(
-            entry.seq,
-            entry.recorded_at,
-            entry.actor,
-            entry.action,
-            entry.object_type,
-            entry.object_id,
-            entry.old_value,
-            entry.new_value,
-            entry.prev_hash,
-        )
+        recomputed = entry_hash(entry)
         if recomputed != entry.hash:
             problems.append(f"entry {entry.seq} was changed after it was written")
         expected_seq, prev_hash = entry.seq + 1, entry.hash

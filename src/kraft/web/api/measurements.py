@@ -123,9 +123,8 @@ def change(
     if_match: IfMatch = None,
 ) -> MeasurementOut:
     """Change the value and note (If-Match: the ETag; 412 when stale, 428 without)."""
-    found = measurement_cases.change_measurement(
-        site, scope, rm_id, kpi_id, period, if_match, value=body.value, note=body.note
-    )
+    changed = Measurement(rm_id, kpi_id, period, body.value, body.note)
+    found = measurement_cases.change_measurement(site, scope, changed, if_match)
     return _headers(response, found)
 
 

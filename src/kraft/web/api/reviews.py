@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from kraft.core.access import Scope, visible_rm
 from kraft.core.inputs import parse_period
-from kraft.core.reviews import take_review_step
+from kraft.core.reviews import StepInput, take_review_step
 from kraft.errors import KraftError
 from kraft.framework.model import Role
 from kraft.scoring import calibration as cal
@@ -153,10 +153,8 @@ def take_step(
     if not who & rv.TRANSITIONS[chosen].parties:
         raise HTTPException(403, _refusal(chosen, rm_id, label))
     version = None if chosen is rv.Step.start else _version(if_match, url)
-    take_review_step(
-        site, scope, rm_id, label, chosen,
-        text=body.text, rating=body.rating, expected_version=version,
-    )  # fmt: skip
+    given = StepInput(text=body.text, rating=body.rating, expected_version=version)
+    take_review_step(site, scope, rm_id, label, chosen, given)
     with site.read() as conn:
         out = review_out(site, conn, scope, rm_id, label)
     assert out.review is not None

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kraft.core import targets as target_cases
 from kraft.core.targets import TargetVersion
+from kraft.scoring.target_table import TargetInput
 from kraft.web.api.catalog import number
 from kraft.web.deps import ApiScope, RowId, SiteDep
 
@@ -124,18 +125,16 @@ def create(body: TargetIn, response: Response, site: SiteDep, scope: ApiScope) -
     """Add a target version for the company (admin), a team or an RM; re-scores every RM."""
     if body.period is not None and (body.from_ is not None or body.to is not None):
         raise HTTPException(422, "period: give period, or from and to, not both.")
-    version = target_cases.create_target(
-        site,
-        scope,
+    item = TargetInput(
         scope_type=body.scope_type,
-        scope_id=body.scope_id,
+        scope_id=body.scope_id or "",
         kpi_id=body.kpi_id,
         from_period=body.period or body.from_,
         to_period=body.period or body.to,
         target=body.target,
         threshold=body.threshold,
-        origin="api",
     )
+    version = target_cases.create_target(site, scope, item, origin="api")
     return _headers(response, version)
 
 

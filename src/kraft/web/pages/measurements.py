@@ -242,16 +242,10 @@ def change(
             measurement_cases.delete_measurement(site, scope, rm_id, kpi_id, period, etag)
             key = f"of {kpi_id} for {rm_id} in {period}"
             return RedirectResponse(f"/measurements?deleted={key}", status_code=303)
-        changed = measurement_cases.change_measurement(
-            site,
-            scope,
-            rm_id,
-            kpi_id,
-            period,
-            etag,
-            value=_required(parse_decimal(value, "value", required=True)),
-            note=note,
+        asked = measurement_cases.Measurement(
+            rm_id, kpi_id, period, _required(parse_decimal(value, "value", required=True)), note
         )
+        changed = measurement_cases.change_measurement(site, scope, asked, etag)
     except KraftError as exc:
         if status_of(exc) in (404, 412):  # someone else changed or deleted it meanwhile
             with site.read() as conn:

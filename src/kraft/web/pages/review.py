@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kraft.core.access import Scope, visible_rm
 from kraft.core.inputs import parse_period
-from kraft.core.reviews import take_review_step
+from kraft.core.reviews import StepInput, take_review_step
 from kraft.errors import KraftError
 from kraft.framework.model import Role
 from kraft.scoring import calibration as cal
@@ -177,7 +177,7 @@ def review_step(
         )  # fmt: skip
     try:
         take_review_step(
-            site, scope, rm_id, label, chosen, text=text, rating=given, expected_version=expected
+            site, scope, rm_id, label, chosen, StepInput(text, given, expected_version=expected)
         )
     except rv.ReviewError as error:
         status = status_of(error)

@@ -26,6 +26,7 @@ from kraft.errors import KraftError
 from kraft.formatting import plain
 from kraft.framework.model import Framework, Role
 from kraft.reports.values import format_value
+from kraft.scoring.target_table import TargetInput
 from kraft.store.metadata import operational
 from kraft.store.roster import is_scored, rm_names, team_names
 from kraft.web.deps import CsrfForm, PageScope, RowId, SiteDep
@@ -184,17 +185,16 @@ def set_target(
     }
     scope_type, _, scope_id = target_scope.partition(":")
     try:
-        version = target_cases.create_target(
-            site,
-            scope,
+        item = TargetInput(
             scope_type=scope_type,
-            scope_id=scope_id or ("org" if scope_type == "org" else None),
+            scope_id=scope_id,
             kpi_id=kpi_id,
             from_period=from_period.strip() or None,
             to_period=to_period.strip() or None,
             target=_required(parse_decimal(target, "target", required=True)),
             threshold=parse_decimal(threshold, "threshold", required=False),
         )
+        version = target_cases.create_target(site, scope, item)
     except KraftError as exc:
         return _list_page(
             request, site, scope, message=exc.message, form=form, status_code=status_of(exc)
