@@ -341,20 +341,28 @@ def bootstrap_did(
 # --- The analysis -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ImpactOptions:
+    """How the impact is measured: the windows' length, and the bootstrap's resamples and seed."""
+
+    window_months: int = DEFAULT_WINDOW_MONTHS
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = DEFAULT_SEED
+
+
 def initiative_impact(
     db: Database,
     catalogue: Catalogue,
     parameters: Mapping[str, int],
     initiative_id: str,
+    options: ImpactOptions = ImpactOptions(),
     *,
-    window_months: int = DEFAULT_WINDOW_MONTHS,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
     example: Example | None = None,
 ) -> InitiativeImpact:
     """The example's four KPIs for participants and non-participants before and after the
     initiative's start, the DiD of retention with its bootstrap interval, and a conclusion."""
-    if resamples < 1:
+    window_months = options.window_months
+    if options.resamples < 1:
         raise KraftError("--resamples must be at least 1; the default is 2000.")
     with db.connect() as conn:
         initiative = _initiative(conn, initiative_id)
@@ -381,8 +389,8 @@ def initiative_impact(
         bootstrap_did(
             counts.retention_by_rm(part.rm_ids),
             counts.retention_by_rm(non.rm_ids),
-            resamples=resamples,
-            seed=seed,
+            resamples=options.resamples,
+            seed=options.seed,
         )
         if did is not None
         else None

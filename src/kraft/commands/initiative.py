@@ -54,7 +54,7 @@ def impact(
 ) -> None:
     """Participants against non-participants, before and after the start: the example's KPIs
     and the difference in differences of client retention with a bootstrap 95 % interval."""
-    from kraft.analysis.initiative import initiative_impact, parse_window
+    from kraft.analysis.initiative import ImpactOptions, initiative_impact, parse_window
     from kraft.metrics.spec import load_catalogue
 
     months = parse_window(window)
@@ -66,9 +66,7 @@ def impact(
         load_catalogue(),
         compute_parameters(workspace),
         initiative_id,
-        window_months=months,
-        resamples=resamples,
-        seed=seed,
+        ImpactOptions(months, resamples, seed),
         example=framework.example,
     )
     if output_format is ImpactFormat.json:

@@ -140,7 +140,7 @@ def report_initiative(
 ) -> None:
     """The worked example as a report: the 4 KPIs before and after, participants against
     non-participants, the difference in differences with its interval, and the conclusion."""
-    from kraft.analysis.initiative import initiative_impact, parse_window
+    from kraft.analysis.initiative import ImpactOptions, initiative_impact, parse_window
     from kraft.metrics.spec import load_catalogue
     from kraft.reports.initiative_report import render_initiative_report
     from kraft.reports.team_report import ReportFormat
@@ -157,9 +157,7 @@ def report_initiative(
         load_catalogue(),
         compute_parameters(workspace),
         initiative_id,
-        window_months=months,
-        resamples=resamples,
-        seed=seed,
+        ImpactOptions(months, resamples, seed),
         example=framework.example,
     )
     what = f"the impact report of {impact.initiative_id} ({fmt})"

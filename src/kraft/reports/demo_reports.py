@@ -29,7 +29,7 @@ def write_demo_reports(
     folder: Path,
 ) -> list[Path]:
     """Write the reports into `folder` and return their paths, in reading order."""
-    from kraft.analysis.initiative import initiative_impact
+    from kraft.analysis.initiative import ImpactOptions, initiative_impact
     from kraft.metrics.spec import load_catalogue
     from kraft.reports.initiative_report import render_initiative_report
     from kraft.reports.scorecard import ReportFormat as CardFormat
@@ -68,9 +68,7 @@ def write_demo_reports(
                 load_catalogue(),
                 dict(parameters),
                 initiative_id,
-                window_months=6,
-                resamples=2000,
-                seed=0,
+                ImpactOptions(window_months=6, resamples=2000, seed=0),
                 example=framework.example,
             )
         except KraftError:  # e.g. it starts after the data ends: nothing to measure yet

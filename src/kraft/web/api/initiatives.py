@@ -86,7 +86,7 @@ def impact(
 ) -> Impact:
     """Participants against non-participants, before and after the start: the example's KPIs
     and the difference in differences of client retention with a bootstrap 95 % interval."""
-    from kraft.analysis.initiative import initiative_impact, parse_window
+    from kraft.analysis.initiative import ImpactOptions, initiative_impact, parse_window
 
     _managers_only(scope)
     try:
@@ -108,9 +108,7 @@ def impact(
         load_catalogue(),
         site.compute_parameters,
         initiative_id,
-        window_months=months,
-        resamples=resamples,
-        seed=seed,
+        ImpactOptions(months, resamples, seed),
         example=site.framework.example,
     ).to_json()
     for group in result["groups"].values():

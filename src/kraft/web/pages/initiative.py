@@ -16,7 +16,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from kraft.analysis.initiative import InitiativeImpact, initiative_impact, parse_window, points
+from kraft.analysis.initiative import (
+    ImpactOptions,
+    InitiativeImpact,
+    initiative_impact,
+    parse_window,
+    points,
+)
 from kraft.core.access import Scope
 from kraft.core.context import data_version
 from kraft.errors import KraftError
@@ -80,7 +86,7 @@ def impact_of(site: Site, initiative_id: str, window: str) -> InitiativeImpact:
             load_catalogue(),
             site.compute_parameters,
             initiative_id,
-            window_months=months,
+            ImpactOptions(window_months=months),
             example=framework.example,
         ),
     )
