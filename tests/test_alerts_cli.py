@@ -184,31 +184,35 @@ def test_alerts_open_period(tiny: Workspace) -> None:
     # and < 3 as in 2025-Q1 (0).
     # RM3 sessions: no last year (hired 2025) → run rate 5 × 91 ÷ 61 = 7.46 ≥ 6: on track.
     # RM2 sales 2 of 2 = 100 %: on track. Retention: nothing due in 2025-Q2: no data.
+    # Once per RM × KPI, its strongest reason (below threshold twice before at risk), by
+    # severity = weight within the overall × shortfall in score points (kraft.analysis.ranking):
+    # RM1 sales: forecast 20 → 20 ÷ 50 × 100 = 40; retention has no value, so sales carries
+    #   relationship_building (60 of 60 + 40): weight 0.6 × (100 − 40) = 36.
+    # RM2 sessions: 2.98 ÷ 6 × 100 = 49.73; customer_education weighs 40 of 100: 0.4 × 50.27.
     assert found == [
-        ("RM1", "sales_conversion_rate", "at_risk"),
         ("RM1", "sales_conversion_rate", "below_threshold_twice"),
-        ("RM2", "education_sessions", "at_risk"),
         ("RM2", "education_sessions", "below_threshold_twice"),
     ]
-    sales_risk, sales_twice, sessions_risk, sessions_twice = report["alerts"]
-    assert sales_risk["actual"] == approx(20) and sales_risk["forecast"] == approx(20)
-    assert (sales_risk["method"], sales_risk["target"], sales_risk["threshold"]) == (
-        "to date",
-        50,
-        25,
+    sales, sessions = report["alerts"]
+    assert sales["reasons"] == ["below_threshold_twice", "at_risk"]
+    assert sales["actual"] == approx(20) and sales["forecast"] == approx(20)
+    assert (sales["method"], sales["target"], sales["threshold"]) == ("to date", 50, 25)
+    assert (sales["previous_period"], sales["previous_actual"]) == ("2025-Q1", 20)
+    assert (sales["weight"], sales["shortfall"], sales["severity"]) == (
+        approx(0.6),
+        approx(60),
+        approx(36),
     )
-    assert (sales_twice["previous_period"], sales_twice["previous_actual"]) == ("2025-Q1", 20)
-    assert sessions_risk["actual"] == 2
-    assert sessions_risk["forecast"] == approx(2 * 91 / 61)
-    assert (sessions_risk["method"], sessions_risk["target"], sessions_risk["threshold"]) == (
-        "run rate",
-        6,
-        3,
-    )
-    assert (sessions_twice["previous_period"], sessions_twice["previous_actual"]) == ("2025-Q1", 0)
-    text = kraft(tiny, "alerts")
-    assert "Alerts for 2025-Q2 (open, as of 2025-05-31): 4" in text
-    assert "run rate forecast" in text and "2025-Q1: 20 %" in text
+    assert sessions["actual"] == 2
+    assert sessions["forecast"] == approx(2 * 91 / 61)
+    assert (sessions["method"], sessions["target"], sessions["threshold"]) == ("run rate", 6, 3)
+    assert (sessions["previous_period"], sessions["previous_actual"]) == ("2025-Q1", 0)
+    shortfall = 100 - (2 * 91 / 61) / 6 * 100
+    assert sessions["shortfall"] == pytest.approx(shortfall, abs=1e-9)
+    assert sessions["severity"] == pytest.approx(0.4 * shortfall, abs=1e-9)
+    text = kraft(tiny, "alerts", "--rm", "RM2")
+    assert "KPI alerts for 2025-Q2 (open, as of 2025-05-31): 1" in text
+    assert "run rate" in text and "2025-Q1: 0" in text
     # The open month: May is over on the 31st, so 2025-05 is closed; June has no data yet.
     assert "nothing to pace" in kraft(tiny, "alerts", "--period", "2025-05")
 
@@ -228,8 +232,8 @@ def test_alerts_closed_period(tiny: Workspace) -> None:
             for a in kraft_json(tiny, "alerts", "--period", "2024-Q3")["alerts"]] == [
         ("RM2", "education_sessions", 0, 0)
     ]  # fmt: skip
-    assert "Alerts for 2025-Q1 (closed: nothing to pace): 1" in kraft(
-        tiny, "alerts", "--period", "2025-Q1"
+    assert "KPI alerts for 2025-Q1 (closed: nothing to pace): 1" in kraft(
+        tiny, "alerts", "--period", "2025-Q1", "--kra", "customer_education"
     )
     assert "--period" in fails(tiny, "alerts", "--period", "2025-Q7")
     assert "after the data's as-of date" in fails(tiny, "alerts", "--period", "2025-Q3")

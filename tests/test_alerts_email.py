@@ -6,7 +6,9 @@ mail never leaves the machine and the test has no certificate to offer. kraft re
 "none" with a username for any other host (tests/test_workspace-style check below).
 
 Alerts of 2025-Q2 (as of 2025-04-10, 14 days): RM1 retention of 2025-Q1 closing soon; RM3
-sessions at risk; RM4 sessions at risk and below threshold two periods running.
+sessions at risk; RM4 sessions below threshold two periods running (and at risk: one line, its
+strongest reason). RM3 and RM4 are RMs at risk: sessions, their only KPI with a value, forecast
+0, so the forecast overall is 0 (Unsatisfactory), and the sessions cost it 100 points.
 Users: admin; m1 (manager M1: B1 → T1 = RM1, RM2, RM3); m2 (manager M2: B2 → T2 = RM4);
 rm1 (RM1) and a disabled old-rm1 (RM1); rm2 (RM2, no alerts); rm4 (RM4). RM3 has no user.
 """
@@ -146,7 +148,7 @@ def test_one_digest_per_manager_and_per_rm(mailed: Workspace, inbox: tuple[Inbox
     server, port = inbox
     said = kraft(mailed, "alerts", "--email")
     assert (
-        "Sent 4 digest(s) for 2025-Q2 with 7 alert line(s) (2 to managers, 2 to RMs) through "
+        "Sent 4 digest(s) for 2025-Q2 with 8 alert line(s) (2 to managers, 2 to RMs) through "
         f"127.0.0.1:{port}; 1 disabled user(s) skipped; 1 RM(s) with alerts have no active "
         "kraft user (RM3); 1 reader(s) had no alerts."
     ) in " ".join(said.split())
@@ -155,9 +157,11 @@ def test_one_digest_per_manager_and_per_rm(mailed: Workspace, inbox: tuple[Inbox
     ]  # fmt: skip
 
     m1 = server.to("m1@insurer.test")  # their tree: RM1, RM2, RM3; never RM4
-    assert m1["Subject"] == "kraft: 2 alerts for 2025-Q2 (your teams (B1 North Branch))"
+    assert m1["Subject"] == "kraft: 3 alerts for 2025-Q2 (your teams (B1 North Branch))"
     assert m1["From"] == SENDER and m1["To"] == "Maya <m1@insurer.test>"
     assert _lines(m1) == [
+        "- RM3 Dev · Overall score · 2025-Q2: forecast overall 0.00 (Unsatisfactory), -100.00 "
+        "since 2025-Q1; costliest KPIs (points of the overall): Education sessions 100.0",
         "- RM3 Dev · Education sessions · 2025-Q2: 0 to date, forecast 0 (run rate); "
         "target 6, threshold 3",
         "- RM1 Ravi · Client retention rate · 2025-Q1: 60 % (provisional), closes on 2025-04-24, "
@@ -168,14 +172,15 @@ def test_one_digest_per_manager_and_per_rm(mailed: Workspace, inbox: tuple[Inbox
     m2 = server.to("m2@insurer.test")
     assert m2["Subject"] == "kraft: 2 alerts for 2025-Q2 (your teams (B2 South Branch))"
     assert _lines(m2) == [
-        "- RM4 Kiran <b>K</b> · Education sessions · 2025-Q2: 0 to date, forecast 0 (run rate); "
-        "target 6, threshold 3",
+        "- RM4 Kiran <b>K</b> · Overall score · 2025-Q2: forecast overall 0.00 (Unsatisfactory), "
+        "-37.50 since 2025-Q1; costliest KPIs (points of the overall): Education sessions 100.0",
         "- RM4 Kiran <b>K</b> · Education sessions · 2025-Q2: forecast 0 (0 to date); "
         "target 6, threshold 3; 2025-Q1: 0",
     ]
     html = _html(m2)  # the HTML alternative: the same lines, escaped
     assert "Kiran &lt;b&gt;K&lt;/b&gt;" in html and "<b>K</b>" not in html
     assert "Below threshold two periods running" in html and "2025-Q1: 0" in html
+    assert "RMs at risk" in html and "forecast overall 0.00" in html
 
     rm1 = server.to("rm1@insurer.test")  # their own alerts only
     assert rm1["Subject"] == "kraft: 1 alert for 2025-Q2 (you)"
@@ -188,7 +193,7 @@ def test_one_digest_per_manager_and_per_rm(mailed: Workspace, inbox: tuple[Inbox
     assert [a for a, _ in audited] == [
         "m1@insurer.test", "m2@insurer.test", "rm1@insurer.test", "rm4@insurer.test",
     ]  # fmt: skip
-    assert '"alerts":2' in audited[0][1] and '"rm_ids":["RM1","RM3"]' in audited[0][1]
+    assert '"alerts":3' in audited[0][1] and '"rm_ids":["RM1","RM3"]' in audited[0][1]
     assert '"audience":"rm"' in audited[2][1] and '"period":"2025-Q2"' in audited[2][1]
     assert "intact" in kraft(mailed, "audit", "verify")
 
@@ -196,9 +201,12 @@ def test_one_digest_per_manager_and_per_rm(mailed: Workspace, inbox: tuple[Inbox
 def test_a_dry_run_sends_nothing(mailed: Workspace, inbox: tuple[Inbox, int]) -> None:
     server, _ = inbox
     said = kraft(mailed, "alerts", "--email", "--dry-run", "--period", "2025-Q1")
-    assert "Would send to m1@insurer.test (manager): kraft: 1 alert for 2025-Q1" in said
-    assert "Would send to m2@insurer.test (manager): kraft: 1 alert for 2025-Q1" in said
-    assert "Dry run: 4 digest(s) for 2025-Q1 would be sent" in " ".join(said.split())
+    # 2025-Q1 is closed: its scored overall stands in for the forecast; RM2 (retention 50 %)
+    # and RM4 (no sessions) are RMs at risk besides their KPI alerts.
+    assert "Would send to m1@insurer.test (manager): kraft: 2 alerts for 2025-Q1" in said
+    assert "Would send to m2@insurer.test (manager): kraft: 2 alerts for 2025-Q1" in said
+    assert "Would send to rm2@insurer.test (rm): kraft: 1 alert for 2025-Q1" in said
+    assert "Dry run: 5 digest(s) for 2025-Q1 would be sent" in " ".join(said.split())
     assert server.received == [] and _audited(mailed) == []
     assert "--email" in fails(mailed, "alerts", "--dry-run")
 

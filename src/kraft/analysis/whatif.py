@@ -25,6 +25,7 @@ Already at or above target: 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -55,6 +56,9 @@ from kraft.store.roster import rm_record
 
 COUNTING = {"count", "count_distinct"}
 NON_NEGATIVE = {Unit.count, Unit.count_per_month, Unit.currency, Unit.days}
+
+
+TeamKpi = tuple[Decimal | None, Decimal | None, bool] | None  # actual, volume, provisional
 
 
 class Growth(StrEnum):
@@ -172,7 +176,8 @@ def parse_value(kpi: KPI, text: str, shape: RatioShape | None) -> Decimal:
     return value
 
 
-def _values(stored: dict[str, StoredValue]) -> dict[str, Value]:
+def card_values(stored: Mapping[str, StoredValue]) -> dict[str, Value]:
+    """The stored values as the Scorer reads them."""
     return {kpi_id: Value(v.value, v.denominator, v.provisional) for kpi_id, v in stored.items()}
 
 
@@ -235,10 +240,10 @@ def what_if(
         )
     book = TargetBook(framework, load_targets(conn), parents)
     scorer = Scorer(framework, book)
-    values = _values(stored)
-    team_kpi = _stored_team_kpi(conn, person, period)
+    values = card_values(stored)
+    team_kpi = stored_team_kpi(conn, person, period)
 
-    before = _score(scorer, person, period, values, team_kpi)
+    before = score_card(scorer, person, period, values, team_kpi)
     item = next(k for k in before.kpis if k.kpi_id == kpi_id)
     replaced = dict(values)
     old = values.get(kpi_id)
@@ -249,7 +254,7 @@ def what_if(
         old.provisional if old is not None else False,
     )
     override = (value, item.volume, item.provisional) if kpi.kind is KpiKind.score else None
-    after = _score(scorer, person, period, replaced, team_kpi, kpi_id, override)
+    after = score_card(scorer, person, period, replaced, team_kpi, kpi_id, override)
 
     successes = None
     own = stored.get(kpi_id)
@@ -272,16 +277,17 @@ def what_if(
     )
 
 
-def _score(
+def score_card(
     scorer: Scorer,
     person: Person,
     period: Period,
     values: dict[str, Value],
-    team_kpi: tuple[Decimal | None, Decimal | None, bool] | None,
+    team_kpi: TeamKpi,
     kpi_id: str | None = None,
     override: tuple[Decimal, Decimal | None, bool] | None = None,
 ) -> Scorecard:
-    """First pass, the leader's team KPI as stored, an overridden score-derived KPI, finish."""
+    """The scorecard from these values (first pass, the leader's team KPI as stored, an
+    overridden score-derived KPI, finish): what-if and the forecast scorecard of the alerts."""
     card = scorer.first_pass(person, period, values)
     index = {k.kpi_id: i for i, k in enumerate(card.kpis)}
     if team_kpi is not None and TEAM_PERFORMANCE_IMPROVEMENT in index:
@@ -295,9 +301,7 @@ def _score(
     return scorer.finish(card, values)
 
 
-def _stored_team_kpi(
-    conn: Connection, person: Person, period: Period
-) -> tuple[Decimal | None, Decimal | None, bool] | None:
+def stored_team_kpi(conn: Connection, person: Person, period: Period) -> TeamKpi:
     """A leader's team_performance_improvement_rate as the scores table has it."""
     if person.leads is None:
         return None
@@ -313,6 +317,19 @@ def _stored_team_kpi(
     if row is None:
         return (None, None, False)
     return (to_decimal(row.actual), to_decimal(row.volume), bool(row.provisional))
+
+
+def forecast_values(
+    values: Mapping[str, Value], forecasts: Mapping[str, Decimal | None]
+) -> dict[str, Value]:
+    """The values with each KPI's value replaced by its forecast (volume and provisional flag
+    kept, as what-if keeps them), for scoring the scorecard the period is heading for."""
+    replaced = dict(values)
+    for kpi_id, forecast in forecasts.items():
+        old = values.get(kpi_id)
+        if forecast is not None and old is not None and old.value is not None:
+            replaced[kpi_id] = Value(float(forecast), old.denominator, old.provisional)
+    return replaced
 
 
 def _unknown_rm(conn: Connection, rm_id: str) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from rich.text import Text
 
 from kraft.analysis.alerts import CLOSING_DAYS, Alert, AlertKind
+from kraft.analysis.ranking import DROP_POINTS, KpiAlert, Ranking, RmAlert
 from kraft.commands.analysis import (
     item_json,
     json_number,
@@ -21,23 +23,28 @@ from kraft.commands.common import (
     format_option,
     kraft_of,
     out,
-    table_of,
     warn,
 )
 from kraft.core.alerts import (
     AlertEmail,
+    Narrowing,
     PeriodAlerts,
     alert_email,
-    period_alerts,
+    ranked_period_alerts,
     send_alert_email,
 )
 from kraft.core.context import Kraft
 from kraft.errors import KraftError
+from kraft.formatting import fixed, signed
 from kraft.framework.model import Framework
 from kraft.reports import alerts_digest
 
 # --format stays a checked str here: its refusal is the one-line "Error: --format ..." kept.
 TABLE_OR_JSON = ("table", "json")
+RMS_SHOWN = 8  # at-risk RMs a screen shows by default
+KPIS_SHOWN = 10  # KPI alerts a screen shows by default
+DRIVERS_SHOWN = 2
+WIDTH = 80  # the costliest KPIs named for each at-risk RM
 
 
 def register(app: typer.Typer) -> None:
@@ -69,13 +76,37 @@ def alerts_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="With --email: say who would get what; send nothing.")
     ] = False,
+    team: Annotated[
+        str | None, typer.Option("--team", help="Only this team and the teams below it.")
+    ] = None,
+    rm: Annotated[str | None, typer.Option("--rm", help="Only this RM: their KPI alerts.")] = None,
+    kra: Annotated[str | None, typer.Option("--kra", help="Only this KRA's KPI alerts.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            help=f"Lines to show (default {RMS_SHOWN} RMs, or {KPIS_SHOWN} KPI alerts with "
+            "--rm or --kra; in JSON, all).",
+        ),
+    ] = None,
+    drop: Annotated[
+        float,
+        typer.Option(
+            "--drop", help="Alert an RM whose overall is down this many points from last period."
+        ),
+    ] = float(DROP_POINTS),
     fmt: Annotated[str, format_option(*TABLE_OR_JSON)] = "table",
 ) -> None:
-    """KPIs at risk by pacing in an open period, KPIs below threshold two periods running, and
-    provisional values about to close while still below target; --email sends them as digests."""
+    """At-risk RMs (forecast overall below Meets, or down --drop points) by severity, and with
+    --rm or --kra their KPI alerts (at risk by pacing, below threshold two periods running,
+    closing soon while below target), one per RM and KPI; --email sends them as digests."""
     fmt = check_format(fmt, TABLE_OR_JSON)
     if closing_days < 0 or closing_days > 366:
         raise KraftError(f"--closing-days {closing_days} is not from 0 to 366; give a day count.")
+    if limit is not None and limit < 1:
+        raise KraftError(f"--limit {limit} is not a positive count; give 1 or more.")
+    if not 0 < drop <= 120:
+        raise KraftError(f"--drop {drop:g} is not from 0 to 120; give points of the overall score.")
     if dry_run and not email:
         raise KraftError("--dry-run goes with --email; add --email to see who would be sent what.")
     kraft = kraft_of(ctx, read_only=dry_run or not email)
@@ -84,53 +115,91 @@ def alerts_command(
             f"{kraft.workspace.config_path} has no [smtp] table; add host, port, tls and sender "
             "there (see the README) to send the alerts by email."
         )
-    found = period_alerts(kraft, period, closing_days=closing_days)
+    narrowing = Narrowing(team, rm, kra)
+    found, ranking = ranked_period_alerts(
+        kraft, period, closing_days=closing_days, narrowing=narrowing, drop=Decimal(str(drop))
+    )
     if not found.scored:
         warn(f"No scores are stored for {found.period.label}; run `kraft compute` to score it.")
     if email:
-        _email_digests(kraft, alert_email(kraft, found), dry_run=dry_run)
+        _email_digests(kraft, alert_email(kraft, found, ranking), dry_run=dry_run)
         return
     if fmt == "json":
-        print_json(
-            {
-                "period": found.period.label,
-                "as_of": found.as_of.isoformat(),
-                "open": found.open,
-                "alerts": [_alert_json(a) for a in found.alerts],
-            }
-        )
+        print_json(_ranking_json(found, ranking, limit, Decimal(str(drop))))
         return
-    _print_alerts(kraft.framework, found)
+    if rm is not None or kra is not None:
+        _print_kpi_alerts(kraft.framework, found, ranking, limit or KPIS_SHOWN)
+    else:
+        _print_rm_alerts(kraft.framework, found, ranking, limit or RMS_SHOWN)
 
 
-def _print_alerts(framework: Framework, alerts: PeriodAlerts) -> None:
-    """The alerts as a table, each kind in its colour."""
-    period, found = alerts.period, alerts.alerts
-    state = f"open, as of {alerts.as_of}" if alerts.open else "closed: nothing to pace"
-    if not found:
-        out.print(f"No alerts for {period.label} ({state}).")
-        return
-    table = table_of(
-        ("RM", "KPI", "alert", "value", "forecast", "target", "threshold", "note"),
-        f"Alerts for {period.label} ({state}): {len(found)}",
+def _state(found: PeriodAlerts) -> str:
+    return f"open, as of {found.as_of}" if found.open else "closed: nothing to pace"
+
+
+def _print_rm_alerts(
+    framework: Framework, found: PeriodAlerts, ranking: Ranking, limit: int
+) -> None:
+    """The at-risk RMs by severity, each with its costliest KPIs, and a count of the rest:
+    two or three lines an RM, within 80 columns."""
+    label, rms = found.period.label, ranking.rms
+    what = "forecast overall" if found.open else "overall"
+    if not rms:
+        out.print(f"No RM at risk in {label} ({_state(found)}).")
+    else:
+        out.print(f"RMs at risk in {label} ({_state(found)}): {len(rms)}, most severe first")
+        for r in rms[:limit]:
+            change = f", {signed(r.change)} vs {r.previous_period}" if r.change is not None else ""
+            out.print(f"{r.rm_id}  {what} {fixed(r.overall)} {r.rating_label}{change}")
+            costliest = ", ".join(
+                f"{kpi_name(framework, d.kpi_id)} −{fixed(d.severity, 1)}"
+                for d in r.drivers[:DRIVERS_SHOWN]
+            )
+            if costliest:
+                _wrapped(f"points lost: {costliest}")
+    rest = len(rms) - min(limit, len(rms))
+    more = f"{rest} more RM(s) at risk (--limit shows them). " if rest else ""
+    _wrapped(
+        f"{more}{len(ranking.kpis)} KPI alert(s): --rm or --kra lists them by severity, "
+        "--team narrows to a team.",
+        indent="",
     )
-    styles = {
-        AlertKind.at_risk: "red",
-        AlertKind.below_threshold_twice: "bold red",
-        AlertKind.closing_soon: "yellow",
-    }
-    for a in found:
-        table.add_row(
-            a.rm_id,
-            kpi_name(framework, a.kpi_id),
-            Text(str(a.kind), style=styles[a.kind]),
-            shown_kpi_value(framework, a.kpi_id, a.actual),
-            shown_kpi_value(framework, a.kpi_id, a.forecast) if a.forecast is not None else "",
-            shown_kpi_value(framework, a.kpi_id, a.target),
-            shown_kpi_value(framework, a.kpi_id, a.threshold),
-            _alert_note(framework, a),
+
+
+def _wrapped(text: str, indent: str = "  ") -> None:
+    """Text within 80 columns, broken between words only."""
+    out.print(
+        textwrap.fill(
+            text,
+            WIDTH,
+            initial_indent=indent,
+            subsequent_indent=indent or "  ",
+            break_long_words=False,
+            break_on_hyphens=False,
         )
-    out.print(table)
+    )
+
+
+def _print_kpi_alerts(
+    framework: Framework, found: PeriodAlerts, ranking: Ranking, limit: int
+) -> None:
+    """The KPI alerts by severity, one per RM and KPI with its strongest reason."""
+    label, kpis = found.period.label, ranking.kpis
+    if not kpis:
+        out.print(f"No KPI alerts for {label} ({_state(found)}).")
+        return
+    out.print(f"KPI alerts for {label} ({_state(found)}): {len(kpis)}, most severe first")
+    for k in kpis[:limit]:
+        a = k.alert
+        out.print(f"{a.rm_id}  {kpi_name(framework, a.kpi_id)}: −{fixed(k.severity, 1)} points")
+        values = f"{shown_kpi_value(framework, a.kpi_id, a.actual)}"
+        if a.forecast is not None:
+            forecast = shown_kpi_value(framework, a.kpi_id, a.forecast)
+            values += f" to date, forecast {forecast} ({a.method})"
+        goal = shown_kpi_value(framework, a.kpi_id, a.target)
+        _wrapped(f"{a.kind}: {values}, target {goal}; {_alert_note(framework, a)}")
+    if len(kpis) > limit:
+        out.print(f"{len(kpis) - limit} more KPI alert(s) (--limit shows them).")
 
 
 def _alert_note(framework: Framework, a: Alert) -> str:
@@ -175,6 +244,58 @@ def _skipped(plan: alerts_digest.DigestPlan) -> str:
     if plan.nothing_to_report:
         parts.append(f"{plan.nothing_to_report} reader(s) had no alerts")
     return "; " + "; ".join(parts) if parts else ""
+
+
+def _ranking_json(
+    found: PeriodAlerts, ranking: Ranking, limit: int | None, drop: Decimal
+) -> dict[str, Any]:
+    return {
+        "period": found.period.label,
+        "as_of": found.as_of.isoformat(),
+        "open": found.open,
+        "drop": json_number(drop),
+        "rms_total": len(ranking.rms),
+        "alerts_total": len(ranking.kpis),
+        "rms": [_rm_json(r) for r in ranking.rms[:limit]],
+        "alerts": [_kpi_alert_json(k) for k in ranking.kpis[:limit]],
+    }
+
+
+def _rm_json(r: RmAlert) -> dict[str, Any]:
+    return {
+        "rm_id": r.rm_id,
+        "team_id": r.team_id,
+        "period": r.period,
+        "overall": json_number(r.overall),
+        "rating": r.rating,
+        "rating_label": r.rating_label,
+        "forecast": r.forecast,
+        "below_meets": r.below_meets,
+        "previous_period": r.previous_period,
+        "previous_overall": json_number(r.previous_overall),
+        "severity": json_number(r.severity),
+        "drivers": [
+            {
+                "kpi_id": d.kpi_id,
+                "kra_id": d.kra_id,
+                "weight": json_number(d.weight),
+                "shortfall": json_number(d.shortfall),
+                "severity": json_number(d.severity),
+            }
+            for d in r.drivers
+        ],
+    }
+
+
+def _kpi_alert_json(k: KpiAlert) -> dict[str, Any]:
+    return {
+        **_alert_json(k.alert),
+        "reasons": [r.name for r in k.reasons],
+        "team_id": k.team_id,
+        "weight": json_number(k.driver.weight) if k.driver else None,
+        "shortfall": json_number(k.driver.shortfall) if k.driver else None,
+        "severity": json_number(k.severity),
+    }
 
 
 def _alert_json(a: Alert) -> dict[str, Any]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from email.message import EmailMessage
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from kraft.analysis.alerts import Alert, Closing, alerts
 from kraft.analysis.pacing import is_open
+from kraft.analysis.ranking import DROP_POINTS, Ranking, ranked_alerts
 from kraft.core.context import Kraft
 from kraft.core.inputs import parse_period
 from kraft.errors import InvalidInputError, KraftError
@@ -20,7 +23,7 @@ from kraft.reports import alerts_digest
 from kraft.scoring.stored import as_of_date
 from kraft.store import audit
 from kraft.store.metadata import scores
-from kraft.store.roster import rm_names
+from kraft.store.roster import members, rm_exists, rm_names, team_exists, teams_below
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,72 @@ def period_alerts(
     return PeriodAlerts(period, as_of, found, bool(scored))
 
 
-def alert_email(kraft: Kraft, found: PeriodAlerts) -> AlertEmail:
-    """One digest per manager (their teams' RMs) and per RM (their own), from kraft.toml's
-    [smtp] sender."""
+@dataclass(frozen=True)
+class Narrowing:
+    """Whose alerts to show: a team (and the teams below it), an RM, a KRA's KPIs."""
+
+    team_id: str | None = None
+    rm_id: str | None = None
+    kra_id: str | None = None
+
+
+def ranked_period_alerts(
+    kraft: Kraft,
+    label: str | None,
+    *,
+    closing_days: int,
+    narrowing: Narrowing = Narrowing(),
+    drop: Decimal = DROP_POINTS,
+    field: str = "--period",
+) -> tuple[PeriodAlerts, Ranking]:
+    """The period's alerts ranked by severity (kraft.analysis.ranking), narrowed as asked."""
+    as_of = data_as_of(kraft)
+    period = period_with_data(kraft, label, as_of, field)
+    closing = Closing(kraft.compute_parameters, closing_days)
     with kraft.db.connect() as conn:
-        plan = alerts_digest.plan_digests(conn, found.period.label, found.as_of, found.alerts)
+        rm_ids = _narrowed_rms(kraft, conn, narrowing)
+        ranking = ranked_alerts(
+            conn, kraft.framework, kraft.calendar, period, as_of, kraft.catalogue,
+            closing=closing, rm_ids=rm_ids, drop=drop,
+        )  # fmt: skip
+        scored = conn.execute(
+            sa.select(sa.func.count()).select_from(scores).where(scores.c.period == period.label)
+        ).scalar()
+    found = PeriodAlerts(period, as_of, [k.alert for k in ranking.kpis], bool(scored))
+    return found, ranking.narrowed(kra_id=narrowing.kra_id)
+
+
+def _narrowed_rms(kraft: Kraft, conn: Connection, narrowing: Narrowing) -> set[str] | None:
+    """The RMs of --team (and the teams below it) and --rm; refused when unknown."""
+    kras = {k.id for k in kraft.framework.kras}
+    if narrowing.kra_id is not None and narrowing.kra_id not in kras:
+        raise InvalidInputError(
+            f"--kra {narrowing.kra_id!r} is not a KRA of the framework {kraft.framework.id}; "
+            "see `kraft framework show` for the KRA ids."
+        )
+    chosen: set[str] | None = None
+    if narrowing.team_id is not None:
+        if not team_exists(conn, narrowing.team_id):
+            raise InvalidInputError(
+                f"--team {narrowing.team_id!r} is not in teams; give the team_id of a team."
+            )
+        chosen = set(members(conn, teams_below(conn, [narrowing.team_id])))
+    if narrowing.rm_id is not None:
+        if not rm_exists(conn, narrowing.rm_id):
+            raise InvalidInputError(
+                f"--rm {narrowing.rm_id!r} is not in relationship_managers; give an RM's rm_id."
+            )
+        chosen = {narrowing.rm_id} if chosen is None else chosen & {narrowing.rm_id}
+    return chosen
+
+
+def alert_email(kraft: Kraft, found: PeriodAlerts, ranking: Ranking) -> AlertEmail:
+    """One digest per manager (their teams' RMs) and per RM (their own), from kraft.toml's
+    [smtp] sender, in the order of the ranking."""
+    with kraft.db.connect() as conn:
+        plan = alerts_digest.plan_digests(
+            conn, found.period.label, found.as_of, found.alerts, ranking.rms
+        )
         names = rm_names(conn)
     smtp = kraft.settings.smtp
     sender = smtp.sender if smtp else "kraft@localhost"

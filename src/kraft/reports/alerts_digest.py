@@ -21,12 +21,16 @@ from email.utils import formataddr, make_msgid
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.alerts import Alert, AlertKind
+from kraft.analysis.ranking import RmAlert
+from kraft.formatting import fixed, signed
 from kraft.framework.model import Framework, Role
 from kraft.reports.framework_document import template_environment
 from kraft.reports.values import shown_value
 from kraft.store.roster import Managed, TeamTree, managed_by, rm_names, team_tree
 from kraft.store.users import list_users
 
+RMS_HEADING = "RMs at risk: overall below Meets or falling, most severe first"
+DRIVERS_NAMED = 3
 HEADINGS = {
     AlertKind.at_risk: "At risk: the forecast misses the target",
     AlertKind.below_threshold_twice: "Below threshold two periods running",
@@ -50,7 +54,7 @@ class Line:
 
 @dataclass(frozen=True)
 class Section:
-    kind: AlertKind
+    kind: AlertKind | None  # None: the RMs at risk
     heading: str
     lines: list[Line]
 
@@ -66,15 +70,16 @@ class Digest:
     about: str  # "your teams (T1 North)" or "you"
     period: str
     as_of: date
-    alerts: list[Alert]
+    alerts: list[Alert]  # by severity (kraft.analysis.ranking)
+    rms: list[RmAlert] = field(default_factory=list)  # the RMs at risk, by severity
 
     @property
     def count(self) -> int:
-        return len(self.alerts)
+        return len(self.alerts) + len(self.rms)
 
     @property
     def rm_ids(self) -> list[str]:
-        return sorted({a.rm_id for a in self.alerts})
+        return sorted({a.rm_id for a in self.alerts} | {r.rm_id for r in self.rms})
 
 
 @dataclass
@@ -95,13 +100,23 @@ class DigestPlan:
         return sum(1 for d in self.digests if d.audience == "rm")
 
 
-def plan_digests(conn: Connection, period: str, as_of: date, found: Sequence[Alert]) -> DigestPlan:
-    """Who receives which alerts (see the module docstring)."""
+def plan_digests(
+    conn: Connection,
+    period: str,
+    as_of: date,
+    found: Sequence[Alert],
+    at_risk: Sequence[RmAlert] = (),
+) -> DigestPlan:
+    """Who receives which alerts (see the module docstring); `found` and `at_risk` in the
+    order of kraft.analysis.ranking, which every digest keeps."""
     names = rm_names(conn)
     tree = team_tree(conn)
     by_rm: dict[str, list[Alert]] = {}
     for alert in found:
         by_rm.setdefault(alert.rm_id, []).append(alert)
+    risky = {r.rm_id: r for r in at_risk}
+    for rm_id in risky:
+        by_rm.setdefault(rm_id, [])
     plan = DigestPlan()
     people = list_users(conn)
     for user in people:
@@ -109,7 +124,8 @@ def plan_digests(conn: Connection, period: str, as_of: date, found: Sequence[Ale
             continue
         managed = managed_by(conn, user.rm_id)
         theirs = [a for a in found if a.rm_id in managed.rm_ids]
-        if not theirs:
+        their_rms = [r for r in at_risk if r.rm_id in managed.rm_ids]
+        if not theirs and not their_rms:
             plan.nothing_to_report += 1
             continue
         if not user.active:
@@ -118,18 +134,20 @@ def plan_digests(conn: Connection, period: str, as_of: date, found: Sequence[Ale
         about = "your teams (" + ", ".join(_team_name(tree, t) for t in _tops(tree, managed))
         reader = names.get(user.rm_id, user.rm_id)
         digest = Digest(
-            user.email, "manager", user.rm_id, reader, about + ")", period, as_of, theirs
-        )
+            user.email, "manager", user.rm_id, reader, about + ")", period, as_of, theirs,
+            their_rms,
+        )  # fmt: skip
         plan.digests.append(digest)
     readers: dict[str, list[str]] = {}
     inactive: dict[str, list[str]] = {}
     for user in people:
         if user.role is Role.rm and user.rm_id:
             (readers if user.active else inactive).setdefault(user.rm_id, []).append(user.email)
-    for rm_id, own in by_rm.items():
+    for rm_id, own in sorted(by_rm.items()):
         for email in readers.get(rm_id, []):
             reader = names.get(rm_id, rm_id)
-            plan.digests.append(Digest(email, "rm", rm_id, reader, "you", period, as_of, own))
+            mine = [risky[rm_id]] if rm_id in risky else []
+            plan.digests.append(Digest(email, "rm", rm_id, reader, "you", period, as_of, own, mine))
         plan.inactive_users += inactive.get(rm_id, [])
         if rm_id not in readers and rm_id not in inactive:
             plan.rms_without_user.append(rm_id)
@@ -176,9 +194,26 @@ def _detail(framework: Framework, alert: Alert) -> str:
     return f"{shown(alert.actual)} (provisional), closes on {alert.closes_on}{still}; {goal}"
 
 
+def _rm_line(framework: Framework, r: RmAlert, names: dict[str, str]) -> Line:
+    what = "forecast overall" if r.forecast else "overall"
+    change = f", {signed(r.change)} since {r.previous_period}" if r.change is not None else ""
+    costliest = ", ".join(
+        f"{_kpi_name(framework, d.kpi_id)} {fixed(d.severity, 1)}"
+        for d in r.drivers[:DRIVERS_NAMED]
+    )
+    detail = f"{what} {fixed(r.overall)} ({r.rating_label}){change}"
+    if costliest:
+        detail += f"; costliest KPIs (points of the overall): {costliest}"
+    return Line(f"{r.rm_id} {names.get(r.rm_id, '')}".strip(), "Overall score", r.period, detail)
+
+
 def sections(framework: Framework, digest: Digest, names: dict[str, str]) -> list[Section]:
-    """The digest's alerts grouped by kind, in the order of AlertKind."""
+    """The RMs at risk, then the KPI alerts grouped by kind in the order of AlertKind; each
+    in the order of severity (kraft.analysis.ranking)."""
     found: list[Section] = []
+    if digest.rms:
+        lines = [_rm_line(framework, r, names) for r in digest.rms]
+        found.append(Section(None, RMS_HEADING, lines))
     for kind in AlertKind:
         lines = [
             Line(
