@@ -16,13 +16,17 @@ KPI alerts: RM1 sales (below threshold twice and at risk) 36; RM2 sessions (the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from kpi_books import configure
+from kraft.cli import app as cli
 from kraft.workspace import Workspace
 from test_alerts_cli import TINY_FRAMEWORK, approx, build, fails, kraft, kraft_json
+from web_support import served_app, signed_in
 
 SESSIONS = 100 - (2 * 91 / 61) / 6 * 100  # RM2's sessions: shortfall in score points
 
@@ -119,3 +123,27 @@ def test_insufficient_volume_is_not_alerted(workspace: Workspace, tmp_path: Path
     (rm2,) = report["rms"]
     assert (rm2["rm_id"], rm2["overall"], rm2["severity"]) == ("RM2", approx(49.73), approx(30.27))
     assert [d["kpi_id"] for d in rm2["drivers"]] == ["education_sessions"]
+
+
+def test_the_overview_and_team_page_rank_as_the_cli(tiny: Workspace) -> None:
+    """The web's at-risk sections are the same ranking: RM1 at risk; RM1's sales before RM2's
+    sessions; the team page of T1 shows its RMs' alerts."""
+    add = ["--workspace", str(tiny.root), "users", "add", "admin@kraft.demo", "--role", "admin"]
+    made = CliRunner().invoke(cli, [*add, "--password-stdin"], input="kraft-demo-admin\n")
+    assert made.exit_code == 0, made.output
+    served = served_app(tiny.root)
+    try:
+        browser = signed_in(served, "admin")
+        for url in ("/", "/teams/T1"):
+            page = " ".join(re.sub(r"<[^>]+>", " ", browser.get(url).text).split())
+            assert "1 RM at risk" in page, url
+            assert "RM1 64.00 Needs improvement -16.13 vs 2025-Q1" in page, url
+            assert "Sales conversion rate −36" in page, url
+            sales = page.index("Ravi Sales conversion rate below threshold two periods running 36")
+            sessions = page.index(
+                "Asha Education sessions below threshold two periods running 20.11"
+            )
+            assert sales < sessions, url
+            assert "2 KPI alerts" in page, url
+    finally:
+        served.state.site.db.dispose()

@@ -10,7 +10,7 @@ keeps it per period and data version (Site.kept), so that the next view is a tem
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,15 +20,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
+from kraft.analysis.alerts import Closing
 from kraft.analysis.movers import Mover, biggest_movers
-from kraft.analysis.pacing import Forecast, Pace, forecasts, is_open
+from kraft.analysis.pacing import is_open
+from kraft.analysis.ranking import KpiAlert, RmAlert, ranked_alerts
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Period
 from kraft.reports import charts
 from kraft.reports.scores import OverallRow, overall_rows
-from kraft.reports.team_report import BOARD_LIMIT, LIST_LIMIT, MOVERS
+from kraft.reports.team_report import BOARD_LIMIT, MOVERS
 from kraft.scoring.stored import as_of_date, numeric
 from kraft.store.roster import rm_names, team_tree
 from kraft.web.boards import board_if_ready
@@ -40,6 +42,9 @@ from kraft.web.shown import Shown
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
+
+RMS_AT_RISK_SHOWN = 25  # at-risk RMs a page lists, most severe first; the rest are counted
+KPI_ALERTS_SHOWN = 25  # KPI alerts a page lists, most severe first
 
 
 @dataclass(frozen=True)
@@ -68,10 +73,14 @@ class Overview:
 
 @dataclass(frozen=True)
 class AtRisk:
+    """The ranked alerts of the open quarter (kraft.analysis.ranking), the most severe shown."""
+
     period: Period | None  # the open quarter on the as-of date, if any
     as_of: date | None
-    shown: list[Forecast]
-    total: int
+    rms: list[RmAlert]
+    rms_total: int
+    kpis: list[KpiAlert]
+    kpis_total: int
     names: dict[str, str | None]
 
 
@@ -157,28 +166,29 @@ def _teams(conn: Connection, now: Sequence[OverallRow]) -> list[TeamLine]:
 
 
 def at_risk(
-    conn: Connection, framework: Framework, calendar: Calendar, rm_ids: Collection[str] | None
+    conn: Connection,
+    framework: Framework,
+    calendar: Calendar,
+    rm_ids: Collection[str] | None,
+    parameters: Mapping[str, int] | None = None,
 ) -> AtRisk:
-    """The KPIs at risk by pacing in the quarter open on the as-of date (kraft.analysis.pacing)."""
+    """The RMs at risk and the KPI alerts of the quarter open on the as-of date, by severity:
+    the ranking `kraft alerts` and the digests use (with the catalogue's parameters, also the
+    values closing soon)."""
     as_of = as_of_date(conn)
     if as_of is None:
-        return AtRisk(None, None, [], 0, {})
+        return AtRisk(None, None, [], 0, [], 0, {})
     quarter = calendar.quarter(as_of)
     if not is_open(quarter, as_of):
-        return AtRisk(None, as_of, [], 0, {})
-    found = [
-        f
-        for f in forecasts(conn, framework, calendar, quarter, as_of, rm_ids, load_catalogue())
-        if f.status is Pace.at_risk
-    ]
-    order = {kpi.id: i for i, (_, kpi) in enumerate(framework.kpis())}
-    found.sort(key=lambda f: (f.rm_id, order.get(f.kpi_id, 0)))
-    names: dict[str, str | None] = {
-        rm: name
-        for rm, name in rm_names(conn).items()
-        if rm in {f.rm_id for f in found[:LIST_LIMIT]}
-    }
-    return AtRisk(quarter, as_of, found[:LIST_LIMIT], len(found), names)
+        return AtRisk(None, as_of, [], 0, [], 0, {})
+    closing = Closing(parameters) if parameters is not None else None
+    ranking = ranked_alerts(
+        conn, framework, calendar, quarter, as_of, load_catalogue(), closing=closing, rm_ids=rm_ids
+    )
+    rms, kpis = ranking.rms[:RMS_AT_RISK_SHOWN], ranking.kpis[:KPI_ALERTS_SHOWN]
+    shown = {r.rm_id for r in rms} | {k.rm_id for k in kpis}
+    names: dict[str, str | None] = {rm: name for rm, name in rm_names(conn).items() if rm in shown}
+    return AtRisk(quarter, as_of, rms, len(ranking.rms), kpis, len(ranking.kpis), names)
 
 
 def at_risk_if_ready(site: Site, choice: PeriodChoice, as_of: date | None) -> AtRisk | None:
@@ -188,7 +198,7 @@ def at_risk_if_ready(site: Site, choice: PeriodChoice, as_of: date | None) -> At
 
     def make() -> AtRisk:
         with site.read() as conn:
-            return at_risk(conn, framework, calendar, None)
+            return at_risk(conn, framework, calendar, None, site.compute_parameters)
 
     key = ("at-risk", choice.base)  # the open quarter's, whatever period is shown
     if as_of is None or not is_open(calendar.quarter(as_of), as_of):

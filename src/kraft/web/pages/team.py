@@ -38,10 +38,11 @@ from kraft.scoring.leaderboard import (
     scorecard_kpis,
 )
 from kraft.scoring.stored import numeric
-from kraft.store.roster import rm_names, scored_rms, team_name, team_tree
+from kraft.store.roster import members, rm_names, scored_rms, team_name, team_tree, teams_below
 from kraft.web.boards import company_board, company_kpi_board, stored_cards, team_kpi, team_overall
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.downloads import download, safe_name
+from kraft.web.pages.overview import AtRisk, at_risk
 from kraft.web.period_choice import PeriodChoice, choose_period
 from kraft.web.render import chart, render_page
 from kraft.web.shown import Shown
@@ -175,6 +176,18 @@ def team_charts(framework: Framework, view: TeamView) -> dict[str, Any]:
     return specs
 
 
+def team_at_risk(site: Site, conn: Connection, team_id: str, choice: PeriodChoice) -> AtRisk:
+    """The team's RMs at risk and KPI alerts in the open quarter (the teams below it too), by
+    the same ranking as the overview, `kraft alerts` and the digests; kept per data version."""
+
+    def make() -> AtRisk:
+        team_rms = members(conn, teams_below(conn, [team_id]))
+        return at_risk(conn, site.framework, site.calendar, team_rms, site.compute_parameters)
+
+    found: AtRisk = site.kept_each.get(("team-at-risk", team_id, choice.base), make)
+    return found
+
+
 @router.get("/teams/{team_id}", response_class=HTMLResponse)
 def team_page(
     request: Request, site: SiteDep, scope: PageScope, team_id: str, period: str = "", kpi: str = ""
@@ -182,6 +195,7 @@ def team_page(
     framework = site.framework
     with site.read() as conn:
         view = team_view(site, conn, scope, team_id, period, kpi)
+        risky = team_at_risk(site, conn, team_id, view.choice)
     label = view.choice.period.label
     specs = site.kept_each.get(
         ("team-charts", team_id, view.choice.version), lambda: team_charts(framework, view)
@@ -206,6 +220,7 @@ def team_page(
             "charts": drawn,
             "heat_limit": HEAT_LIMIT,
             "query": query,
+            "risky": risky,
         },
     )
 
