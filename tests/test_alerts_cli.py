@@ -249,25 +249,26 @@ def test_variance_of_rm1_in_2025_q1(tiny: Workspace) -> None:
     def parts(c: dict[str, Any]) -> tuple[Any, ...]:
         return (c["reference"], c["difference"], c["percent"], c["flag"])
 
+    # % KPIs change in percentage points: the difference, no percent of the reference
     retention = rows["client_retention_rate"]  # 3 of 4 = 75
     assert retention["actual"] == 75
-    assert parts(retention["target"]) == (80, -5, approx(-6.25), None)  # 5 ≤ 8
-    assert parts(retention["previous"]) == (50, 25, 50, "favourable")  # 2024-Q4: 1 of 2
+    assert parts(retention["target"]) == (80, -5, None, None)  # 5 ≤ 8
+    assert retention["target"]["change"] == "points"
+    assert parts(retention["previous"]) == (50, 25, None, "favourable")  # 2024-Q4: 1 of 2
     assert retention["previous"]["period"] == "2024-Q4"
-    assert parts(retention["last_year"]) == (100, -25, -25, "unfavourable")  # 2024-Q1: 2 of 2
+    assert parts(retention["last_year"]) == (100, -25, None, "unfavourable")  # 2024-Q1: 2 of 2
     # Team median over RM1 75, RM2 100 (RM3 has nothing due) = 87.5.
-    assert parts(retention["team_median"]) == (
-        87.5, -12.5, approx(-12.5 / 87.5 * 100), "unfavourable"
-    )  # fmt: skip
+    assert parts(retention["team_median"]) == (87.5, -12.5, None, "unfavourable")
     sales = rows["sales_conversion_rate"]  # 1 of 5 = 20
-    assert parts(sales["target"]) == (50, -30, approx(-60), "unfavourable")
+    assert parts(sales["target"]) == (50, -30, None, "unfavourable")
     assert parts(sales["previous"]) == (None, None, None, None)  # nothing closed in 2024-Q4
-    assert parts(sales["team_median"]) == (35, -15, approx(-15 / 35 * 100), "unfavourable")
+    assert parts(sales["team_median"]) == (35, -15, None, "unfavourable")
     sessions = rows["education_sessions"]  # 6; target 2 a month = 6 a quarter
     assert parts(sessions["target"]) == (6, 0, 0, None)
     assert parts(sessions["previous"]) == (3, 3, 100, "favourable")
     assert parts(sessions["last_year"]) == (6, 0, 0, None)
     assert parts(sessions["team_median"]) == (2, 4, 200, "favourable")  # RM1 6, RM2 0, RM3 2
+    assert sessions["basis"] == "actual" and sessions["forecast"] is None  # a closed quarter
 
     # A wider tolerance (30 %): retention is still flagged against 2024-Q4 (25 > 15), no longer
     # against last year (25 ≤ 30) nor the team (12.5 ≤ 26.25).
@@ -278,10 +279,41 @@ def test_variance_of_rm1_in_2025_q1(tiny: Workspace) -> None:
     ]  # fmt: skip
     text = kraft(tiny, "variance", "--period", "2025-Q1", "--team", "T1")
     assert "Variance in 2025-Q1, tolerance ±10 %" in text and "RM3" in text
-    assert "50 %: +50 % fav" in text and "100 %: -25 % unfav" in text
+    assert "50 %: +25 pp fav" in text and "100 %: -25 pp unfav" in text
     assert "--tolerance" in fails(tiny, "variance", "--period", "2025-Q1", "--tolerance", "-5")
     assert "--rm" in fails(tiny, "variance", "--period", "2025-Q1", "--rm", "NOBODY")
     assert "--rm" in fails(tiny, "variance", "--period", "2025-Q1", "--rm", "M1")  # a manager
+
+
+def test_variance_of_an_open_quarter(tiny: Workspace) -> None:
+    """2025-Q2 is open (61 of 91 days): RM2's sessions, a count, are compared by their forecast
+    2 × 91 ÷ 61 = 2.98 with the whole quarter's target 6 (−50.27 %) and with 2025-Q1 (0: no
+    percent of 0, +2.98); the team median is of the values to date (RM1 3, RM2 2, RM3 5 → 3), so
+    there the 2 to date (−33.33 %). The sales rate is compared to date."""
+    report = kraft_json(tiny, "variance", "--period", "2025-Q2", "--rm", "RM2", "--all")
+    rows = {v["kpi_id"]: v for v in report["variances"]}
+    sessions = rows["education_sessions"]
+    forecast = 2 * 91 / 61
+    assert (sessions["actual"], sessions["basis"]) == (2, "forecast")
+    assert sessions["forecast"] == approx(forecast)
+    target = sessions["target"]
+    assert (target["basis"], target["reference"]) == ("forecast", 6)
+    assert target["percent"] == pytest.approx((forecast - 6) / 6 * 100, abs=1e-9)
+    previous = sessions["previous"]
+    assert (previous["reference"], previous["percent"], previous["change"]) == (
+        0, None, "absolute"
+    )  # fmt: skip
+    assert previous["difference"] == approx(forecast)
+    median = sessions["team_median"]
+    assert (median["basis"], median["reference"], median["difference"]) == ("to date", 3, -1)
+    assert median["percent"] == pytest.approx(-100 / 3, abs=1e-9)
+    sales = rows["sales_conversion_rate"]  # 2 won of 2 = 100 % to date
+    assert (sales["basis"], sales["forecast"], sales["target"]["difference"]) == (
+        "to date", None, 50
+    )  # fmt: skip
+    text = " ".join(kraft(tiny, "variance", "--period", "2025-Q2", "--rm", "RM2").split())
+    assert "open, as of 2025-05-31: counts and sums by their forecast" in text
+    assert "2 (provisional), forecast 2.98" in text and "6: -50.27 %" in text
 
 
 def test_drivers_of_rm1_since_2024_q4(tiny: Workspace) -> None:

@@ -134,8 +134,8 @@ def test_the_scorecard_shows_the_exported_numbers(
         "102.63",
         "above target",
         "94.3–98.9 %",
-        "+8.33 %",
-        "+2.63 %",
+        "+7.5 pp",  # a % KPI: its change in percentage points (was +8.33 %)
+        "+2.5 pp",
     ]
     assert "90 % → 97.5 %" in doc_line  # the trend, oldest first
     assert "| 2 | Relationship Building | 50 % | 111.76 | scored |" in md

@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from kraft.analysis.variance import (
+    Basis,
+    Change,
     Comparison,
     Flag,
     compare,
@@ -20,7 +22,8 @@ from kraft.analysis.variance import (
 from kraft.framework.loader import load_builtin
 from kraft.framework.model import KPI, KRA, Direction, Framework, KpiKind, Unit
 from kraft.periods import Calendar, Grain
-from kraft.scoring.methods import Status
+from kraft.reports.scorecard_lines import change_text, comparison_text
+from kraft.scoring.methods import Goal, Status
 from kraft.scoring.scorecard import KpiScore, KraScore, Person, Scorecard, Scorer, Value
 from kraft.scoring.targets import TargetBook
 
@@ -43,7 +46,7 @@ def close(a: Decimal | None, b: Decimal) -> bool:
 def test_compare_against_target_higher_is_better() -> None:
     below = compare(RETENTION, D(70), D(85))  # 15 short; 10 % of 85 = 8.5
     assert below.difference == -15
-    assert close(below.percent, D(-1500) / D(85))  # −17.647… %
+    assert (below.percent, below.change) == (None, Change.points)  # a % KPI: 15 pp, no percent
     assert below.flag is Flag.unfavourable
     near = compare(RETENTION, D(80), D(85))  # 5 short, within 8.5
     assert (near.difference, near.flag) == (-5, None)
@@ -51,7 +54,7 @@ def test_compare_against_target_higher_is_better() -> None:
     assert edge.flag is None
     above = compare(RETENTION, D("93.6"), D(85))  # 8.6 over: beyond, the good side
     assert above.flag is Flag.favourable
-    assert close(above.percent, D(860) / D(85))
+    assert change_text(above, RETENTION, "INR") == "+8.6 pp"
 
 
 def test_compare_lower_is_better() -> None:
@@ -64,14 +67,68 @@ def test_compare_lower_is_better() -> None:
 
 def test_compare_zero_and_missing_references() -> None:
     none_yet = compare(VIOLATIONS, D(0), D(0))
-    assert none_yet == Comparison(D(0), D(0), None, None)  # no percent of 0
+    assert none_yet == Comparison(D(0), D(0), None, None, Change.absolute)  # no percent of 0
     one = compare(VIOLATIONS, D(1), D(0))  # any difference from 0 is beyond the tolerance
-    assert one == Comparison(D(0), D(1), None, Flag.unfavourable)
+    assert one == Comparison(D(0), D(1), None, Flag.unfavourable, Change.absolute)
     assert compare(RETENTION, D(80), None) == Comparison(None, None, None, None)
     assert compare(RETENTION, None, D(85)) == Comparison(D(85), None, None, None)
-    # A negative reference: percent of its size, direction still decides the flag.
+    # A negative reference: no percent of it (was −60 %); direction still decides the flag.
     drop = compare(BUILTIN.kpi("loss_ratio_improvement"), D(-8), D(-5))
-    assert (drop.difference, drop.percent, drop.flag) == (-3, -60, Flag.unfavourable)
+    assert (drop.difference, drop.percent, drop.flag) == (-3, None, Flag.unfavourable)
+    assert drop.change is Change.absolute
+
+
+def test_changes_of_percent_kpis_are_in_points() -> None:
+    # retention 60 % after 75 %: −15 pp (not −20 %); a count keeps its percent: 12 after 15 −20 %
+    fell = compare(RETENTION, D(60), D(75))
+    assert (fell.difference, fell.percent, fell.change) == (-15, None, Change.points)
+    assert comparison_text(RETENTION, fell, "INR") == "-15 pp unfav"
+    sessions = BUILTIN.kpi("education_sessions")
+    counted = compare(sessions, D(12), D(15))
+    assert (counted.percent, counted.change) == (-20, Change.relative)
+    assert change_text(counted, sessions, "INR") == "-20 %"
+
+
+def test_no_percent_where_values_can_cross_zero() -> None:
+    # market_penetration_growth_rate (linear): −5 after 0.61 was "−919.67 %"; it is −5.61 pp.
+    # A % KPI is told in points anyway; a linear KPI of another unit, or any value ≤ 0 on
+    # either side, by its difference alone.
+    growth = BUILTIN.kpi("market_penetration_growth_rate")
+    crossed = compare(growth, D(-5), D("0.61"))
+    assert (crossed.difference, crossed.percent) == (D("-5.61"), None)
+    assert change_text(crossed, growth, "INR") == "-5.61 pp"
+    revenue = BUILTIN.kpi("revenue_per_quarter")
+    from_nothing = compare(revenue, D(300000), D(0))
+    assert (from_nothing.percent, from_nothing.change) == (None, Change.absolute)
+    assert change_text(from_nothing, revenue, "INR") == "+₹3,00,000"
+    to_nothing = compare(revenue, D(0), D(150000))
+    assert change_text(to_nothing, revenue, "INR") == "-₹1,50,000"
+    both = compare(revenue, D(150000), D(100000))  # both positive: +50 %
+    assert change_text(both, revenue, "INR") == "+50 %"
+
+
+def test_a_kpi_at_its_score_cap_shows_the_cap() -> None:
+    # revenue 8.7 lakh against 1 lakh: 872.57 % of target would score 872 → capped at 120
+    revenue = BUILTIN.kpi("revenue_per_quarter")
+    goal = Goal(target=D(100000), threshold=D(50000))
+    capped = compare(revenue, D("872570"), goal.target, goal=goal)
+    assert (capped.cap, capped.percent, capped.flag) == (D(120), D("772.57"), Flag.favourable)
+    assert comparison_text(revenue, capped, "INR") == "at cap (120) fav"
+    # 119.99 % of target scores 119.99: below the cap, its percent shown
+    under = compare(revenue, D("119990"), goal.target, goal=goal)
+    assert under.cap is None and change_text(under, revenue, "INR") == "+19.99 %"
+    # exactly 120 % of target reaches it
+    assert compare(revenue, D(120000), goal.target, goal=goal).cap == 120
+    # a ↓ KPI (inverse): 10 days against 15 scores 150 → at cap; 14 days scores 107.14
+    settle = Goal(target=D(15), threshold=D(20))
+    assert compare(SETTLEMENT, D(10), D(15), goal=settle).cap == 120
+    assert compare(SETTLEMENT, D(14), D(15), goal=settle).cap is None
+
+
+def test_an_open_periods_forecast_is_labelled() -> None:
+    sessions = BUILTIN.kpi("education_sessions")
+    paced = compare(sessions, D(9), D(6), basis=Basis.forecast)  # +50 % by the forecast
+    assert comparison_text(sessions, paced, "INR") == "+50 % (forecast) fav"
 
 
 def test_tolerance_is_a_parameter() -> None:

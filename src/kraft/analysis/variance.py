@@ -1,9 +1,15 @@
 """Variance analysis: each KPI's actual against its target, the previous period, the same period
 last year and the team median; and the drivers of a change in the overall score.
 
-Every comparison gives the difference (actual − reference, in the KPI's unit), the difference in
-percent of |reference| (none when the reference is 0), and a flag when the difference is beyond the
-tolerance (default ±10 % of |reference|; with a reference of 0, any difference): "favourable" when
+Every comparison gives the difference (actual − reference, in the KPI's unit) and, where a
+relative change means something, the difference in percent of |reference|. It does not for a %
+KPI, whose change is told in percentage points (the difference), nor for a KPI whose values can
+be negative or cross zero (a KPI scored by the linear method: loss_ratio_improvement,
+market_penetration_growth_rate, team_performance_improvement_rate; or any comparison with a value
+≤ 0 on either side): a percent of a small or negative base says nothing, so the difference alone
+is given. Against the target, an actual whose KPI score is at the score's cap (120 by default)
+is said to be at the cap: "+772 %" above a target adds nothing to the score. A flag is raised
+when the difference is beyond the tolerance (default ±10 % of |reference|; with a reference of 0, any difference): "favourable" when
 the actual is the better of the two by the KPI's direction (for a ↓ KPI, lower), "unfavourable"
 otherwise. Both sides are flagged: a manager wants to hear of a KPI far above target too. Within
 the tolerance, nothing is flagged (the same ±10 % as scoring's "on track" and key_metric_variance).
@@ -33,11 +39,11 @@ from enum import StrEnum
 from sqlalchemy.engine import Connection
 
 from kraft.formatting import to_decimal
-from kraft.framework.model import KPI, KRA, AppliesTo, Framework, KpiKind
+from kraft.framework.model import KPI, KRA, AppliesTo, Framework, KpiKind, ScoringMethod, Unit
 from kraft.metrics.spec import Fact
 from kraft.periods import Calendar, Period, add_months
 from kraft.schema.tables import TABLES, ColumnType
-from kraft.scoring.methods import ZERO, Status, better_or_equal
+from kraft.scoring.methods import ZERO, Goal, Status, better_or_equal, score
 from kraft.scoring.runner import load_people, load_targets
 from kraft.scoring.scorecard import KpiScore, KraScore, Person, Scorecard, in_scorecard
 from kraft.scoring.stored import (
@@ -95,14 +101,52 @@ class Flag(StrEnum):
     unfavourable = "unfavourable"
 
 
+class Change(StrEnum):
+    """How a difference is told (see the module's docstring)."""
+
+    relative = "relative"  # and in percent of |reference|
+    points = "points"  # a % KPI: the difference is in percentage points
+    absolute = "absolute"  # may be ≤ 0 or cross zero: the difference only, in the KPI's unit
+
+
+class Basis(StrEnum):
+    """Which value of the RM a comparison takes."""
+
+    actual = "actual"  # a closed period's value
+    to_date = "to date"  # an open period's value so far (a rate or mean)
+    forecast = "forecast"  # an open period's forecast for the whole period (a count or sum)
+
+
+CAPPED_METHODS = {ScoringMethod.ratio, ScoringMethod.inverse, ScoringMethod.linear}
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """The actual against one reference value."""
+    """The actual (or forecast) against one reference value."""
 
     reference: Decimal | None
     difference: Decimal | None  # actual − reference, in the KPI's unit
-    percent: Decimal | None  # difference ÷ |reference| × 100; None when the reference is 0
+    percent: Decimal | None  # difference ÷ |reference| × 100, for a relative change only
     flag: Flag | None  # beyond the tolerance, and which way
+    change: Change = Change.relative
+    cap: Decimal | None = None  # against the target: the score's cap, when the actual is at it
+    basis: Basis = Basis.actual
+
+
+def change_kind(kpi: KPI, actual: Decimal, reference: Decimal) -> Change:
+    """Percentage points for a % KPI; the difference alone where values can be ≤ 0."""
+    if kpi.unit is Unit.percent:
+        return Change.points
+    if kpi.scoring is ScoringMethod.linear or actual <= ZERO or reference <= ZERO:
+        return Change.absolute
+    return Change.relative
+
+
+def at_cap(kpi: KPI, actual: Decimal, goal: Goal) -> Decimal | None:
+    """The KPI's score cap, when the actual scores it (beyond the target by the cap's margin)."""
+    if kpi.scoring not in CAPPED_METHODS or not better_or_equal(kpi, actual, goal.target):
+        return None
+    return kpi.cap if score(kpi, actual, goal) >= kpi.cap else None
 
 
 def compare(
@@ -110,16 +154,22 @@ def compare(
     actual: Decimal | None,
     reference: Decimal | None,
     tolerance: Decimal = DEFAULT_TOLERANCE,
+    *,
+    goal: Goal | None = None,
+    basis: Basis = Basis.actual,
 ) -> Comparison:
-    """Actual against reference: flagged when |actual − reference| > tolerance × |reference|."""
+    """Actual against reference: flagged when |actual − reference| > tolerance × |reference|;
+    with the goal (against the target), whether the actual is at the score's cap."""
     if actual is None or reference is None:
-        return Comparison(reference, None, None, None)
+        return Comparison(reference, None, None, None, basis=basis)
     difference = actual - reference
-    percent = difference / abs(reference) * HUNDRED if reference != ZERO else None
+    change = change_kind(kpi, actual, reference)
+    percent = difference / abs(reference) * HUNDRED if change is Change.relative else None
     flag = None
     if abs(difference) > tolerance * abs(reference):
         flag = Flag.favourable if better_or_equal(kpi, actual, reference) else Flag.unfavourable
-    return Comparison(reference, difference, percent, flag)
+    cap = at_cap(kpi, actual, goal) if goal is not None else None
+    return Comparison(reference, difference, percent, flag, change, cap, basis)
 
 
 @dataclass(frozen=True)
@@ -138,6 +188,11 @@ class Variance:
     team_median: Comparison
     previous_period: str
     last_year_period: str
+    forecast: Decimal | None = None  # an open period's forecast, where it is compared
+
+    @property
+    def basis(self) -> Basis:
+        return self.target.basis
 
     @property
     def flagged(self) -> bool:
@@ -177,8 +232,10 @@ def variances(
     rm_ids: Collection[str] | None = None,
     team_id: str | None = None,
     tolerance: Decimal = DEFAULT_TOLERANCE,
+    paced: Mapping[tuple[str, str], Decimal | None] | None = None,
 ) -> list[Variance]:
-    """Every KPI of every scored RM (or those named, or a team's) with a value in the period."""
+    """Every KPI of every scored RM (or those named, or a team's) with a value in the period;
+    `paced`: an open period's forecasts by (rm_id, kpi_id) of the KPIs compared by forecast."""
     people, parents = load_people(conn)
     book = TargetBook(framework, load_targets(conn), parents)
     chosen = [
@@ -230,7 +287,12 @@ def variances(
             actual = to_decimal(stored.value) if stored is not None else None
             if stored is None or actual is None:
                 continue
-            choice = book(person, kpi, period)
+            goal = choice.goal if (choice := book(person, kpi, period)) else None
+            forecast = paced.get((person.rm_id, kpi.id)) if paced is not None else None
+            basis = Basis.actual if paced is None else Basis.to_date
+            value = actual
+            if forecast is not None:
+                basis, value = Basis.forecast, forecast
             found.append(
                 Variance(
                     rm_id=person.rm_id,
@@ -239,16 +301,21 @@ def variances(
                     period=period.label,
                     actual=actual,
                     provisional=stored.provisional,
-                    target=compare(kpi, actual, choice.goal.target if choice else None, tolerance),
-                    previous=compare(kpi, actual, _value(earlier, kpi.id), tolerance),
-                    last_year=compare(kpi, actual, _value(year_ago, kpi.id), tolerance),
+                    target=compare(
+                        kpi, value, goal.target if goal else None, tolerance, goal=goal,
+                        basis=basis,
+                    ),
+                    previous=compare(kpi, value, _value(earlier, kpi.id), tolerance, basis=basis),
+                    last_year=compare(kpi, value, _value(year_ago, kpi.id), tolerance, basis=basis),
                     team_median=compare(
-                        kpi, actual, team_median(team_of[person.rm_id], kpi.id), tolerance
+                        kpi, actual, team_median(team_of[person.rm_id], kpi.id), tolerance,
+                        basis=Basis.actual if paced is None else Basis.to_date,
                     ),
                     previous_period=previous.label,
                     last_year_period=last_year.label,
+                    forecast=forecast,
                 )
-            )
+            )  # fmt: skip
     return found
 
 

@@ -15,13 +15,14 @@ from rich.table import Table
 from rich.text import Text
 
 from kraft.analysis.alerts import Alert
+from kraft.analysis.open_variance import variances_as_of
 from kraft.analysis.variance import (
+    Basis,
     Comparison,
     Flag,
     Variance,
     drivers,
     stored_scorecard,
-    variances,
 )
 from kraft.analysis.whatif import Growth, Outcome, WhatIf, what_if
 from kraft.commands.common import (
@@ -37,7 +38,9 @@ from kraft.errors import KraftError
 from kraft.formatting import fixed, plain, signed_short
 from kraft.framework.model import KPI, Framework
 from kraft.metrics.spec import load_catalogue
+from kraft.reports.scorecard_lines import change_text
 from kraft.reports.values import shown_value
+from kraft.scoring.stored import as_of_date
 
 
 class TableOrJson(StrEnum):
@@ -248,11 +251,14 @@ def variance_command(
     share = _tolerance(tolerance)
     db = open_database(workspace, read_only=True)
     with db.connect() as conn:
-        found = variances(
+        as_of = as_of_date(conn)
+        found = variances_as_of(
             conn,
             framework,
             calendar,
             chosen,
+            as_of,
+            load_catalogue(),
             rm_ids=[rm] if rm else None,
             team_id=team,
             tolerance=share,
@@ -280,6 +286,11 @@ def variance_command(
         )
         return
     first = shown[0]
+    opened = (
+        f"; open, as of {as_of}: counts and sums by their forecast, rates and means to date"
+        if first.basis is not Basis.actual
+        else ""
+    )
     table = table_of(
         (
             "RM",
@@ -291,14 +302,19 @@ def variance_command(
             "vs team median",
         ),
         f"Variance in {chosen.label}, tolerance ±{plain(share * 100)} %: "
-        f"{len(shown)} of {len(found)} KPI values" + ("" if show_all else " flagged"),
+        f"{len(shown)} of {len(found)} KPI values" + ("" if show_all else " flagged") + opened,
     )
     for v in shown:
         table.add_row(
             v.rm_id,
             kpi_name(framework, v.kpi_id),
             shown_kpi_value(framework, v.kpi_id, v.actual)
-            + (" (provisional)" if v.provisional else ""),
+            + (" (provisional)" if v.provisional else "")
+            + (
+                f", forecast {shown_kpi_value(framework, v.kpi_id, v.forecast)}"
+                if v.forecast is not None
+                else ""
+            ),
             *(
                 _comparison_cell(framework, v.kpi_id, c)
                 for c in (v.target, v.previous, v.last_year, v.team_median)
@@ -324,11 +340,7 @@ def _comparison_cell(framework: Framework, kpi_id: str, c: Comparison) -> Text:
         return Text("—")
     if c.difference is None:
         return Text(shown_kpi_value(framework, kpi_id, c.reference))
-    change = (
-        f"{signed_short(c.percent)} %"
-        if c.percent is not None
-        else signed_short(c.difference) + " (abs)"
-    )
+    change = change_text(c, _kpi(framework, kpi_id), framework.currency)
     text = f"{shown_kpi_value(framework, kpi_id, c.reference)}: {change}"
     if c.flag is Flag.favourable:
         return Text(text + " fav", style="green")
@@ -342,6 +354,9 @@ def _comparison_json(c: Comparison) -> dict[str, Any]:
         "reference": json_number(c.reference),
         "difference": json_number(c.difference),
         "percent": json_number(c.percent),
+        "change": c.change.value,
+        "at_cap": json_number(c.cap),
+        "basis": c.basis.value,
         "flag": str(c.flag) if c.flag else None,
     }
 
@@ -351,6 +366,8 @@ def _variance_json(v: Variance) -> dict[str, Any]:
         **item_json(v),
         "actual": json_number(v.actual),
         "provisional": v.provisional,
+        "forecast": json_number(v.forecast),
+        "basis": v.basis.value,
         "target": _comparison_json(v.target),
         "previous": {"period": v.previous_period, **_comparison_json(v.previous)},
         "last_year": {"period": v.last_year_period, **_comparison_json(v.last_year)},

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from jinja2 import Environment
 from sqlalchemy.engine import Connection
 
+from kraft.analysis.open_variance import variances_as_of
 from kraft.analysis.pacing import Forecast, Pace, forecasts, is_open
 from kraft.analysis.variance import (
     Driver,
@@ -35,7 +36,6 @@ from kraft.analysis.variance import (
     Variance,
     drivers,
     stored_scorecard,
-    variances,
 )
 from kraft.cache import keeping, read_once
 from kraft.errors import KraftError
@@ -196,7 +196,10 @@ def build_scorecards(
     history = load_rm_values(conn, labels, rm_ids=wanted)
     proportions = credibility_kpis(framework, catalogue)
     found_variances = {
-        (v.rm_id, v.kpi_id): v for v in variances(conn, framework, calendar, period, rm_ids=wanted)
+        (v.rm_id, v.kpi_id): v
+        for v in variances_as_of(
+            conn, framework, calendar, period, as_of_date(conn), catalogue, rm_ids=wanted
+        )
     }
     as_of = as_of_date(conn)
     open_now = as_of is not None and is_open(period, as_of)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from kraft.analysis.pacing import Forecast
-from kraft.analysis.variance import Comparison, Flag, Variance
+from kraft.analysis.variance import Basis, Change, Comparison, Flag, Variance
 from kraft.formatting import fixed, fixed_percent, plain, rounded, signed_short
 from kraft.framework.model import KPI
 from kraft.reports.charts import TrendPoint
@@ -125,17 +125,29 @@ class ScorecardReport:
 # -- numbers as shown (kraft.formatting, as the CLI shows them) ----------------------------------
 
 
+def change_text(c: Comparison, kpi: KPI | None, currency: str) -> str:
+    """The change against the reference as it means something (kraft.analysis.variance): “at
+    cap (120)” against a target, “+5.2 pp” for a % KPI, “−₹3,000” in the KPI's unit where values
+    can be ≤ 0 (no percent of such a base), else “+15.2 %”."""
+    if c.difference is None:
+        return "—"
+    if c.cap is not None:
+        return f"at cap ({plain(c.cap)})"
+    if c.change is Change.points:
+        return f"{signed_short(c.difference)} pp"
+    if c.change is Change.absolute or c.percent is None:
+        sign = "+" if c.difference > 0 else "-" if c.difference < 0 else ""
+        return sign + shown_value(abs(c.difference), kpi.unit if kpi else None, currency)
+    return f"{signed_short(c.percent)} %"
+
+
 def comparison_text(kpi: KPI, c: Comparison | None, currency: str) -> str:
-    """“+15.2 % fav”, the change against the reference; “—” without one."""
+    """“+15.2 % fav”, the change against the reference; “—” without one; an open period's
+    forecast compared says so."""
     if c is None or c.reference is None or c.difference is None:
         return "—"
-    percent, difference = c.percent, c.difference
-    change = (
-        f"{signed_short(percent)} %"
-        if percent is not None
-        else f"{signed_short(difference)} from 0"
-    )
-    return change + (FLAG_WORDS[c.flag] if c.flag is not None else "")
+    basis = " (forecast)" if c.basis is Basis.forecast else ""
+    return change_text(c, kpi, currency) + basis + (FLAG_WORDS[c.flag] if c.flag else "")
 
 
 def trend_text(kpi: KPI, trend: Sequence[TrendPoint], currency: str) -> str:
