@@ -17,6 +17,7 @@ KPI alerts: RM1 sales (below threshold twice and at risk) 36; RM2 sessions (the 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from kpi_books import configure
 from kraft.cli import app as cli
 from kraft.workspace import Workspace
 from test_alerts_cli import TINY_FRAMEWORK, approx, build, fails, kraft, kraft_json
-from web_support import served_app, signed_in
+from web_support import Browser, served_app, signed_in
 
 SESSIONS = 100 - (2 * 91 / 61) / 6 * 100  # RM2's sessions: shortfall in score points
 
@@ -125,6 +126,17 @@ def test_insufficient_volume_is_not_alerted(workspace: Workspace, tmp_path: Path
     assert [d["kpi_id"] for d in rm2["drivers"]] == ["education_sessions"]
 
 
+def _ready(browser: Browser, url: str) -> str:
+    """The page's text once its at-risk section is made (the overview makes it in the
+    background and says so until then)."""
+    for _ in range(100):
+        page = " ".join(re.sub(r"<[^>]+>", " ", browser.get(url).text).split())
+        if "being worked out" not in page:
+            return page
+        time.sleep(0.1)
+    raise AssertionError(f"{url}: the at-risk section was not made in 10 s")
+
+
 def test_the_overview_and_team_page_rank_as_the_cli(tiny: Workspace) -> None:
     """The web's at-risk sections are the same ranking: RM1 at risk; RM1's sales before RM2's
     sessions; the team page of T1 shows its RMs' alerts."""
@@ -135,7 +147,7 @@ def test_the_overview_and_team_page_rank_as_the_cli(tiny: Workspace) -> None:
     try:
         browser = signed_in(served, "admin")
         for url in ("/", "/teams/T1"):
-            page = " ".join(re.sub(r"<[^>]+>", " ", browser.get(url).text).split())
+            page = _ready(browser, url)
             assert "1 RM at risk" in page, url
             assert "RM1 64.00 Needs improvement -16.13 vs 2025-Q1" in page, url
             assert "Sales conversion rate −36" in page, url

@@ -100,6 +100,7 @@ class RmAlert:
     severity: Decimal
     drivers: list[Driver]
     forecast: bool  # the overall is the forecast of an open period
+    rating_capped: bool = False  # a gate holds the rating below the overall's band
 
     @property
     def change(self) -> Decimal | None:
@@ -184,6 +185,7 @@ def rm_alert(
     return RmAlert(
         card.rm_id, team_id, card.period.label, card.overall, card.rating, card.rating_label,
         previous.label, previous_overall, below, severity, drivers(framework, card), forecast,
+        card.rating_capped_at is not None,
     )  # fmt: skip
 
 

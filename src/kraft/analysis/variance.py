@@ -247,13 +247,8 @@ def variances(
     last_year = same_period_last_year(calendar, period)
     # This period's values of the chosen RMs and of their teams' members (the team medians),
     # not of the whole company: a scorecard asks for one RM.
-    needed = None
-    if rm_ids is not None or team_id is not None:
-        teams = {p.team_id for p in chosen if p.team_id is not None}
-        needed = {p.rm_id for p in chosen} | {p.rm_id for p in people if p.team_id in teams}
-        if len(needed) >= len(people):
-            needed = None  # everyone after all: no list to send
-    now = load_rm_values(conn, [period.label], rm_ids=needed)
+    narrowed = rm_ids is not None or team_id is not None
+    now = load_rm_values(conn, [period.label], rm_ids=_needed(chosen, people) if narrowed else None)
     before = load_rm_values(
         conn, [previous.label, last_year.label], rm_ids=[p.rm_id for p in chosen]
     )
@@ -289,34 +284,51 @@ def variances(
                 continue
             goal = choice.goal if (choice := book(person, kpi, period)) else None
             forecast = paced.get((person.rm_id, kpi.id)) if paced is not None else None
-            basis = Basis.actual if paced is None else Basis.to_date
-            value = actual
-            if forecast is not None:
-                basis, value = Basis.forecast, forecast
+            references = (
+                goal,
+                _value(earlier, kpi.id),
+                _value(year_ago, kpi.id),
+                team_median(team_of[person.rm_id], kpi.id),
+            )
+            target, before_now, year, mid = _compared(
+                kpi, actual, forecast, paced is not None, references, tolerance
+            )
             found.append(
                 Variance(
-                    rm_id=person.rm_id,
-                    kpi_id=kpi.id,
-                    kra_id=kra.id,
-                    period=period.label,
-                    actual=actual,
-                    provisional=stored.provisional,
-                    target=compare(
-                        kpi, value, goal.target if goal else None, tolerance, goal=goal,
-                        basis=basis,
-                    ),
-                    previous=compare(kpi, value, _value(earlier, kpi.id), tolerance, basis=basis),
-                    last_year=compare(kpi, value, _value(year_ago, kpi.id), tolerance, basis=basis),
-                    team_median=compare(
-                        kpi, actual, team_median(team_of[person.rm_id], kpi.id), tolerance,
-                        basis=Basis.actual if paced is None else Basis.to_date,
-                    ),
-                    previous_period=previous.label,
-                    last_year_period=last_year.label,
-                    forecast=forecast,
+                    person.rm_id, kpi.id, kra.id, period.label, actual, stored.provisional,
+                    target, before_now, year, mid, previous.label, last_year.label, forecast,
                 )
             )  # fmt: skip
     return found
+
+
+def _needed(chosen: Collection[Person], people: Collection[Person]) -> set[str] | None:
+    """The RMs chosen and their teams' members; None when that is everyone."""
+    teams = {p.team_id for p in chosen if p.team_id is not None}
+    needed = {p.rm_id for p in chosen} | {p.rm_id for p in people if p.team_id in teams}
+    return None if len(needed) >= len(people) else needed  # everyone: no list to send
+
+
+def _compared(
+    kpi: KPI,
+    actual: Decimal,
+    forecast: Decimal | None,
+    open_period: bool,
+    references: tuple[Goal | None, Decimal | None, Decimal | None, Decimal | None],
+    tolerance: Decimal,
+) -> tuple[Comparison, Comparison, Comparison, Comparison]:
+    """Against the target, the previous period, last year and the team median: an open
+    period's forecast where there is one (a count or sum), else the value (see the docstring)."""
+    goal, previous, last_year, team_median = references
+    own = Basis.to_date if open_period else Basis.actual
+    basis, value = (Basis.forecast, forecast) if forecast is not None else (own, actual)
+    target = goal.target if goal else None
+    return (
+        compare(kpi, value, target, tolerance, goal=goal, basis=basis),
+        compare(kpi, value, previous, tolerance, basis=basis),
+        compare(kpi, value, last_year, tolerance, basis=basis),
+        compare(kpi, actual, team_median, tolerance, basis=own),
+    )
 
 
 def _value(values: Mapping[str, StoredValue], kpi_id: str) -> Decimal | None:

@@ -150,7 +150,8 @@ def _print_rm_alerts(
         out.print(f"RMs at risk in {label} ({_state(found)}): {len(rms)}, most severe first")
         for r in rms[:limit]:
             change = f", {signed(r.change)} vs {r.previous_period}" if r.change is not None else ""
-            out.print(f"{r.rm_id}  {what} {fixed(r.overall)} {r.rating_label}{change}")
+            capped = " (gate)" if r.rating_capped else ""
+            out.print(f"{r.rm_id}  {what} {fixed(r.overall)} {r.rating_label}{capped}{change}")
             costliest = ", ".join(
                 f"{kpi_name(framework, d.kpi_id)} −{fixed(d.severity, 1)}"
                 for d in r.drivers[:DRIVERS_SHOWN]
@@ -271,6 +272,7 @@ def _rm_json(r: RmAlert) -> dict[str, Any]:
         "rating_label": r.rating_label,
         "forecast": r.forecast,
         "below_meets": r.below_meets,
+        "rating_capped": r.rating_capped,
         "previous_period": r.previous_period,
         "previous_overall": json_number(r.previous_overall),
         "severity": json_number(r.severity),

@@ -285,6 +285,19 @@ def variance_command(
             f"({len(found)} KPI values compared; --all shows them)."
         )
         return
+    _print_variances(framework, chosen.label, shown, len(found), share, as_of, show_all)
+
+
+def _print_variances(
+    framework: Framework,
+    label: str,
+    shown: Sequence[Variance],
+    compared: int,
+    share: Decimal,
+    as_of: object,
+    show_all: bool,
+) -> None:
+    """The variances as a table; an open period says what it compares (its forecasts)."""
     first = shown[0]
     opened = (
         f"; open, as of {as_of}: counts and sums by their forecast, rates and means to date"
@@ -301,20 +314,17 @@ def variance_command(
             f"vs {first.last_year_period}",
             "vs team median",
         ),
-        f"Variance in {chosen.label}, tolerance ±{plain(share * 100)} %: "
-        f"{len(shown)} of {len(found)} KPI values" + ("" if show_all else " flagged") + opened,
+        f"Variance in {label}, tolerance ±{plain(share * 100)} %: "
+        f"{len(shown)} of {compared} KPI values" + ("" if show_all else " flagged") + opened,
     )
     for v in shown:
+        forecast = shown_kpi_value(framework, v.kpi_id, v.forecast)
         table.add_row(
             v.rm_id,
             kpi_name(framework, v.kpi_id),
             shown_kpi_value(framework, v.kpi_id, v.actual)
             + (" (provisional)" if v.provisional else "")
-            + (
-                f", forecast {shown_kpi_value(framework, v.kpi_id, v.forecast)}"
-                if v.forecast is not None
-                else ""
-            ),
+            + (f", forecast {forecast}" if v.forecast is not None else ""),
             *(
                 _comparison_cell(framework, v.kpi_id, c)
                 for c in (v.target, v.previous, v.last_year, v.team_median)

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kraft.analysis.alerts import Alert, Closing, alerts
+from kraft.analysis.alerts import Alert, Closing
 from kraft.analysis.pacing import is_open
 from kraft.analysis.ranking import DROP_POINTS, Ranking, ranked_alerts
 from kraft.core.context import Kraft
@@ -70,23 +70,6 @@ def period_with_data(kraft: Kraft, label: str | None, as_of: date, field: str) -
             f"give a period up to {calendar.period(period.grain, as_of).label}."
         )
     return period
-
-
-def period_alerts(
-    kraft: Kraft, label: str | None, *, closing_days: int, field: str = "--period"
-) -> PeriodAlerts:
-    """The alerts of the period (default: the quarter holding the data's as-of date)."""
-    as_of = data_as_of(kraft)
-    period = period_with_data(kraft, label, as_of, field)
-    closing = Closing(kraft.compute_parameters, closing_days)
-    with kraft.db.connect() as conn:
-        found = alerts(
-            conn, kraft.framework, kraft.calendar, period, as_of, kraft.catalogue, closing=closing
-        )
-        scored = conn.execute(
-            sa.select(sa.func.count()).select_from(scores).where(scores.c.period == period.label)
-        ).scalar()
-    return PeriodAlerts(period, as_of, found, bool(scored))
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,8 @@ def _rm_line(framework: Framework, r: RmAlert, names: dict[str, str]) -> Line:
         f"{_kpi_name(framework, d.kpi_id)} {fixed(d.severity, 1)}"
         for d in r.drivers[:DRIVERS_NAMED]
     )
-    detail = f"{what} {fixed(r.overall)} ({r.rating_label}){change}"
+    capped = ", capped by a gate" if r.rating_capped else ""
+    detail = f"{what} {fixed(r.overall)} ({r.rating_label}{capped}){change}"
     if costliest:
         detail += f"; costliest KPIs (points of the overall): {costliest}"
     return Line(f"{r.rm_id} {names.get(r.rm_id, '')}".strip(), "Overall score", r.period, detail)
