@@ -120,8 +120,14 @@ def scores(
 class ComparisonOut(BaseModel):
     reference: float | None
     difference: float | None = Field(description="actual − reference, in the KPI's unit")
-    percent: float | None = Field(description="the difference in percent of |reference|")
+    percent: float | None = Field(
+        description="the difference in percent of |reference|; none for a % KPI (its difference "
+        "is in percentage points) or where a value is 0 or below"
+    )
     flag: str | None = Field(description="favourable or unfavourable beyond ±10 %")
+    change: str = Field(description="relative, points (percentage points) or absolute")
+    at_cap: float | None = Field(description="against the target: the score's cap, when at it")
+    basis: str = Field(description="actual; in an open period, to date or forecast")
 
 
 class VarianceOut(BaseModel):
@@ -226,6 +232,9 @@ def _comparison(c: Comparison) -> ComparisonOut:
         difference=number(c.difference),
         percent=number(c.percent),
         flag=c.flag.value if c.flag else None,
+        change=c.change.value,
+        at_cap=number(c.cap),
+        basis=c.basis.value,
     )
 
 
