@@ -87,6 +87,10 @@ def test_the_adjusted_run_replaces_only_shrunk_rates() -> None:
         },
         "r2": {"documentation_accuracy_rate": Value(None, 0.0, False)},
     }
+    # a KPI the stored scoring did not score (not tracked, insufficient volume such as a loss
+    # ratio on too little earned premium) is left out of the adjusted run as well
+    held = _shrunk_values(raw, found, {("r1", "workshops_attended")})
+    assert held["r1"] == {"documentation_accuracy_rate": Value(94.0, 5.0, True)}
 
 
 # -- with a database -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ narrows who is shown (and ranked among themselves).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -294,12 +294,14 @@ def overall_leaderboard(
     proportions = [k for k in credibility_kpis(framework, load_catalogue()) if k in kpi_ids]
     raw_now = values.get(period.label, {})
     found_now = period_estimates(raw_now, proportions, roster)
+    stored = _stored_scores(conn, period.label)
     shrunk = {
         before.label: _shrunk_values(
             values.get(before.label, {}),
             period_estimates(values.get(before.label, {}), proportions, roster),
+            _held_back(_stored_scores(conn, before.label)),
         ),
-        period.label: _shrunk_values(raw_now, found_now),
+        period.label: _shrunk_values(raw_now, found_now, _held_back(stored)),
     }
     book = TargetBook(framework, load_targets(conn), roster.teams)
     adjusted: dict[str, Decimal | None] = {}
@@ -313,7 +315,6 @@ def overall_leaderboard(
             if card.period == period:
                 adjusted[card.rm_id] = card.overall
 
-    stored = _stored_scores(conn, period.label)
     not_scored: dict[str, int] = {}
     wide: dict[str, int] = {}
     for r in stored:
@@ -374,14 +375,30 @@ def rank_overall(standings: Sequence[OverallStanding]) -> list[OverallStanding]:
     return [replace(s, rank=rank) for rank, s in _ranked(list(standings), key, order)]
 
 
+def _held_back(stored: list[Any]) -> set[tuple[str, str]]:
+    """(rm_id, kpi_id) the stored scoring did not score for the workspace's own reasons (not
+    tracked; insufficient volume, such as a loss ratio on too little earned premium): the
+    adjusted overall leaves them out as the overall did."""
+    return {
+        (r.rm_id, r.item_id)
+        for r in stored
+        if r.level == "kpi" and r.status in (Status.not_tracked, Status.insufficient_volume)
+    }
+
+
 def _shrunk_values(
-    raw: dict[str, dict[str, StoredValue]], found: dict[str, dict[str, Estimate]]
+    raw: dict[str, dict[str, StoredValue]],
+    found: dict[str, dict[str, Estimate]],
+    held_back: Collection[tuple[str, str]] = (),
 ) -> dict[str, dict[str, Value]]:
-    """The scorer's values with every proportion KPI's rate replaced by its shrunk rate."""
+    """The scorer's values with every proportion KPI's rate replaced by its shrunk rate, less
+    those `held_back` (not scored by the stored scoring for the workspace's own reasons)."""
     result: dict[str, dict[str, Value]] = {}
     for rm_id, own in raw.items():
         values = {}
         for kpi_id, stored in own.items():
+            if (rm_id, kpi_id) in held_back:
+                continue
             estimate = found.get(kpi_id, {}).get(rm_id)
             number = stored.value
             if estimate is not None and estimate.shrunk is not None and number is not None:
