@@ -108,9 +108,19 @@ def test_the_setting_decides(workspace: Workspace, tmp_path: Path) -> None:
     load(workspace, tmp_path / "book", BOOK, "2025-09-30")
     # from February 2025: its months and the quarters starting after it; not 2025-Q1 or 2025
     assert _scored_periods(workspace) == SCORED | {"2025-02", "2025-03"}
-    configure(workspace, first_scored_period="2025-13")
+    # a label of the other calendar passes the form check but not the workspace's calendar
+    configure(workspace, first_scored_period="FY2025-Q1")
     result = kraft_failing(workspace, "compute")
-    assert "first_scored_period" in result and "2025-13" in result
+    assert "first_scored_period" in result and "FY2025-Q1" in result
+    (workspace.root / "kraft.toml").write_text(
+        (workspace.root / "kraft.toml")
+        .read_text(encoding="utf-8")
+        .replace('first_scored_period = "FY2025-Q1"', 'first_scored_period = "2025-13"'),
+        encoding="utf-8",
+    )
+    result = kraft_failing(workspace, "status")
+    assert "setting first_scored_period" in result and "2024-Q4" in result
+    configure(workspace, first_scored_period="2025-02")  # valid again for the audit check
 
 
 def kraft_failing(ws: Workspace, *args: str) -> str:

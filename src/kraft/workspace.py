@@ -21,6 +21,7 @@ CONFIG_NAME = "kraft.toml"
 ENV_VAR = "KRAFT_WORKSPACE"
 SMTP_PASSWORD_VAR = "KRAFT_SMTP_PASSWORD"
 MAIL_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+PERIOD_LABEL = re.compile(r"^(FY)?\d{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$")
 DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 
@@ -118,6 +119,16 @@ class Settings(BaseModel):
     smtp: SmtpSettings | None = Field(
         default=None, description="the mail server for `kraft alerts --email` (a [smtp] table)"
     )
+
+    @field_validator("first_scored_period")
+    @classmethod
+    def _period_label(cls, value: str | None) -> str | None:
+        if value is not None and not PERIOD_LABEL.match(value.strip()):
+            raise ValueError(
+                f"{value!r} is not a period label; write a month, quarter or year such as "
+                "2024-10, 2024-Q4 or FY2025-Q3"
+            )
+        return value.strip() if value is not None else None
 
 
 @dataclass(frozen=True)
