@@ -21,11 +21,13 @@ from sqlalchemy.engine import Connection
 
 from kraft.core.access import Scope, no_such, visible_rm
 from kraft.core.inputs import parse_period
+from kraft.core.tracking import first_scored
 from kraft.metrics.runner import Explanation, RowSet
 from kraft.metrics.runner import explain as explain_value
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Grain
 from kraft.reports.exports import KPI_VALUE_COLUMNS
+from kraft.scoring.tracking import scored_from
 from kraft.store.metadata import kpi_values
 from kraft.web.api.catalog import check_grain
 from kraft.web.deps import ROW_ID_MAX, ApiScope, SiteDep
@@ -101,9 +103,13 @@ def values(
     last: Annotated[str | None, Query(alias="to", description="last period label")] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 1000,
     offset: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0,
+    all_periods: Annotated[
+        bool, Query(description="also the periods before the first scored period")
+    ] = False,
 ) -> KpiValuePage:
     """KPI values in the export's columns and order (entity_type, entity_id, grain, period,
-    kpi_id), of the user's scope, filtered and paged."""
+    kpi_id), of the user's scope, filtered and paged; as `kraft export kpi-values`, not those
+    of periods before the first scored period unless `all_periods`."""
     c = kpi_values.c
     clauses: list[sa.ColumnElement[bool]] = [_scope_clause(scope)]
     if entity_type is not None:
@@ -128,6 +134,9 @@ def values(
     within = labels_between(site.calendar, first, last)
     if within is not None:
         clauses.append(c.period.in_(within) if within else sa.false())
+    early = [] if all_periods else _before_scoring(site)
+    if early:
+        clauses.append(c.period.notin_(early))
     columns = [getattr(c, name) for name in KPI_VALUE_COLUMNS]
     query = (
         sa.select(*columns)
@@ -141,6 +150,14 @@ def values(
         count = int(total.scalar() or 0)
         items = [KpiValue(**r._mapping) for r in conn.execute(query)]
     return KpiValuePage(total=count, limit=limit, offset=offset, items=items)
+
+
+def _before_scoring(site: Site) -> list[str]:
+    """The labels of the stored periods that start before the first scored period."""
+    first = first_scored(site)
+    with site.read() as conn:
+        labels = [r[0] for r in conn.execute(sa.select(kpi_values.c.period).distinct())]
+    return [label for label in labels if not scored_from(first, label, site.calendar)]
 
 
 # -- explain ----------------------------------------------------------------------------------
