@@ -41,7 +41,7 @@ from kraft.reports import alerts_digest
 
 # --format stays a checked str here: its refusal is the one-line "Error: --format ..." kept.
 TABLE_OR_JSON = ("table", "json")
-RMS_SHOWN = 8  # at-risk RMs a screen shows by default
+RMS_SHOWN = 7  # at-risk RMs a screen (24 lines) shows by default: three lines each
 KPIS_SHOWN = 10  # KPI alerts a screen shows by default
 DRIVERS_SHOWN = 2
 WIDTH = 80  # the costliest KPIs named for each at-risk RM
