@@ -87,12 +87,29 @@ def compute_and_score(
     return outcome
 
 
+_POLICIES: dict[tuple[Any, ...], ScoringPolicy] = {}
+
+
 def scoring_policy_of(kraft: Kraft) -> ScoringPolicy:
-    """The untracked KPIs, first scored period and minimum volumes the workspace asks for."""
+    """The untracked KPIs, first scored period and minimum volumes the workspace asks for. They
+    change only with an import or the settings: kept per import, so that a re-score after an
+    edit does not scan the tables again."""
+    settings, framework = kraft.settings, kraft.framework
     with kraft.db.connect() as conn:
-        return scoring_policy(
-            conn, kraft.framework, kraft.catalogue, kraft.calendar, kraft.settings
+        imported = conn.execute(sa.text("SELECT max(import_id) FROM import_runs")).scalar()
+        key = (
+            str(conn.engine.url),
+            imported,
+            settings.model_dump_json(),
+            framework.id,
+            framework.version,
         )
+        found = _POLICIES.get(key)
+        if found is None:
+            found = scoring_policy(conn, framework, kraft.catalogue, kraft.calendar, settings)
+            _POLICIES.clear()  # one workspace's latest is all a process needs
+            _POLICIES[key] = found
+    return found
 
 
 def _compute_values(

@@ -54,6 +54,7 @@ STATUS_FILLS = {
     "provisional": "DDEBF7",
     "insufficient volume": "EDEDED",
     "no data": "EDEDED",
+    "not tracked": "EDEDED",
 }
 RATING_FILLS = {5: "C6EFCE", 4: "E2F0D9", 3: "F2F2F2", 2: "FFEB9C", 1: "FFC7CE"}
 
