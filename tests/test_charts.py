@@ -350,21 +350,22 @@ def test_before_after_draws_each_group_in_each_window() -> None:
 
 def test_a_wild_value_is_marked_at_the_edge_of_the_scored_range(framework: Framework) -> None:
     # loss_ratio_improvement: linear, target 0, threshold -5: score 0 at -5 − 4 × 5 = -25 and
-    # the cap 120 at -5 + (120 − 80) ÷ 20 × 5 = 5; a +20,000 pp swing is drawn at 5, marked
+    # the cap 120 at -5 + (120 − 80) ÷ 20 × 5 = 5; an outlier is beyond it by more than its
+    # width (30): a +20,000 pp swing is drawn at 5 + 30 = 35, marked; -40 is drawn as it is
     kpi = framework.kpi("loss_ratio_improvement")
     assert charts.scored_range(kpi, kpi.target, kpi.threshold) == (Decimal(-25), Decimal(5))
     quarters = ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"]
-    values = [Decimal("1.5"), Decimal(20000), Decimal(-20000), Decimal(-2)]
+    values = [Decimal("1.5"), Decimal(20000), Decimal(-20000), Decimal(-40)]
     spec = charts.kpi_trends(
         [charts.Trend(kpi, [TrendPoint(q, v) for q, v in zip(quarters, values, strict=True)])],
         "INR",
         periods=quarters,
     )
     actual = [r for r in data_values(spec) if r["series"] == charts.ACTUAL]
-    assert [r["value"] for r in actual] == [1.5, 5.0, -25.0, -2.0]
+    assert [r["value"] for r in actual] == [1.5, 35.0, -55.0, -40.0]
     assert [r["beyond"] for r in actual] == [False, True, True, False]
     assert actual[1]["shown"].startswith("20,000") or "20000" in actual[1]["shown"].replace(",", "")
-    assert "◆" in json.dumps(spec, ensure_ascii=False)
+    assert charts.OFF_SCALE in json.dumps(spec)  # the marker's tooltip says so
     assert "<svg" in charts.to_svg(spec)
     # a ratio KPI: 0 to target × 120 %; an inverse one is left as it is
     coverage = framework.kpi("adequate_coverage_rate")

@@ -29,6 +29,7 @@ ACTUAL, TARGET, THRESHOLD = "Actual", "Target", "Threshold"
 SERIES_COLOURS = ("#1f5f99", "#2e7d32", "#c62828")
 RISE, FALL = "Rise", "Fall"
 OUTLIER_COLOUR = "#6a1b9a"
+OFF_SCALE = "Off the scale (drawn at its edge)"  # an outlier marker's tooltip
 SCORE_DOMAIN = (0, 120)  # KPI and KRA scores run 0 to the cap, 120 by default
 
 UNIT_AXIS = {
@@ -124,10 +125,12 @@ def scored_range(
 def _kept_in(
     value: Decimal | None, bounds: tuple[Decimal, Decimal] | None
 ) -> tuple[Decimal | None, bool]:
-    """The value drawn (at the scored range's edge when beyond it) and whether it is beyond."""
+    """The value drawn and whether it is an outlier: beyond the scored range by more than the
+    range's own width (so ordinary values over target stay as they are), drawn at that edge."""
     if value is None or bounds is None:
         return value, False
-    low, high = bounds
+    width = bounds[1] - bounds[0]
+    low, high = bounds[0] - width, bounds[1] + width
     if value < low:
         return low, True
     if value > high:
@@ -280,11 +283,14 @@ def _trends_layout(periods: tuple[str, ...]) -> str:
     )
     beyond = (  # values beyond the scored range, drawn at its edge: marked, true value shown
         alt.Chart()
-        .mark_point(shape="diamond", size=70, filled=True, color=OUTLIER_COLOUR, opacity=1)
+        .mark_point(shape="diamond", size=60, filled=False, color=OUTLIER_COLOUR, strokeWidth=1.5)
         .encode(
             x=x,
             y="value:Q",
-            tooltip=[alt.Tooltip("period:O", title="Period"), *tooltip],
+            tooltip=[
+                alt.Tooltip("period:O", title="Period"),
+                alt.Tooltip("shown:N", title=OFF_SCALE),
+            ],
         )
         .transform_filter(f"datum.series === '{ACTUAL}' && datum.beyond")
     )
@@ -307,8 +313,7 @@ def _trends_layout(periods: tuple[str, ...]) -> str:
             title=alt.Title(
                 "Trends",
                 subtitle=f"last {count} period{'s' if count != 1 else ''}; each panel in the unit"
-                " its title gives; dashed: target and threshold; ◆ beyond the scored range,"
-                " drawn at its edge",
+                " its title gives; dashed: target and threshold",
                 limit=0,
             )
         )
