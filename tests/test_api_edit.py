@@ -379,7 +379,9 @@ def test_values_and_scores_after_the_edits_are_what_a_full_compute_gives(
     assert result.exit_code == 0, result.output
     assert manual_values(app, "RM0004", RATING) == served[0]
     recomputed = rows(app, every)
-    assert len(recomputed) == len(served[1]) > 10_000
+    # the demo is scored from its first month (issue #17 item 6): the months before it that
+    # its earlier policies gave values are no longer scored (over 10,000 rows before)
+    assert len(recomputed) == len(served[1]) > 5_000
     assert recomputed == served[1]
 
 
