@@ -198,3 +198,14 @@ def test_turning_a_kpi_off_and_on_is_audited(workspace: Workspace, tmp_path: Pat
         app, ["--workspace", str(workspace.root), "framework", "track", "nope", "--off"]
     )
     assert wrong.exit_code != 0 and "has no KPI 'nope'" in wrong.output
+
+
+def test_a_database_without_operational_rows_tracks_everything(workspace: Workspace) -> None:
+    # its data may be a Parquet folder Spark reads (--source): nothing is derived from it
+    from kraft.scoring.tracking import workspace_tracking
+
+    db = open_database(load_workspace(workspace.root), read_only=True)
+    with db.connect() as conn:
+        state = workspace_tracking(conn, BUILTIN, CATALOGUE, ["referral_rate"])
+    assert state.missing_tables == ()
+    assert state.untracked == {"referral_rate": "turned off in kraft.toml (untracked_kpis)"}

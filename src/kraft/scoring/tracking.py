@@ -117,7 +117,13 @@ def tracking(
 def workspace_tracking(
     conn: Connection, framework: Framework, catalogue: Catalogue, off: Iterable[str] = ()
 ) -> Tracking:
-    return tracking(framework, catalogue, received_tables(conn), off)
+    """The workspace's tracking. A database that never held an operational row says nothing
+    of what is tracked (its data may be a Parquet folder `kraft compute --engine spark
+    --source` reads): then only kraft.toml's untracked_kpis count."""
+    received = received_tables(conn)
+    if not received - NEVER_UNTRACKING:
+        received = {t.name for t in TABLES}
+    return tracking(framework, catalogue, received, off)
 
 
 # -- the first scored period --------------------------------------------------------------------
