@@ -357,3 +357,50 @@ def test_compute_options_for_spark(duck: Database, tmp_path: Path) -> None:
         assert result.exit_code == 1, result.output
         assert message in result.output
         assert "Traceback" not in result.output
+
+
+OPEN_AS_OF = date(2024, 11, 15)  # inside 2024-Q4 (and 2024-11): the book runs on to 31 December
+
+
+def test_engines_agree_on_an_open_quarter_and_events_after_the_as_of(
+    spark: Any, book: dict[str, pa.Table], tmp_path: Path, pg_schemas: list[str]
+) -> None:
+    # The same book imported as of 15 November: its rows dated after it (policies issued,
+    # cancelled, claims intimated and settled, leads closed in the last six weeks) count nowhere,
+    # and 2024-Q4, 2024-11 and 2024 are open (to date). DuckDB, PostgreSQL and Spark agree.
+    def loaded(url: str) -> Database:
+        db = Database(url)
+        migrate.upgrade(db)
+        raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
+        run_import(db, raws, mode=Mode.replace, as_of=OPEN_AS_OF, manual_kpis=MANUAL)
+        return db
+
+    duck = loaded(f"duckdb:///{tmp_path / 'open.duckdb'}")
+    pg = loaded(_pg_database(pg_schemas))
+    spark_duck = loaded(f"duckdb:///{tmp_path / 'open-spark.duckdb'}")
+    try:
+        _compute(duck, request=ComputeRequest())
+        _compute(pg, request=ComputeRequest())
+        _spark(spark_duck, SparkOptions("local[2]"))
+        expected = _values(duck)
+        assert {k[2] for k in expected} >= {"2024-Q4", "2024-11", "2024"}
+        assert not {k[2] for k in expected} & {"2024-12"}
+        open_retention = [
+            v for k, v in expected.items() if k[2] == "2024-Q4" and k[3] == "client_retention_rate"
+        ]
+        assert all(v[4] for v in open_retention)  # provisional
+        assert any(v[5] and "decided" in v[5] for v in open_retention)
+        for db in (pg, spark_duck):
+            actual = _values(db)
+            assert actual.keys() == expected.keys()
+            assert _differences(expected, actual) == []
+        rms = sorted({k[1] for k in expected if k[0] == "rm"})[:8]
+        reference = _explained(duck, rms, "2024-Q4")
+        for db in (pg, spark_duck):
+            other = _explained(db, rms, "2024-Q4")
+            for key, (numbers, rows) in reference.items():
+                assert all(_same(a, b) for a, b in zip(numbers, other[key][0], strict=True)), key
+                assert rows == other[key][1], key
+    finally:
+        for db in (duck, pg, spark_duck):
+            db.dispose()

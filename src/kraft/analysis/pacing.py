@@ -16,6 +16,13 @@ the same rule as the engine's provisional values). Forecasts, by the KPI's unit:
   (referral_rate: referrers ÷ active clients at the start; new_business_acquisition_rate): the
   value grows like a count, so it is paced like one (from the catalogue: the denominator is a
   first-day snapshot, the numerator is counted by an event date).
+- due-based ratios (client_retention_rate, renewal_rate_after_education: the metric names its
+  `decided` measure in the catalogue): the rate over what has come due so far and whose outcome is
+  known, numerator ÷ decided × scale, where decided counts the due cases renewed or past their
+  grace on the as-of date (stored in the value's `extra`). The value to date counts a case still
+  inside its grace as not renewed (provisional); the forecast leaves it out of both numerator and
+  denominator, and what is not yet due counts in neither: never as lost. Nothing decided yet: no
+  forecast. The volume is the decided cases.
 - other ratios, means and scores: the value to date.
 
 Status: "on track" when the forecast is at or better than the target (scaled to the period for
@@ -28,12 +35,14 @@ The alerts built on these forecasts are in kraft.analysis.alerts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kraft.analysis.variance import event_dated, same_period_last_year, valued_scorecard_kpis
@@ -52,6 +61,7 @@ ADDITIVE_UNITS = {Unit.count, Unit.currency, Unit.count_per_month}
 class Method(StrEnum):
     run_rate = "run rate"
     seasonal = "seasonal"
+    due_so_far = "rate over what has come due"
     to_date = "to date"
 
 
@@ -84,6 +94,21 @@ def accumulating(kpi: KPI, catalogue: Catalogue | None) -> bool:
         event_dated(catalogue.facts[numerator.fact])
         and catalogue.facts[denominator.fact].when.snapshot == "first_day"
     )
+
+
+def decided_measure(kpi: KPI, catalogue: Catalogue | None) -> str | None:
+    """The measure of a due-based ratio's decided cases (catalogue: the metric's `decided`)."""
+    if catalogue is None or kpi.metric is None:
+        return None
+    metric = catalogue.metrics.get(kpi.metric)
+    return metric.decided if metric is not None else None
+
+
+def due_rate(numerator: Decimal | None, decided: Decimal | None, scale: Decimal) -> Decimal | None:
+    """A due-based ratio over the decided cases only (None when none is decided yet)."""
+    if numerator is None or decided is None or decided <= ZERO:
+        return None
+    return scale * numerator / decided
 
 
 def run_rate(to_date: Decimal, period: Period, as_of: date) -> Decimal:
@@ -186,6 +211,10 @@ def forecasts(
     months = [m.label for m in calendar.periods(Grain.month, last.start, last.end)]
     history = load_rm_values(conn, months, rm_ids=ids)
     grows = {kpi.id: accumulating(kpi, catalogue) for _, kpi in framework.kpis()}
+    due_based = {
+        kpi.id: name for _, kpi in framework.kpis() if (name := decided_measure(kpi, catalogue))
+    }
+    decided = decided_counts(conn, period.label, ids, due_based)
     found: list[Forecast] = []
     for person in chosen:
         own = now.get(person.rm_id)
@@ -195,9 +224,15 @@ def forecasts(
             stored = own.get(kpi.id, StoredValue(None, None, None, False))
             to_date, volume = to_decimal(stored.value), to_decimal(stored.denominator)
             last_year = [_value(history, m, person.rm_id, kpi.id) for m in months]
-            value, method = forecast_value(
-                kpi, to_date, period, as_of, last_year, grows=grows[kpi.id]
-            )
+            if kpi.id in due_based and catalogue is not None and kpi.metric is not None:
+                scale = Decimal(str(catalogue.metrics[kpi.metric].scale))
+                volume = decided.get((person.rm_id, kpi.id))
+                value = due_rate(to_decimal(stored.numerator), volume, scale)
+                method = Method.due_so_far if value is not None else None
+            else:
+                value, method = forecast_value(
+                    kpi, to_date, period, as_of, last_year, grows=grows[kpi.id]
+                )
             choice = book(person, kpi, period)
             goal = choice.goal if choice else None
             found.append(
@@ -215,6 +250,25 @@ def forecasts(
                     pace(kpi, value, volume, goal),
                 )
             )
+    return found
+
+
+def decided_counts(
+    conn: Connection, label: str, rm_ids: Collection[str], measures: dict[str, str]
+) -> dict[tuple[str, str], Decimal | None]:
+    """(rm_id, kpi_id) → the decided cases of each due-based KPI in the period, from `extra`."""
+    if not measures or not rm_ids:
+        return {}
+    query = sa.text(
+        "SELECT entity_id, kpi_id, extra FROM kpi_values WHERE entity_type = 'rm' "
+        "AND period = :p AND kpi_id IN :k AND entity_id IN :r"
+    ).bindparams(sa.bindparam("k", expanding=True), sa.bindparam("r", expanding=True))
+    found: dict[tuple[str, str], Decimal | None] = {}
+    for rm_id, kpi_id, extra in conn.execute(
+        query, {"p": label, "k": sorted(measures), "r": sorted(rm_ids)}
+    ):
+        number = json.loads(extra).get(measures[kpi_id]) if extra else None
+        found[(rm_id, kpi_id)] = to_decimal(number)
     return found
 
 

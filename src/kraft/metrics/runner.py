@@ -120,6 +120,21 @@ def resolve_range(
     return as_of, first_day, last_day
 
 
+def _data_as_of(conn: Connection, run_id: object = None) -> date:
+    """The as-of date the stored value was computed at (its run's), else the last import's, else
+    today: explain shows the rows as the compute read them."""
+    if run_id is not None:
+        run_as_of = conn.execute(
+            sa.select(compute_runs.c.as_of).where(compute_runs.c.run_id == run_id)
+        ).scalar()
+        if run_as_of is not None:
+            return run_as_of if isinstance(run_as_of, date) else date.fromisoformat(str(run_as_of))
+    latest = last_import(conn)
+    if latest and latest["as_of"]:
+        return date.fromisoformat(str(latest["as_of"]))
+    return date.today()
+
+
 def _parse(calendar: Calendar, label: str, option: str) -> Period:
     try:
         return calendar.parse(label)
@@ -414,7 +429,6 @@ def explain(
         raise KraftError(f"{kpi_id!r} is not a KPI of framework {framework.id}.") from None
     period = _parse(calendar, label, "--period")
     dialect = DIALECTS[db.dialect]
-    compiler = Compiler(catalogue, {**parameters, "as_of": date.today()}, dialect)
     with db.connect() as conn:
         if not rm_exists(conn, rm_id):
             raise KraftError(f"There is no RM {rm_id!r}; check the id (kraft status lists tables).")
@@ -427,6 +441,8 @@ def explain(
             {"r": rm_id, "k": kpi_id, "p": period.label},
         ).first()
         stored = dict(stored_row._mapping) if stored_row else None
+        as_of = _data_as_of(conn, stored["run_id"] if stored else None)
+        compiler = Compiler(catalogue, {**parameters, "as_of": as_of}, dialect)
         row_sets: list[RowSet] = []
         if kpi.kind is KpiKind.manual:
             sql = (
@@ -450,7 +466,7 @@ def explain(
                 periods,
                 _labels(calendar, period.start, period.end),
                 {},
-                date.today(),
+                as_of,
                 dialect,
             ):
                 conn.exec_driver_sql(statement)

@@ -104,6 +104,11 @@ class Metric(_Spec):
     # such row keeps the value provisional, as does a period that is not over.
     provisional_when: Measure | None = None
     leaders_only: bool = False
+    # A due-based ratio (retention, renewal): the measure counting the due cases whose outcome is
+    # known on the as-of date (renewed, or past their grace). Stored in `extra` under its name;
+    # pacing forecasts the period as numerator ÷ this × scale, leaving the cases still inside
+    # their grace out of both, never counting what is not yet due, or not yet late, as lost.
+    decided: str | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Metric:
@@ -118,7 +123,19 @@ class Metric(_Spec):
         for name in self.report:
             if name not in self.measures:
                 raise ValueError(f"report names unknown measure {name!r}")
+        if self.decided is not None:
+            if self.decided not in self.measures:
+                raise ValueError(f"decided names unknown measure {self.decided!r}")
+            if self.denominator is None:
+                raise ValueError("decided is for a ratio: give a denominator")
         return self
+
+    @property
+    def extra_measures(self) -> tuple[str, ...]:
+        """The measures stored in `extra`: those reported, and the decided cases."""
+        if self.decided is None or self.decided in self.report:
+            return self.report
+        return (*self.report, self.decided)
 
     @property
     def is_mean(self) -> bool:
@@ -226,6 +243,7 @@ def _check_metric(catalogue: Catalogue, metric_name: str, metric: Metric) -> Non
                     f"{at} {measure_name}.{key}",
                     tables=[fact.table],
                     names=fact.columns,
+                    parameters=PARAMETERS,
                 )
     for key, snippet in (("numerator", metric.numerator), ("denominator", metric.denominator)):
         if snippet:

@@ -74,7 +74,7 @@ def measure_aggregates(context: SqlContext, plan: FactPlan) -> MeasureAggregates
             plan.columns[(metric, measure_name)] = computed[signature]
             continue
         where = f"{metric}.{measure_name}"
-        at_period = period_values()
+        at_period = period_values(context.as_of())
         condition = context.measure_snippet(measure.filter, where, base, derived, at_period)
         value = context.measure_snippet(measure.expr, where, base, derived, at_period)
         prefix = f"m{index}"

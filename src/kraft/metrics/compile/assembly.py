@@ -31,9 +31,9 @@ def assemble_metric(name: str, metric: Metric, plans: dict[str, FactPlan]) -> ex
     row_measure = main if main in measures.rows else next(iter(measures.rows))
     provisional = provisional_value(name, metric, plans, measures.joins)
     extra: exp.Expr = exp.cast(exp.null(), "VARCHAR")
-    if metric.report:
+    if metric.extra_measures:
         pairs: list[exp.Expr] = []
-        for report in metric.report:
+        for report in metric.extra_measures:
             pairs += [exp.Literal.string(report), measures.values[report]]
         extra = json_object(pairs)
     select = exp.select(

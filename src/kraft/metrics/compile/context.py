@@ -43,6 +43,10 @@ class SqlContext:
             for name, value in self.parameters.items()
         }
 
+    def as_of(self) -> exp.Expr | None:
+        """The data's as-of date as a DATE literal (None when the parameters have none)."""
+        return self.bound_parameters().get("as_of")
+
     def snippet(self, text: str, where: str) -> exp.Expr:
         return snippets.substitute(snippets.parse(text, where), self.bound_parameters())
 

@@ -38,7 +38,7 @@ def explain_rows(
     shown = [c for c in table.column_names if c in table.key or c in read]
     stage = stage_select(context, plan, extra_columns=shown).subquery(base)
     derived = context.derived_columns(plan)
-    at_period = period_values()
+    at_period = period_values(context.as_of())
     columns: list[exp.Expr] = [col(c, base) for c in shown]
     for (_, measure_name), measure in plan.measures.items():
         where = f"{metric_name}.{measure_name}"

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlglot import exp
 
 from kraft.metrics import snippets
+from kraft.metrics.compile.as_of import as_of_tables
 from kraft.metrics.compile.context import SqlContext
 from kraft.metrics.compile.plans import FactPlan
 from kraft.metrics.compile.sql import and_, col, eq, month_key, qualify
@@ -35,6 +36,8 @@ def stage_select(
         needed |= {c for c in snippets.column_names(derived[name], base) if c not in derived}
     needed |= set(extra_columns) - set(derived)
     when = fact.when
+    as_of = context.as_of()
+    to_date: list[exp.Expr] = []  # the open period counts rows up to the as-of date only
     select: list[exp.Expr] = [
         exp.alias_(context.snippet(fact.rm, plan.name), "__rm"),
     ]
@@ -46,11 +49,29 @@ def stage_select(
     if when.date is not None:
         date = context.snippet(when.date, plan.name)
         select.append(exp.alias_(month_key(date), "__month_key"))
+        if as_of is not None:
+            to_date.append(exp.LTE(this=date.copy(), expression=as_of.copy()))
     elif when.overlap is not None or when.in_force is not None:
         interval = when.overlap or when.in_force
         assert interval is not None
-        select.append(exp.alias_(context.snippet(interval["start"], plan.name), "__start"))
-        select.append(exp.alias_(context.snippet(interval["end"], plan.name), "__end"))
+        start = context.snippet(interval["start"], plan.name)
+        end = context.snippet(interval["end"], plan.name)
+        if as_of is not None:
+            to_date.append(exp.LTE(this=start.copy(), expression=as_of.copy()))
+            if when.snapshot is not None:
+                end = snapshot_end(end, as_of)
+            else:  # exposure runs to the as-of date: no month after it is overlapped
+                end = exp.Case(
+                    ifs=[
+                        exp.If(
+                            this=exp.GT(this=end.copy(), expression=as_of.copy()),
+                            true=as_of.copy(),
+                        )
+                    ],
+                    default=end,
+                )
+        select.append(exp.alias_(start, "__start"))
+        select.append(exp.alias_(end, "__end"))
         for name in period_only:
             needed |= snippets.column_names(derived[name], base)
     else:
@@ -71,9 +92,35 @@ def stage_select(
             exp.to_table("kraft_labels").as_("__label"),
             on=eq(col("label", "__label"), label),
         )
+        if as_of is not None:
+            to_date.append(exp.LTE(this=col("start_date", "__label"), expression=as_of.copy()))
     if fact.where:
         query = query.where(context.snippet(fact.where, plan.name))
-    return query
+    for condition in to_date:
+        query = query.where(condition)
+    if as_of is None:
+        return query
+    staged = as_of_tables(query, as_of)
+    assert isinstance(staged, exp.Select)
+    return staged
+
+
+# A snapshot day after the as-of date (the open period's last day) is taken on the as-of date:
+# a row in force on the as-of date runs on past any such day, one ended before it does not.
+OPEN_END = "9000-12-31"
+
+
+def snapshot_end(end: exp.Expr, as_of: exp.Expr) -> exp.Expr:
+    """The last day in force, as far as a snapshot day after the as-of date can tell."""
+    return exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.GTE(this=end.copy(), expression=as_of.copy()),
+                true=exp.cast(exp.Literal.string(OPEN_END), "DATE"),
+            )
+        ],
+        default=end,
+    )
 
 
 def period_join(plan: FactPlan) -> tuple[str, exp.Expr]:
@@ -98,12 +145,13 @@ def period_join(plan: FactPlan) -> tuple[str, exp.Expr]:
     )
 
 
-def period_values() -> dict[str, exp.Expr]:
-    """What a period-bound snippet's :period_start and :period_end read: the joined period."""
-    return {
-        "period_start": col("start_date", "p"),
-        "period_end": col("end_date", "p"),
-    }
+def period_values(as_of: exp.Expr | None = None) -> dict[str, exp.Expr]:
+    """What a period-bound snippet's :period_start and :period_end read: the joined period, up
+    to the as-of date (an open period's exposure counts the days to date)."""
+    end: exp.Expr = col("end_date", "p")
+    if as_of is not None:
+        end = exp.Least(this=end, expressions=[as_of.copy()])
+    return {"period_start": col("start_date", "p"), "period_end": end}
 
 
 def staged_fact(plan: FactPlan) -> exp.Expr:
