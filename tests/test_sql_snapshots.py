@@ -6,6 +6,7 @@ Run with KRAFT_UPDATE_SNAPSHOTS=1 to rewrite them after an intended change.
 from __future__ import annotations
 
 import os
+from datetime import date
 
 import pytest
 
@@ -15,7 +16,8 @@ from kraft.metrics.spec import load_catalogue
 from conftest import REPO
 
 SNAPSHOTS = REPO / "tests" / "snapshots"
-PARAMETERS = {"renewal_grace_days": 30, "free_look_days": 30}
+# The runner always binds the data's as-of date: the staging reads the tables as of it.
+PARAMETERS = {"renewal_grace_days": 30, "free_look_days": 30, "as_of": date(2024, 11, 15)}
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "postgres", "spark"])

@@ -127,8 +127,12 @@ def _data_as_of(conn: Connection, run_id: object = None) -> date:
         run_as_of = conn.execute(
             sa.select(compute_runs.c.as_of).where(compute_runs.c.run_id == run_id)
         ).scalar()
+        if isinstance(run_as_of, datetime):
+            return run_as_of.date()
+        if isinstance(run_as_of, date):
+            return run_as_of
         if run_as_of is not None:
-            return run_as_of if isinstance(run_as_of, date) else date.fromisoformat(str(run_as_of))
+            return date.fromisoformat(str(run_as_of)[:10])
     latest = last_import(conn)
     if latest and latest["as_of"]:
         return date.fromisoformat(str(latest["as_of"]))
