@@ -61,7 +61,7 @@ ADDITIVE_UNITS = {Unit.count, Unit.currency, Unit.count_per_month}
 class Method(StrEnum):
     run_rate = "run rate"
     seasonal = "seasonal"
-    due_so_far = "rate over what has come due"
+    due_so_far = "due so far"
     to_date = "to date"
 
 
