@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from kpi_books import expect, expect_provisional, load, numbers, policy
+from kpi_books import activity, expect, expect_provisional, load, numbers, policy
 from kraft.analysis.pacing import Method, decided_counts, due_rate, forecasts
 from kraft.framework.loader import load_builtin
 from kraft.metrics.spec import load_catalogue
@@ -101,10 +101,21 @@ LEADS = [
 ]
 
 
+ACTIVITIES = [
+    # due 10 May, completed on time; due 10 June, planned: not yet due on 15 May (not yet late).
+    activity("AP1", "RM1", "action_plan_item", "2025-04-01", due_date="2025-05-10",
+             completed_date="2025-05-05"),
+    activity("AP2", "RM1", "action_plan_item", "2025-04-01", "planned", due_date="2025-06-10"),
+    # due 12 May, completed on 20 May (after the as-of date): planned, and late, on 15 May.
+    activity("AP3", "RM1", "action_plan_item", "2025-04-01", due_date="2025-05-12",
+             completed_date="2025-05-20"),
+]  # fmt: skip
+
+
 def test_open_quarter_to_date_and_events_after_the_as_of(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    book = {"policies": POLICIES, "claims": CLAIMS, "leads": LEADS}
+    book = {"policies": POLICIES, "claims": CLAIMS, "leads": LEADS, "activities": ACTIVITIES}
     vals = load(workspace, tmp_path / "book", book, AS_OF)
     assert not {k[2] for k in vals} & {"2025-06", "2025-Q3"}  # nothing after the as-of period
     expect(
@@ -173,6 +184,8 @@ def test_open_quarter_to_date_and_events_after_the_as_of(
         "loss_ratio_improvement",
         {("rm", "RM2", "2025-Q2"): q1_ratio - q2_ratio},
     )
+    # Action plan items due by 15 May: AP1 on time, AP3 late; AP2 not yet due → 1/2.
+    expect(vals, "action_plan_success_rate", {("rm", "RM1", "2025-Q2"): 50.0})
     # Sales conversion: L1 won, L2 lost; L3 closed after the as-of date is open → 1/2.
     expect(vals, "sales_conversion_rate", {("rm", "RM1", "2025-Q2"): 50.0})
 
