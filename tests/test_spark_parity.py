@@ -372,7 +372,7 @@ def test_engines_agree_on_an_open_quarter_and_events_after_the_as_of(
         db = Database(url)
         migrate.upgrade(db)
         raws = [from_arrow(name, f"demo {name}", data) for name, data in book.items()]
-        run_import(db, raws, mode=Mode.replace, as_of=OPEN_AS_OF, manual_kpis=MANUAL)
+        run_import(db, raws, ImportOptions(mode=Mode.replace, as_of=OPEN_AS_OF, manual_kpis=MANUAL))
         return db
 
     duck = loaded(f"duckdb:///{tmp_path / 'open.duckdb'}")
