@@ -243,18 +243,6 @@ def replace_file(path: Path, text: str) -> None:
         raise
 
 
-def config_with_framework(text: str, reference: str) -> str:
-    """kraft.toml's text with its `framework` line naming `reference` (the rest kept as is)."""
-    line = f"framework = {json.dumps(reference)}"
-    if re.search(r"^framework\s*=.*$", text, flags=re.MULTILINE):
-        updated = re.sub(r"^framework\s*=.*$", lambda _: line, text, count=1, flags=re.MULTILINE)
-    else:
-        updated = text.rstrip("\n") + f"\n{line}\n"
-    if tomllib.loads(updated).get("framework") != reference:
-        raise KraftError("kraft.toml could not be updated; set its framework line by hand.")
-    return updated
-
-
 def config_with_setting(text: str, name: str, setting: object) -> str:
     """kraft.toml's text with the top-level `name` set to `setting` (the rest kept as is)."""
     rendered = json.dumps(list(setting) if isinstance(setting, tuple | list) else setting)
@@ -270,3 +258,11 @@ def config_with_setting(text: str, name: str, setting: object) -> str:
     if parsed != expected:
         raise KraftError(f"kraft.toml could not be updated; set its {name} line by hand.")
     return updated
+
+
+def with_setting(workspace: Workspace, name: str, setting: object) -> Workspace:
+    """The workspace with one setting of kraft.toml changed (the file rewritten whole, the rest
+    of it kept as is), read back."""
+    text = workspace.config_path.read_text(encoding="utf-8")
+    replace_file(workspace.config_path, config_with_setting(text, name, setting))
+    return load_workspace(workspace.root)

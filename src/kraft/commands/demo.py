@@ -22,7 +22,7 @@ from kraft.errors import KraftError
 from kraft.formatting import plain
 from kraft.metrics.runner import ComputeRequest
 from kraft.periods import Calendar, add_months, month_start
-from kraft.workspace import Settings, init_workspace
+from kraft.workspace import Settings, init_workspace, with_setting
 
 
 def register(app: typer.Typer) -> None:
@@ -51,9 +51,10 @@ def demo(
     """Create a workspace with a synthetic insurance book, imported through the usual validation,
     computed and scored, with a folder of reports to open."""
     first = _parse_month(start) if start else month_start(add_months(date.today(), -months))
-    workspace, _ = init_workspace(
-        directory, Settings(first_scored_period=demo_first_scored(first, months))
-    )
+    window = demo_first_scored(first, months)
+    workspace, created = init_workspace(directory, Settings(first_scored_period=window))
+    if not created and workspace.settings.first_scored_period != window:  # a demo made again
+        workspace = with_setting(workspace, "first_scored_period", window)
     kraft = Kraft(workspace=workspace, db=open_database(workspace, migrate_to_head=True))
     _import_book(kraft, rms=rms, months=months, seed=seed, first=first)
     computed = run_compute(kraft, ComputeRequest(), score=False).computed
@@ -134,5 +135,4 @@ def demo_first_scored(first: date, months: int) -> str:
     less is scored from its first month, else a short book would show nothing, and one between
     gives up what it can (18 months: 6)."""
     lead = min(12, max(0, months - 12))
-    month = first.month - 1 + lead
-    return Calendar(1).month(date(first.year + month // 12, month % 12 + 1, 1)).label
+    return Calendar(1).month(add_months(first, lead)).label

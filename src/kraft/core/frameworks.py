@@ -23,7 +23,7 @@ from kraft.framework.smart import Finding, Severity, validate
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import comparable_actuals
 from kraft.store import audit
-from kraft.workspace import config_with_framework, load_workspace, replace_file
+from kraft.workspace import config_with_setting, load_workspace, replace_file
 
 EDITED = "The edited framework"  # how parse errors name the text
 
@@ -203,7 +203,7 @@ def _save(
     reference = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     config = kraft.workspace.config_path
     old_config = config.read_text(encoding="utf-8")
-    new_config = config_with_framework(old_config, reference)
+    new_config = config_with_setting(old_config, "framework", reference)
     with path.open("x", encoding="utf-8") as handle:  # never over another version's file
         handle.write(new_text)
     replaced = False
