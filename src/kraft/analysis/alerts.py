@@ -364,22 +364,12 @@ def closing_soon(
                     continue
                 if (person.rm_id, kpi.id, p.label) in skip:
                     continue
-                day: date | None = p.end if open_now else None
-                pending = None
-                metric = kpi.metric
-                if metric is not None and metric in catalogue.metrics:
-                    if _undated(catalogue, metric):
-                        continue  # an open claim: no day on which it closes
-                    if catalogue.metrics[metric].provisional_when is not None:
-                        key = (metric, p.label)
-                        if key not in windows:
-                            windows[key] = pending_windows(conn, catalogue, metric, p, parameters)
-                        window = (windows[key] or {}).get(person.rm_id)
-                        if window is not None:
-                            day = max(day, window.closes_on) if day else window.closes_on
-                            pending = window.pending
-                if day is None or not as_of < day <= horizon:
+                closing_day = _closing_day(
+                    conn, catalogue, kpi.metric, p, person.rm_id, open_now, parameters, windows
+                )
+                if closing_day is None or not as_of < closing_day[0] <= horizon:
                     continue
+                day, pending = closing_day
                 actual = to_decimal(stored.value)
                 volume = to_decimal(stored.denominator)
                 if (
@@ -407,3 +397,33 @@ def closing_soon(
                     )
                 )
     return found
+
+
+def _closing_day(
+    conn: Connection,
+    catalogue: Catalogue,
+    metric: str | None,
+    period: Period,
+    rm_id: str,
+    open_now: bool,
+    parameters: dict[str, int | date],
+    windows: dict[tuple[str, str], dict[str, Window] | None],
+) -> tuple[date, int | None] | None:
+    """The day the RM's provisional value of the period closes, and how many cases are still in
+    their window: the open period's last day, or the last window of its pending cases
+    (`windows` keeps each metric's windows per period); None when nothing dates it (an open
+    claim)."""
+    day: date | None = period.end if open_now else None
+    pending = None
+    if metric is not None and metric in catalogue.metrics:
+        if _undated(catalogue, metric):
+            return None
+        if catalogue.metrics[metric].provisional_when is not None:
+            key = (metric, period.label)
+            if key not in windows:
+                windows[key] = pending_windows(conn, catalogue, metric, period, parameters)
+            window = (windows[key] or {}).get(rm_id)
+            if window is not None:
+                day = max(day, window.closes_on) if day else window.closes_on
+                pending = window.pending
+    return None if day is None else (day, pending)

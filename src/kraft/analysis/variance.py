@@ -254,22 +254,7 @@ def variances(
     )
     now_values = now.get(period.label, {})
     team_of = {p.rm_id: p.team_id for p in people}
-    members: dict[str | None, list[str]] = {}
-    for person in people:
-        members.setdefault(person.team_id, []).append(person.rm_id)
-    medians: dict[tuple[str | None, str], Decimal | None] = {}
-
-    def team_median(team: str | None, kpi_id: str) -> Decimal | None:
-        if team is None:
-            return None
-        if (team, kpi_id) not in medians:
-            medians[(team, kpi_id)] = median(
-                to_decimal(stored.value)
-                for rm in members.get(team, [])
-                if (stored := now_values.get(rm, {}).get(kpi_id)) is not None
-            )
-        return medians[(team, kpi_id)]
-
+    team_median = TeamMedians(people, now_values)
     found: list[Variance] = []
     for person in chosen:
         own = now_values.get(person.rm_id)
@@ -300,6 +285,30 @@ def variances(
                 )
             )  # fmt: skip
     return found
+
+
+class TeamMedians:
+    """The median of a KPI's values over a team's members this period, each worked out once."""
+
+    def __init__(
+        self, people: Collection[Person], values: Mapping[str, Mapping[str, StoredValue]]
+    ) -> None:
+        self.values = values
+        self.members: dict[str | None, list[str]] = {}
+        for person in people:
+            self.members.setdefault(person.team_id, []).append(person.rm_id)
+        self.found: dict[tuple[str, str], Decimal | None] = {}
+
+    def __call__(self, team: str | None, kpi_id: str) -> Decimal | None:
+        if team is None:
+            return None
+        if (team, kpi_id) not in self.found:
+            self.found[(team, kpi_id)] = median(
+                to_decimal(stored.value)
+                for rm in self.members.get(team, [])
+                if (stored := self.values.get(rm, {}).get(kpi_id)) is not None
+            )
+        return self.found[(team, kpi_id)]
 
 
 def _needed(chosen: Collection[Person], people: Collection[Person]) -> set[str] | None:

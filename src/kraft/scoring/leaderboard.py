@@ -303,29 +303,8 @@ def overall_leaderboard(
         ),
         period.label: _shrunk_values(raw_now, found_now, _held_back(stored)),
     }
-    book = TargetBook(framework, load_targets(conn), roster.teams)
-    adjusted: dict[str, Decimal | None] = {}
-    for cards in Scorer(framework, book).score_periods(
-        roster.people,
-        [before, period],
-        lambda p: shrunk.get(p.label, {}),
-        {period.label: before.label},
-    ):
-        for card in cards:
-            if card.period == period:
-                adjusted[card.rm_id] = card.overall
-
-    not_scored: dict[str, int] = {}
-    wide: dict[str, int] = {}
-    for r in stored:
-        if r.level != "kpi":
-            continue
-        if r.status == Status.insufficient_volume:
-            not_scored[r.rm_id] = not_scored.get(r.rm_id, 0) + 1
-        elif r.status in SCORED and r.item_id in found_now:
-            estimate = found_now[r.item_id].get(r.rm_id)
-            if estimate and estimate.interval and estimate.interval.width > WIDE_INTERVAL:
-                wide[r.rm_id] = wide.get(r.rm_id, 0) + 1
+    adjusted = _adjusted_overalls(conn, framework, roster, before, period, shrunk)
+    not_scored, wide = _kpi_flag_counts(stored, found_now)
     shown = roster.members(team)
     standings = []
     for r in stored:
@@ -333,17 +312,6 @@ def overall_leaderboard(
             continue
         overall = to_decimal(r.score)
         after = adjusted.get(r.rm_id)
-        flags = []
-        if not_scored.get(r.rm_id):
-            flags.append(f"insufficient volume ×{not_scored[r.rm_id]}")
-        if wide.get(r.rm_id):
-            flags.append(f"wide interval ×{wide[r.rm_id]}")
-        if overall is not None and after is not None and abs(after - overall) >= SMALL_BOOK_SHIFT:
-            flags.append("small book")
-        if r.capped_at is not None:
-            flags.append("rating capped")
-        if r.provisional:
-            flags.append("provisional")
         standings.append(
             OverallStanding(
                 None,
@@ -355,10 +323,68 @@ def overall_leaderboard(
                 r.rating,
                 r.rating_label,
                 to_decimal(r.coverage),
-                tuple(flags),
+                _flags(r, overall, after, not_scored.get(r.rm_id, 0), wide.get(r.rm_id, 0)),
             )
         )
     return rank_overall(standings)
+
+
+def _adjusted_overalls(
+    conn: Connection,
+    framework: Framework,
+    roster: Roster,
+    before: Period,
+    period: Period,
+    shrunk: dict[str, dict[str, dict[str, Value]]],
+) -> dict[str, Decimal | None]:
+    """Each RM's overall of the period scored on the shrunk estimates."""
+    book = TargetBook(framework, load_targets(conn), roster.teams)
+    adjusted: dict[str, Decimal | None] = {}
+    for cards in Scorer(framework, book).score_periods(
+        roster.people,
+        [before, period],
+        lambda p: shrunk.get(p.label, {}),
+        {period.label: before.label},
+    ):
+        for card in cards:
+            if card.period == period:
+                adjusted[card.rm_id] = card.overall
+    return adjusted
+
+
+def _kpi_flag_counts(
+    stored: Sequence[Any], found_now: dict[str, dict[str, Estimate]]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Per RM: KPIs shown but not scored for too few rows; scored proportions too uncertain."""
+    not_scored: dict[str, int] = {}
+    wide: dict[str, int] = {}
+    for r in stored:
+        if r.level != "kpi":
+            continue
+        if r.status == Status.insufficient_volume:
+            not_scored[r.rm_id] = not_scored.get(r.rm_id, 0) + 1
+        elif r.status in SCORED and r.item_id in found_now:
+            estimate = found_now[r.item_id].get(r.rm_id)
+            if estimate and estimate.interval and estimate.interval.width > WIDE_INTERVAL:
+                wide[r.rm_id] = wide.get(r.rm_id, 0) + 1
+    return not_scored, wide
+
+
+def _flags(
+    r: Any, overall: Decimal | None, after: Decimal | None, not_scored: int, wide: int
+) -> tuple[str, ...]:
+    flags = []
+    if not_scored:
+        flags.append(f"insufficient volume ×{not_scored}")
+    if wide:
+        flags.append(f"wide interval ×{wide}")
+    if overall is not None and after is not None and abs(after - overall) >= SMALL_BOOK_SHIFT:
+        flags.append("small book")
+    if r.capped_at is not None:
+        flags.append("rating capped")
+    if r.provisional:
+        flags.append("provisional")
+    return tuple(flags)
 
 
 def rank_overall(standings: Sequence[OverallStanding]) -> list[OverallStanding]:

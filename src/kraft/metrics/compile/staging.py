@@ -18,12 +18,11 @@ def stage_fact(context: SqlContext, plan: FactPlan) -> str:
     return context.create(f"kraft_fact_{plan.name}", stage_select(context, plan))
 
 
-def stage_select(
-    context: SqlContext, plan: FactPlan, extra_columns: Iterable[str] = ()
-) -> exp.Select:
-    """The fact's rows: the RM credited, period keys, the columns the measures read."""
-    fact, base = plan.fact, plan.fact.table
-    derived = context.derived_columns(plan)
+def _columns_read(
+    plan: FactPlan, derived: dict[str, exp.Expr], extra_columns: Iterable[str]
+) -> tuple[set[str], set[str]]:
+    """The fact table's columns the measures read, and the derived columns they use."""
+    base = plan.fact.table
     needed: set[str] = set()
     used_derived: set[str] = set()
     for measure in plan.measures.values():
@@ -35,6 +34,24 @@ def stage_select(
     for name in list(used_derived):
         needed |= {c for c in snippets.column_names(derived[name], base) if c not in derived}
     needed |= set(extra_columns) - set(derived)
+    return needed, used_derived
+
+
+def _to_as_of(end: exp.Expr, as_of: exp.Expr) -> exp.Expr:
+    """Exposure runs to the as-of date: no month after it is overlapped."""
+    return exp.Case(
+        ifs=[exp.If(this=exp.GT(this=end.copy(), expression=as_of.copy()), true=as_of.copy())],
+        default=end,
+    )
+
+
+def stage_select(
+    context: SqlContext, plan: FactPlan, extra_columns: Iterable[str] = ()
+) -> exp.Select:
+    """The fact's rows: the RM credited, period keys, the columns the measures read."""
+    fact, base = plan.fact, plan.fact.table
+    derived = context.derived_columns(plan)
+    needed, used_derived = _columns_read(plan, derived, extra_columns)
     when = fact.when
     as_of = context.as_of()
     to_date: list[exp.Expr] = []  # the open period counts rows up to the as-of date only
@@ -58,18 +75,7 @@ def stage_select(
         end = context.snippet(interval["end"], plan.name)
         if as_of is not None:
             to_date.append(exp.LTE(this=start.copy(), expression=as_of.copy()))
-            if when.snapshot is not None:
-                end = snapshot_end(end, as_of)
-            else:  # exposure runs to the as-of date: no month after it is overlapped
-                end = exp.Case(
-                    ifs=[
-                        exp.If(
-                            this=exp.GT(this=end.copy(), expression=as_of.copy()),
-                            true=as_of.copy(),
-                        )
-                    ],
-                    default=end,
-                )
+            end = snapshot_end(end, as_of) if when.snapshot is not None else _to_as_of(end, as_of)
         select.append(exp.alias_(start, "__start"))
         select.append(exp.alias_(end, "__end"))
         for name in period_only:
