@@ -209,3 +209,25 @@ def test_a_database_without_operational_rows_tracks_everything(workspace: Worksp
         state = workspace_tracking(conn, BUILTIN, CATALOGUE, ["referral_rate"])
     assert state.missing_tables == ()
     assert state.untracked == {"referral_rate": "turned off in kraft.toml (untracked_kpis)"}
+
+
+def test_what_if_scores_as_the_stored_scoring_does(workspace: Workspace, tmp_path: Path) -> None:
+    """What-if (and the alerts' forecasts built on it) leaves untracked KPIs out as the stored
+    scoring does: its "as stored" overall is the stored one."""
+    policies = [policy("P1", "C1", "RM1", "2024-01-05"), policy("P2", "C2", "RM1", "2024-02-01")]
+    interactions = [interaction("I1", "RM1", "meeting", "2024-03-05")]
+    load(workspace, tmp_path / "book", {"policies": policies, "interactions": interactions},
+         "2024-06-30")  # fmt: skip
+    stored = json.loads(kraft(workspace, "scores", "--period", "2024-Q1", "--format", "json"))
+    mine = next(r for r in stored if r["rm_id"] == "RM1")
+    asked = json.loads(
+        kraft(workspace, "whatif", "--rm", "RM1", "--period", "2024-Q1", "--kpi",
+              "client_meetings_per_month", "--value", "25", "--format", "json")
+    )  # fmt: skip
+    assert asked["before"]["overall_score"] == mine["overall_score"]
+    assert asked["before"]["coverage"] == mine["coverage"]
+    untracked = json.loads(
+        kraft(workspace, "whatif", "--rm", "RM1", "--period", "2024-Q1", "--kpi",
+              "customer_satisfaction_score", "--value", "90", "--format", "json")
+    )  # fmt: skip
+    assert untracked["before"]["status"] == "not tracked"  # not "no data"

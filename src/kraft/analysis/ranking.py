@@ -41,6 +41,7 @@ from kraft.scoring.runner import load_people, load_targets
 from kraft.scoring.scorecard import KpiScore, Person, Scorecard, Scorer
 from kraft.scoring.stored import RmValues, load_rm_values
 from kraft.scoring.targets import TargetBook
+from kraft.scoring.tracking import ScoringPolicy
 from kraft.store.metadata import scores
 
 MEETS = 3  # the rating an RM is expected to reach
@@ -253,11 +254,13 @@ def ranked_alerts(
     closing: Closing | None = None,
     rm_ids: Collection[str] | None = None,
     drop: Decimal = DROP_POINTS,
+    policy: ScoringPolicy | None = None,
 ) -> Ranking:
     """The RM alerts and KPI alerts of the period (of the RMs named, or all), by severity."""
     people_list, parents = load_people(conn)
     people = {p.rm_id: p for p in people_list if rm_ids is None or p.rm_id in rm_ids}
-    scorer = Scorer(framework, TargetBook(framework, load_targets(conn), parents))
+    book = TargetBook(framework, load_targets(conn), parents)
+    scorer = (policy or ScoringPolicy()).scorer(framework, book)
     paced: dict[tuple[str, str], dict[str, Decimal | None]] = {}
     open_now = is_open(period, as_of)
     if open_now:

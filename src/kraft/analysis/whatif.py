@@ -51,6 +51,7 @@ from kraft.scoring.scorecard import (
 )
 from kraft.scoring.stored import StoredValue, load_rm_values
 from kraft.scoring.targets import TargetBook
+from kraft.scoring.tracking import ScoringPolicy
 from kraft.store.metadata import scores
 from kraft.store.roster import rm_record
 
@@ -205,6 +206,7 @@ def what_if(
     period: Period,
     kpi_id: str,
     value_text: str,
+    policy: ScoringPolicy | None = None,
 ) -> WhatIf:
     """Score the RM's scorecard for the period as stored and with the KPI's value replaced."""
     kpi_of = {kpi.id: (kra, kpi) for kra, kpi in framework.kpis()}
@@ -239,7 +241,7 @@ def what_if(
             "with data, or run `kraft compute`."
         )
     book = TargetBook(framework, load_targets(conn), parents)
-    scorer = Scorer(framework, book)
+    scorer = (policy or ScoringPolicy()).scorer(framework, book)
     values = card_values(stored)
     team_kpi = stored_team_kpi(conn, person, period)
 

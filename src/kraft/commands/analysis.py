@@ -27,6 +27,7 @@ from kraft.analysis.variance import (
 from kraft.analysis.whatif import Growth, Outcome, WhatIf, what_if
 from kraft.commands.common import (
     calendar_of,
+    kraft_of,
     open_database,
     out,
     parse_period,
@@ -113,13 +114,12 @@ def whatif_command(
 ) -> None:
     """An RM's KPI, KRA and overall score and rating if one KPI had another value; for a ratio
     KPI, how many more successes would reach its target."""
-    workspace = workspace_of(ctx)
-    framework = workspace_framework(workspace)
-    calendar = calendar_of(workspace)
-    chosen = parse_period(calendar, period, "--period")
-    db = open_database(workspace, read_only=True)
-    with db.connect() as conn:
-        result = what_if(conn, framework, load_catalogue(), rm, chosen, kpi, value)
+    kraft = kraft_of(ctx, read_only=True)
+    chosen = parse_period(kraft.calendar, period, "--period")
+    policy = kraft.scoring_policy()
+    with kraft.db.connect() as conn:
+        result = what_if(conn, kraft.framework, kraft.catalogue, rm, chosen, kpi, value, policy)
+    framework = kraft.framework
     if fmt is TableOrJson.json:
         print_json(_whatif_json(result))
         return

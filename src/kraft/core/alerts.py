@@ -98,7 +98,7 @@ def ranked_period_alerts(
         rm_ids = _narrowed_rms(kraft, conn, narrowing)
         ranking = ranked_alerts(
             conn, kraft.framework, kraft.calendar, period, as_of, kraft.catalogue,
-            closing=closing, rm_ids=rm_ids, drop=drop,
+            closing=closing, rm_ids=rm_ids, drop=drop, policy=kraft.scoring_policy(),
         )  # fmt: skip
         scored = conn.execute(
             sa.select(sa.func.count()).select_from(scores).where(scores.c.period == period.label)

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from kraft.core.context import Kraft
 from kraft.metrics.runner import ComputeRequest, ComputeResult, compute
 from kraft.scoring.runner import ScoreResult, score_database
-from kraft.scoring.tracking import ScoringPolicy, scoring_policy
 from kraft.store import audit
 
 if TYPE_CHECKING:  # Spark is an optional extra, loaded only when asked for
@@ -61,7 +60,7 @@ def compute_and_score(
     phase = on_phase or (lambda _: None)
     with kraft.writer():
         phase(COMPUTING)
-        request = replace(request, untracked=sorted(scoring_policy_of(kraft).untracked))
+        request = replace(request, untracked=sorted(kraft.scoring_policy().untracked))
         computed = _compute_values(kraft, request, actor, spark, progress)
         scored = None
         if score:
@@ -72,7 +71,7 @@ def compute_and_score(
                 kraft.calendar,
                 computed.run_id,
                 workers=kraft.scoring_workers,
-                policy=scoring_policy_of(kraft),
+                policy=kraft.scoring_policy(),
             )
         outcome = ComputeOutcome(computed, scored)
         with kraft.db.begin() as conn:
@@ -85,31 +84,6 @@ def compute_and_score(
                 new=outcome.summary(f"{framework.id} v{framework.version}"),
             )
     return outcome
-
-
-_POLICIES: dict[tuple[Any, ...], ScoringPolicy] = {}
-
-
-def scoring_policy_of(kraft: Kraft) -> ScoringPolicy:
-    """The untracked KPIs, first scored period and minimum volumes the workspace asks for. They
-    change only with an import or the settings: kept per import, so that a re-score after an
-    edit does not scan the tables again."""
-    settings, framework = kraft.settings, kraft.framework
-    with kraft.db.connect() as conn:
-        imported = conn.execute(sa.text("SELECT max(import_id) FROM import_runs")).scalar()
-        key = (
-            str(conn.engine.url),
-            imported,
-            settings.model_dump_json(),
-            framework.id,
-            framework.version,
-        )
-        found = _POLICIES.get(key)
-        if found is None:
-            found = scoring_policy(conn, framework, kraft.catalogue, kraft.calendar, settings)
-            _POLICIES.clear()  # one workspace's latest is all a process needs
-            _POLICIES[key] = found
-    return found
 
 
 def _compute_values(
@@ -151,5 +125,5 @@ def rescore(kraft: Kraft, rm_ids: Collection[str] | None = None) -> ScoreResult 
             int(run_id),
             workers=kraft.scoring_workers,
             rm_ids=rm_ids,
-            policy=scoring_policy_of(kraft),
+            policy=kraft.scoring_policy(),
         )

@@ -24,6 +24,7 @@ from kraft.framework.loader import resolve_framework
 from kraft.framework.model import Framework
 from kraft.metrics.spec import Catalogue, load_catalogue
 from kraft.periods import Calendar
+from kraft.scoring.tracking import ScoringPolicy, scoring_policy
 from kraft.store.database import Database
 from kraft.workspace import Settings, Workspace, load_workspace
 
@@ -64,6 +65,7 @@ class Kraft:
     _framework: tuple[FrameworkStamp, Framework] | None = None
     _generation: int = 0  # counts this process's writes: what it wrote, it reads afresh
     _config_stamp: tuple[int, int] | None = None
+    _policy: tuple[tuple[Any, ...], ScoringPolicy] | None = None
 
     def __post_init__(self) -> None:
         self._config_stamp = _stamp(self.workspace.config_path)
@@ -107,6 +109,19 @@ class Kraft:
             "renewal_grace_days": settings.renewal_grace_days,
             "free_look_days": settings.free_look_days,
         }
+
+    def scoring_policy(self) -> ScoringPolicy:
+        """The untracked KPIs, first scored period and minimum volumes the workspace asks for.
+        They change only with an import or the settings: kept per import, so that a re-score
+        after an edit does not scan the tables again."""
+        settings, framework = self.settings, self.framework
+        with self.db.connect() as conn:
+            imported = conn.execute(sa.text("SELECT max(import_id) FROM import_runs")).scalar()
+            key = (imported, settings.model_dump_json(), framework.id, framework.version)
+            if self._policy is None or self._policy[0] != key:
+                found = scoring_policy(conn, framework, self.catalogue, self.calendar, settings)
+                self._policy = (key, found)
+        return self._policy[1]
 
     @property
     def generation(self) -> int:

@@ -263,7 +263,7 @@ def _score_database(
         values, periods, values_run = load_values(conn, framework, calendar, chosen)
     periods = [p for p in periods if policy.scores(p)]
     previous = {p.label: calendar.previous(p).label for p in periods}
-    scorer = Scorer(framework, book, policy.untracked, policy.loss_ratio_min_earned_premium)
+    scorer = policy.scorer(framework, book)
     if workers is None:
         pairs = sum(len(by_rm) for by_rm in values.values())
         workers = (os.cpu_count() or 1) if pairs >= PARALLEL_FROM else 1

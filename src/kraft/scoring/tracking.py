@@ -28,6 +28,7 @@ from kraft.ingest.validate import q
 from kraft.metrics.spec import Catalogue
 from kraft.periods import Calendar, Period
 from kraft.schema.tables import TABLES
+from kraft.scoring.scorecard import GoalLookup, Scorer
 from kraft.workspace import Settings
 
 # Tables that describe who and whom, not what was done: they never make a KPI untracked.
@@ -202,6 +203,11 @@ class ScoringPolicy:
 
     def scores(self, period: Period) -> bool:
         return self.first_scored is None or period.start >= self.first_scored
+
+    def scorer(self, framework: Framework, goals: GoalLookup) -> Scorer:
+        """The scorer that scores as the stored scoring does (not tracked, minimum volumes):
+        for what-if and the alerts' forecasts as for `kraft compute`."""
+        return Scorer(framework, goals, self.untracked, self.loss_ratio_min_earned_premium)
 
 
 def scoring_policy(

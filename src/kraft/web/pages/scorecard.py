@@ -214,7 +214,7 @@ def scorecard_response(
         options = whatif_options(framework, report, choice.period)
         asked, problem = None, None
         if kpi or value:
-            asked, problem = _what_if(conn, framework, report, choice.period, options, kpi, value)
+            asked, problem = _what_if(site, conn, report, choice.period, options, kpi, value)
     return render_page(
         request,
         "scorecard.html.j2",
@@ -223,8 +223,8 @@ def scorecard_response(
 
 
 def _what_if(
+    site: Site,
     conn: Connection,
-    framework: Framework,
     report: ScorecardReport,
     period: Period,
     options: Sequence[KPI],
@@ -237,7 +237,11 @@ def _what_if(
     if not value.strip():
         return None, "Give the KPI's value, e.g. 85."
     try:
-        return what_if(conn, framework, load_catalogue(), report.rm_id, period, kpi_id, value), None
+        asked = what_if(
+            conn, site.framework, site.catalogue, report.rm_id, period, kpi_id, value,
+            site.scoring_policy(),
+        )  # fmt: skip
+        return asked, None
     except KraftError as exc:
         return None, exc.message.replace("--value ", "The value ", 1)
 
