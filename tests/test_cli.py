@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -152,3 +153,31 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
     code, output = run(runner, "framework", "render")
     assert code == 2
     assert "Internal error: ZeroDivisionError: boom" in output and "KRAFT_DEBUG=1" in output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("framework", "render", "--format", "md", "--detailed"),  # written whole to stdout
+        ("framework", "show"),  # printed by rich
+    ],
+)
+def test_a_closed_pipe_ends_the_command_quietly(command: tuple[str, ...]) -> None:
+    """`kraft … | head -1`: when the reader stops, kraft stops as Unix tools do: exit 0, nothing
+    on stderr (no "Error: Cannot write", no traceback)."""
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before kraft writes anything
+    done = subprocess.run(
+        [sys.executable, "-m", "kraft", *command],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    os.close(write)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

@@ -7,6 +7,7 @@ kraft.commands, one module per topic, each adding its own through `register(app)
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,6 +52,9 @@ class KraftGroup(TyperGroup):
             raise SystemExit(1) from None
         except (typer.Exit, typer.Abort, typer.TyperException, SystemExit):
             raise
+        except BrokenPipeError:  # the reader stopped (`| head`): end quietly, as Unix tools do
+            _discard_stdout()
+            raise SystemExit(0) from None
         except Exception as exc:
             if os.environ.get("KRAFT_DEBUG"):
                 raise
@@ -65,6 +69,13 @@ class KraftGroup(TyperGroup):
             raise SystemExit(2) from None
         finally:
             close_databases()
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush of what is
+    still buffered for the closed pipe raises nothing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 app = typer.Typer(

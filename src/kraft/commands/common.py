@@ -30,8 +30,18 @@ from kraft.store.database import (
 )
 from kraft.workspace import NoWorkspaceError, Workspace, find_workspace
 
+
 # Markup is off: file names, ids and values from users may hold [brackets]. Styling is explicit.
-out = Console(highlight=False, soft_wrap=True, markup=False)
+class PipedConsole(Console):
+    """Standard output whose reader may stop (`kraft … | head -1`): rich's default exits 1; the
+    error goes up instead, for the CLI's group to end the command quietly, exit 0."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+out = PipedConsole(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 _opened: list[Database] = []

@@ -95,6 +95,8 @@ def write_records(
         else:
             assert output is not None
             _write_xlsx(records, columns, output, text_columns, sheet_name)
+    except BrokenPipeError:  # standard output's reader stopped: not a file kraft could not write
+        raise
     except OSError as exc:
         raise KraftError(f"Cannot write {output}: {exc.strerror}.") from None
 
