@@ -19,14 +19,17 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from kraft.core.settling import settling_of
 from kraft.framework.loader import resolve_framework
 from kraft.framework.model import Framework, Role
 from kraft.store import migrate
 from kraft.store.database import Database
 from kraft.store.metadata import kpi_values, operational, scores, users
 from kraft.store.users import User, find_by_email
+from kraft.workspace import Settings
 
 PERIOD = "2026-Q1"
+SETTLING = settling_of(Settings())  # the default calendar and grace windows (30 days)
 TEAMS: list[dict[str, Any]] = [
     {"team_id": "B1", "name": "Branch", "leader_rm_id": "M1", "parent_team_id": None},
     {"team_id": "T1", "name": "Team One", "leader_rm_id": "R1", "parent_team_id": "B1"},

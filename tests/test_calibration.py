@@ -23,7 +23,7 @@ import pytest
 from kraft.core import reviews as core_reviews
 from kraft.errors import KraftError
 from kraft.scoring import calibration as cal
-from review_support import PERIOD, Book, build_book, write_scores
+from review_support import PERIOD, SETTLING, Book, build_book, write_scores
 
 
 @pytest.fixture
@@ -37,7 +37,9 @@ def book(database_url: str) -> Iterator[Book]:
                 ("m2@test.in", "R6", 1, "Two substantiated complaints."),
             ):
                 user = made.user(email)
-                core_reviews.start(conn, made.framework, user, rm_id, PERIOD, actor="test")
+                core_reviews.start(
+                    conn, made.framework, user, rm_id, PERIOD, actor="test", settling=SETTLING
+                )
                 given = core_reviews.StepInput(reason, rating)
                 core_reviews.adjust(conn, made.framework, user, rm_id, PERIOD, given, actor="test")
         yield made
@@ -120,12 +122,14 @@ def test_bad_target_distributions_are_refused(book: Book) -> None:
 def test_a_signed_review_counts_with_its_frozen_rating_and_scope_narrows(book: Book) -> None:
     with book.db.begin() as conn:
         m1, r1 = book.user("m1@test.in"), book.user("r1@test.in")
-        core_reviews.start(conn, book.framework, m1, "R1", PERIOD, actor="test")
+        core_reviews.start(conn, book.framework, m1, "R1", PERIOD, actor="test", settling=SETTLING)
         core_reviews.comment(conn, m1, "R1", PERIOD, "On target.", actor="test")
         core_reviews.submit(conn, m1, "R1", PERIOD, actor="test")
         core_reviews.self_assess(conn, r1, "R1", PERIOD, "Agreed.", actor="test")
         core_reviews.acknowledge(conn, r1, "R1", PERIOD, actor="test")
-        core_reviews.sign_off(conn, book.framework, m1, "R1", PERIOD, actor="test")
+        core_reviews.sign_off(
+            conn, book.framework, m1, "R1", PERIOD, actor="test", settling=SETTLING
+        )
         write_scores(conn, "R1", "80.00", run_id=2)  # a later compute: R1 would be a 3 now
     result = calibrate(book)
     r1_rated = next(m for m in result.rated if m.rm_id == "R1")

@@ -23,7 +23,7 @@ from kraft.store import audit
 from kraft.store.database import Database
 from kraft.store.metadata import review_snapshots
 from kraft.workspace import Settings, init_workspace
-from review_support import PERIOD, Book, build_book, write_scores
+from review_support import PERIOD, SETTLING, Book, build_book, write_scores
 
 
 @pytest.fixture
@@ -48,7 +48,9 @@ def step(
     with book.db.begin() as conn:
         scope = Scope(book.user(email), None, None, acting_as=f"test:{email}")
         given = core_reviews.StepInput(text, rating, version)
-        return core_reviews.take_step(conn, book.framework, scope, rm_id, PERIOD, action, given)
+        return core_reviews.take_step(
+            conn, book.framework, scope, rm_id, PERIOD, action, given, settling=SETTLING
+        )
 
 
 def refused(book: Book, email: str, rm_id: str, action: Step, **kwargs: object) -> rv.ReviewError:

@@ -41,3 +41,8 @@ class StaleVersionError(KraftError):
 
 class VersionRequiredError(KraftError):
     """A change that must name the version it was made on did not name one."""
+
+
+class ConfirmationRequiredError(KraftError):
+    """A step that needs the user's explicit confirmation (a review of values that may still
+    change) was taken without it; nothing was changed."""

@@ -25,6 +25,7 @@ from kraft.commands.common import (
 )
 from kraft.core.access import scope_acting_as
 from kraft.core.reviews import StepInput, take_review_step
+from kraft.core.settling import open_claims_note, settling_of
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
 from kraft.scoring import calibration as cal
@@ -39,6 +40,15 @@ AsOption = Annotated[
 VersionOption = Annotated[
     int | None,
     typer.Option("--version", help="The review's version you read (refused if it changed)."),
+]
+ConfirmOption = Annotated[
+    bool,
+    typer.Option(
+        "--confirm-provisional",
+        help="Confirm that the period's values may still change (the period is open, or ended "
+        "within the longest grace window before the data's as-of date); recorded on the review "
+        "and in the audit log. Refused without it for such a period.",
+    ),
 ]
 
 
@@ -86,6 +96,7 @@ def _step(
     text: str | None = None,
     rating: int | None = None,
     version: int | None = None,
+    confirmed: bool = False,
 ) -> None:
     kraft = kraft_of(ctx)
     framework = kraft.framework
@@ -96,11 +107,15 @@ def _step(
         with kraft.db.connect() as conn:
             current = rv.get_review(conn, rm, label)
         version = current.version if current is not None else None
-    found = take_review_step(kraft, scope, rm, label, step, StepInput(text, rating, version))
+    given = StepInput(text, rating, version, confirmed=confirmed)
+    found = take_review_step(kraft, scope, rm, label, step, given)
     out.print(
         f"Review of {found.rm_id} for {found.period}: {found.state.words} "
         f"(version {found.version}{_final(found, framework)})."
     )
+    said = found.start_confirmation if step is rv.Step.start else found.sign_off_confirmation
+    if said and step in (rv.Step.start, rv.Step.sign_off):
+        out.print(f"Recorded with the review and in the audit log: {said}")
 
 
 def _final(review: rv.Review, framework: Framework) -> str:
@@ -116,9 +131,15 @@ def _rating(rating: int | None, framework: Framework) -> str:
     return f"{rating} {labels.get(rating, '')}".strip()
 
 
-def start(ctx: typer.Context, rm: RmOption, period: PeriodOption, email: AsOption) -> None:
+def start(
+    ctx: typer.Context,
+    rm: RmOption,
+    period: PeriodOption,
+    email: AsOption,
+    confirm_provisional: ConfirmOption = False,
+) -> None:
     """Open the review of the RM's scored period (a manager of the RM's team, or an admin)."""
-    _step(ctx, rv.Step.start, rm, period, email)
+    _step(ctx, rv.Step.start, rm, period, email, confirmed=confirm_provisional)
 
 
 def comment(
@@ -198,9 +219,12 @@ def sign_off(
     period: PeriodOption,
     email: AsOption,
     version: VersionOption = None,
+    confirm_provisional: ConfirmOption = False,
 ) -> None:
     """Sign the review off: the scorecard as stored now is frozen in a snapshot."""
-    _step(ctx, rv.Step.sign_off, rm, period, email, version=version)
+    _step(
+        ctx, rv.Step.sign_off, rm, period, email, version=version, confirmed=confirm_provisional
+    )
 
 
 def reopen(
@@ -235,6 +259,7 @@ def show(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
     with db.connect() as conn:
         found = _found(conn, rm, label)
         changes = rv.changes_since_sign_off(conn, framework, found)
+        note = open_claims_note(conn, framework, settling_of(workspace.settings), rm, label)
     out.print(f"Review of {found.rm_id} for {found.period} (version {found.version})")
     out.print(f"State: {found.state.words}")
     out.print(f"Computed rating: {_rating(found.computed_rating, framework)}")
@@ -248,6 +273,8 @@ def show(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
         ("Manager's comments", found.manager_comments),
         ("Self-assessment", found.self_assessment),
         ("Reopened because", found.reopen_reason),
+        ("Started on values that may change", found.start_confirmation),
+        ("Signed off on values that may change", found.sign_off_confirmation),
     ):
         if text:
             out.print(f"{title}: {text}")
@@ -261,6 +288,8 @@ def show(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
     ):
         if who and when:
             out.print(f"  {what} by {who} at {when:%Y-%m-%d %H:%M} UTC")
+    if note and found.state is not rv.State.signed_off:
+        out.print(f"Note: {note}")
     if changes is not None:
         _print_changes(changes)
 

@@ -2,6 +2,11 @@
 (kraft.scoring.review), written with the next version, and audited (action `review.<step>`,
 object `review` `<rm_id>/<period>`) in the step's transaction. The one path for the CLI, the
 review page and the API: `take_review_step`.
+
+Starting or signing off a review of a period whose values can still change (kraft.core.settling)
+needs the user's explicit confirmation: without it the step is refused (ConfirmationRequiredError,
+nothing written); with it the sentence confirmed is kept on the review (start_confirmation,
+sign_off_confirmation, beside who took the step and when) and in the step's audit entry.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from sqlalchemy.engine import Connection
 
 from kraft.core.access import Scope, visible_rm
 from kraft.core.context import Kraft
+from kraft.core.settling import Settling, settling_of, unsettled_reason
+from kraft.errors import ConfirmationRequiredError
 from kraft.framework.model import Framework
 from kraft.scoring.review import (
     NoReviewError,
@@ -43,11 +50,33 @@ from kraft.store.users import User
 class StepInput:
     """What a step is taken with: its text (the comment, the self-assessment, or the reason of an
     adjustment or a reopening), an adjustment's rating (None: back to the computed one), and the
-    version of the review it was taken on (every step but start names one)."""
+    version of the review it was taken on (every step but start names one); `confirmed`: the
+    user confirms a start or sign-off on values that may still change."""
 
     text: str | None = None
     rating: int | None = None
     expected_version: int | None = None
+    confirmed: bool = False
+
+
+CONFIRMING = {Step.start: "Starting", Step.sign_off: "Signing off"}
+
+
+def confirmation(
+    conn: Connection, settling: Settling, step: Step, rm_id: str, period: str, confirmed: bool
+) -> str | None:
+    """The sentence a start or sign-off confirms (None: the period's values are settled);
+    refused when the period can still change and the user did not confirm."""
+    reason = unsettled_reason(conn, settling, period)
+    if reason is None:
+        return None
+    if not confirmed:
+        raise ConfirmationRequiredError(
+            f"{CONFIRMING[step]} the review of {rm_id} for {period} needs your confirmation "
+            f"because {reason}; nothing was changed: confirm with --confirm-provisional (kraft "
+            f'review {step}), the box on the review page, or "confirm_provisional": true (API).'
+        )
+    return f"Confirmed: {reason}."
 
 
 def _overall(conn: Connection, rm_id: str, period: str) -> Any:
@@ -120,12 +149,22 @@ def _who(user: User) -> str:
 
 
 def start(
-    conn: Connection, framework: Framework, user: User, rm_id: str, period: str, *, actor: str
+    conn: Connection,
+    framework: Framework,
+    user: User,
+    rm_id: str,
+    period: str,
+    *,
+    actor: str,
+    settling: Settling,
+    confirmed: bool = False,
 ) -> Review:
-    """Open the review of a scored RM's period, in draft."""
+    """Open the review of a scored RM's period, in draft (confirmed, when its values may still
+    change)."""
     _lock(conn)
     _step(conn, user, rm_id, period, Step.start, None)
     card = _overall(conn, rm_id, period)
+    confirmed_text = confirmation(conn, settling, Step.start, rm_id, period, confirmed)
     review_id = int(
         conn.execute(
             sa.select(sa.func.coalesce(sa.func.max(reviews.c.review_id), 0) + 1)
@@ -145,6 +184,7 @@ def start(
             started_by=_who(user),
             started_at=now,
             updated_at=now,
+            start_confirmation=confirmed_text,
         )
     )
     found = get_review(conn, rm_id, period)
@@ -152,9 +192,15 @@ def start(
     _audit(
         conn, actor, Step.start, rm_id, period, None,
         {"state": str(State.draft), "version": 1, "computed_rating": card.rating,
-         "computed_score": stored_number(card.score), "framework": framework.id},
+         "computed_score": stored_number(card.score), "framework": framework.id,
+         **_confirmed(confirmed_text)},
     )  # fmt: skip
     return found
+
+
+def _confirmed(text: str | None) -> dict[str, str]:
+    """The confirmation in an audit entry, when the step needed one."""
+    return {} if text is None else {"confirmed": text}
 
 
 def _computed(conn: Connection, review: Review) -> dict[str, Any]:
@@ -314,11 +360,15 @@ def sign_off(
     period: str,
     *,
     actor: str,
+    settling: Settling,
     expected_version: int | None = None,
+    confirmed: bool = False,
 ) -> Review:
-    """Freeze the scorecard as stored now in a snapshot and close the review."""
+    """Freeze the scorecard as stored now in a snapshot and close the review (confirmed, when
+    its values may still change)."""
     review = _step(conn, user, rm_id, period, Step.sign_off, expected_version)
     assert review is not None
+    confirmed_text = confirmation(conn, settling, Step.sign_off, rm_id, period, confirmed)
     content = scorecard_content(conn, framework, rm_id, period)
     if content is None:
         raise NoReviewError(
@@ -356,14 +406,15 @@ def sign_off(
         review,
         {"state": str(State.signed_off), "signed_off_by": _who(user), "signed_off_at": now,
          "snapshot_id": snapshot_id, "computed_rating": rating,
-         "computed_score": None if score is None else Decimal(score), "final_rating": final},
+         "computed_score": None if score is None else Decimal(score), "final_rating": final,
+         "sign_off_confirmation": confirmed_text},
     )  # fmt: skip
     _audit(
         conn, actor, Step.sign_off, rm_id, period,
         {"state": str(review.state), "version": review.version},
         {"state": str(found.state), "version": found.version, "final_rating": final,
          "computed_rating": rating, "snapshot_id": snapshot_id, "snapshot_sha256": digest,
-         "framework": f"{framework.id} {framework.version}"},
+         "framework": f"{framework.id} {framework.version}", **_confirmed(confirmed_text)},
     )  # fmt: skip
     return found
 
@@ -390,7 +441,7 @@ def reopen(
         {"state": str(State.draft), "reopen_reason": why, "reopened_by": _who(user),
          "reopened_at": utc_now(), "acknowledged_by": None, "acknowledged_at": None,
          "signed_off_by": None, "signed_off_at": None, "snapshot_id": None,
-         "final_rating": review.adjusted_rating, **_computed(conn, review)},
+         "sign_off_confirmation": None, "final_rating": review.adjusted_rating, **_computed(conn, review)},
     )  # fmt: skip
     _audit(
         conn, actor, Step.reopen, rm_id, period,
@@ -417,13 +468,18 @@ def take_step(
     period: str,
     step: Step,
     given: StepInput,
+    *,
+    settling: Settling,
 ) -> Review:
     """Any step by name as the scope's user (the pages' forms and the API's POSTs); the audit
     log names the scope's actor."""
     user, actor, text = scope.user, scope.actor, given.text
     expected_version = given.expected_version
     if step is Step.start:
-        return start(conn, framework, user, rm_id, period, actor=actor)
+        return start(
+            conn, framework, user, rm_id, period, actor=actor, settling=settling,
+            confirmed=given.confirmed,
+        )  # fmt: skip
     if step is Step.comment:
         return comment(
             conn, user, rm_id, period, text or "", actor=actor, expected_version=expected_version
@@ -442,8 +498,9 @@ def take_step(
         )
     if step is Step.sign_off:
         return sign_off(
-            conn, framework, user, rm_id, period, actor=actor, expected_version=expected_version
-        )
+            conn, framework, user, rm_id, period, actor=actor, settling=settling,
+            expected_version=expected_version, confirmed=given.confirmed,
+        )  # fmt: skip
     return reopen(
         conn, user, rm_id, period, text or "", actor=actor, expected_version=expected_version
     )
@@ -463,4 +520,7 @@ def take_review_step(
                 f"The review of {rm_id} for {period} has changed since it was read (or there is "
                 "none to change), so nothing was changed; read it again and redo the step."
             )
-        return take_step(conn, kraft.framework, scope, rm_id, period, step, given)
+        return take_step(
+            conn, kraft.framework, scope, rm_id, period, step, given,
+            settling=settling_of(kraft.settings),
+        )  # fmt: skip

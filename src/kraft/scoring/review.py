@@ -187,6 +187,8 @@ class Review:
     started_by: str
     started_at: datetime
     updated_at: datetime
+    start_confirmation: str | None = None  # what the starter confirmed (values may change)
+    sign_off_confirmation: str | None = None  # what the signer confirmed
 
     @property
     def key(self) -> str:

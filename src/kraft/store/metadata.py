@@ -211,6 +211,9 @@ reviews = sa.Table(
     sa.Column("started_by", sa.String(), nullable=False),
     sa.Column("started_at", sa.DateTime(), nullable=False),
     sa.Column("updated_at", sa.DateTime(), nullable=False),
+    # The sentence the starter or signer confirmed: the period's values could still change.
+    sa.Column("start_confirmation", sa.Text(), nullable=True),
+    sa.Column("sign_off_confirmation", sa.Text(), nullable=True),
 )
 
 review_snapshots = sa.Table(

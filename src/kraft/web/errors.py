@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from kraft.errors import (
+    ConfirmationRequiredError,
     ConflictError,
     ForbiddenError,
     InvalidInputError,
@@ -21,6 +22,7 @@ STATUSES: tuple[tuple[type[KraftError], int], ...] = (
     (StaleVersionError, 412),
     (VersionRequiredError, 428),
     (InvalidInputError, 422),
+    (ConfirmationRequiredError, 409),
     (ConflictError, 409),
 )
 BAD_REQUEST = 400  # any other refusal of the user's input or setup
