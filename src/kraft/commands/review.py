@@ -222,9 +222,7 @@ def sign_off(
     confirm_provisional: ConfirmOption = False,
 ) -> None:
     """Sign the review off: the scorecard as stored now is frozen in a snapshot."""
-    _step(
-        ctx, rv.Step.sign_off, rm, period, email, version=version, confirmed=confirm_provisional
-    )
+    _step(ctx, rv.Step.sign_off, rm, period, email, version=version, confirmed=confirm_provisional)
 
 
 def reopen(

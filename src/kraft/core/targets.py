@@ -5,14 +5,20 @@ A target version is never changed (the table is its own history), so its ETag is
 the version is now: its numbers and whether it is still the current one. A deletion is a
 deletion record (kraft.scoring.target_table.withdraw_target), after which the scope falls back to
 the team's, the company's or the framework's target.
+
+A change re-rates the periods it covers; a review signed off on one of them keeps its snapshot as
+signed. The change is saved all the same, with a warning naming those reviews
+(`signed_off_warning`), which the CLI prints, the target page shows and the API returns.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -24,8 +30,9 @@ from kraft.core.versions import check_if_match, etag_of
 from kraft.errors import ConflictError, ForbiddenError, InvalidInputError, KraftError
 from kraft.framework.model import Framework, Role
 from kraft.framework.smart import outside_spread
-from kraft.periods import Calendar
+from kraft.periods import Calendar, Period
 from kraft.scoring import target_table
+from kraft.scoring.review import State, list_reviews
 from kraft.scoring.runner import ScoreResult
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import StoredTarget, TargetInput
@@ -42,6 +49,8 @@ class TargetVersion:
     status: str  # current, replaced (by replaced_by) or deleted
     replaced_by: int | None
     grain: str | None
+    # What saving it warned of (signed-off reviews it re-rates); not part of the version.
+    warnings: tuple[str, ...] = dataclasses.field(default=(), compare=False)
 
     def content(self) -> dict[str, Any]:
         s = self.stored
@@ -246,6 +255,51 @@ def reached_rms(conn: Connection, changed: Iterable[tuple[str, str]]) -> frozens
     return frozenset(rms)
 
 
+class Ranged(Protocol):
+    """A target's scope and the periods it covers (an input or a stored version)."""
+
+    @property
+    def scope_type(self) -> str: ...
+    @property
+    def scope_id(self) -> str: ...
+    @property
+    def from_period(self) -> str | None: ...
+    @property
+    def to_period(self) -> str | None: ...
+
+
+SIGNED_NAMED = 10  # signed-off reviews a warning names; more are counted
+
+
+def _overlaps(period: Period, first: date | None, last: date | None) -> bool:
+    return (first is None or period.end >= first) and (last is None or period.start <= last)
+
+
+def signed_off_warning(conn: Connection, calendar: Calendar, changes: list[Ranged]) -> list[str]:
+    """A warning when the targets cover periods of RMs they reach whose reviews are signed off:
+    the change re-rates those periods, and the reviews' snapshots stay as signed."""
+    reviews = list_reviews(conn, state=State.signed_off)
+    signed: dict[tuple[str, str], None] = {}
+    for item in changes if reviews else []:
+        rms = reached_rms(conn, [(item.scope_type, item.scope_id)])
+        first = calendar.parse(item.from_period).start if item.from_period else None
+        last = calendar.parse(item.to_period).end if item.to_period else None
+        for review in reviews:
+            reached = rms is None or review.rm_id in rms
+            if reached and _overlaps(calendar.parse(review.period), first, last):
+                signed[(review.rm_id, review.period)] = None
+    if not signed:
+        return []
+    named = [f"{rm_id} {period}" for rm_id, period in sorted(signed)]
+    more = len(named) - SIGNED_NAMED
+    listed = ", ".join(named[:SIGNED_NAMED]) + (f" and {more} more" if more > 0 else "")
+    return [
+        f"Signed off: this change re-rates {len(named)} period(s) with a signed-off review "
+        f"({listed}); those reviews' snapshots stay as signed, and `kraft review diff` shows "
+        "what now differs"
+    ]
+
+
 def create_target(
     kraft: Kraft, scope: Scope, item: TargetInput, *, origin: str = "web"
 ) -> TargetVersion:
@@ -262,8 +316,9 @@ def create_target(
         _lock(conn)
         version = _add(conn, kraft, scope, item, origin)
         reached = reached_rms(conn, [(scope_type, chosen_id)])
+        warned = signed_off_warning(conn, kraft.calendar, [item])
     rescore(kraft, reached)
-    return version
+    return replace(version, warnings=tuple(warned))
 
 
 def _current(conn: Connection, kraft: Kraft, scope: Scope, target_id: int) -> TargetVersion:
@@ -307,8 +362,9 @@ def replace_target(
         _checked(item, kraft.framework, kraft.calendar)
         new = _add(conn, kraft, scope, item, f"{origin}, replacing {target_id}")
         reached = reached_rms(conn, [(s.scope_type, s.scope_id)])
+        warned = signed_off_warning(conn, kraft.calendar, [item])
     rescore(kraft, reached)
-    return new
+    return replace(new, warnings=tuple(warned))
 
 
 def delete_target(
@@ -324,8 +380,9 @@ def delete_target(
         target_table.withdraw_target(conn, target_id, actor=scope.actor)
         deleted = get_target(conn, kraft.framework, scope, target_id)
         reached = reached_rms(conn, [(version.stored.scope_type, version.stored.scope_id)])
+        warned = signed_off_warning(conn, kraft.calendar, [version.stored])
     rescore(kraft, reached)
-    return deleted
+    return replace(deleted, warnings=tuple(warned))
 
 
 def save_targets(
@@ -345,7 +402,8 @@ def save_targets(
             conn, items, kraft.framework, kraft.calendar, actor=actor, source=source
         )
         reached = reached_rms(conn, [(item.scope_type, item.scope_id) for _, item in items])
-    warnings = unachievable(kraft, [item for _, item in items])
+        signed = signed_off_warning(conn, kraft.calendar, [item for _, item in items])
+    warnings = unachievable(kraft, [item for _, item in items]) + signed
     scored = rescore(kraft, reached) if score else None
     return TargetsSaved(ids, warnings, scored)
 

@@ -4,8 +4,10 @@ GET /rms/{rm_id}/reviews/{period} gives the review (null before it is started) w
 (the version), the steps the caller may take, and for a signed review its snapshot's hash and
 the differences since sign-off. A step is POST /rms/{rm_id}/reviews/{period}/{step} with JSON
 {"text": …, "rating": …}; every step but start needs If-Match with the ETag (428 without, 412
-when stale: nothing changes). 403: not the caller's step to take; 409: not from this state;
-422: a missing reason or text, or a rating the framework does not have. Another RM's review is
+when stale: nothing changes). 403: not the caller's step to take; 409: not from this state, or a
+start or sign-off of a period whose values can still change without "confirm_provisional": true
+(the GET's `unsettled` says why; the confirmation is kept on the review and audited); 422: a
+missing reason or text, or a rating the framework does not have. Another RM's review is
 404, as a missing RM is. Calibration is for admins (everyone) and managers (their teams).
 """
 
@@ -21,6 +23,7 @@ from sqlalchemy.engine import Connection
 from kraft.core.access import Scope, visible_rm
 from kraft.core.inputs import parse_period
 from kraft.core.reviews import StepInput, take_review_step
+from kraft.core.settling import open_claims_note, settling_of, unsettled_reason
 from kraft.errors import KraftError
 from kraft.framework.model import Role
 from kraft.scoring import calibration as cal
@@ -42,6 +45,12 @@ class StepIn(BaseModel):
         default=None, description="comment, self-assessment, or the reason (adjust, reopen)"
     )
     rating: int | None = Field(default=None, description="adjust: the rating given; null: none")
+    confirm_provisional: bool = Field(
+        default=False,
+        description="start, sign-off: confirm that the period's values may still change (it is "
+        "open, or ended within the longest grace window before the data's as-of date); "
+        "without it such a step answers 409 and changes nothing",
+    )
 
 
 class ChangeOut(BaseModel):
@@ -58,16 +67,29 @@ class ReviewOut(BaseModel):
     allowed_steps: list[str]
     snapshot_sha256: str | None = None
     changes_since_sign_off: list[ChangeOut] | None = None
+    unsettled: str | None = Field(
+        default=None,
+        description="why the period's values can still change (a start or sign-off then needs "
+        "confirm_provisional); null: settled",
+    )
+    provisional_note: str | None = Field(
+        default=None,
+        description="values still provisional past every grace window (claims not yet settled): "
+        "a note, no confirmation needed",
+    )
 
 
 def review_out(site: Site, conn: Connection, scope: Scope, rm_id: str, period: str) -> ReviewOut:
     found = rv.get_review(conn, rm_id, period)
     who = rv.parties(conn, scope.user, rm_id)
+    settling = settling_of(site.settings)
     out = ReviewOut(
         rm_id=rm_id,
         period=period,
         review=rv.seen_by(found, who) if found else None,
         allowed_steps=[str(s) for s in rv.allowed_steps(conn, scope.user, rm_id, found)],
+        unsettled=unsettled_reason(conn, settling, period),
+        provisional_note=open_claims_note(conn, site.framework, settling, rm_id, period),
     )
     if found is not None and found.snapshot_id is not None:
         snapshot = rv.get_snapshot(conn, found.snapshot_id)
@@ -153,7 +175,12 @@ def take_step(
     if not who & rv.TRANSITIONS[chosen].parties:
         raise HTTPException(403, _refusal(chosen, rm_id, label))
     version = None if chosen is rv.Step.start else _version(if_match, url)
-    given = StepInput(text=body.text, rating=body.rating, expected_version=version)
+    given = StepInput(
+        text=body.text,
+        rating=body.rating,
+        expected_version=version,
+        confirmed=body.confirm_provisional,
+    )
     take_review_step(site, scope, rm_id, label, chosen, given)
     with site.read() as conn:
         out = review_out(site, conn, scope, rm_id, label)

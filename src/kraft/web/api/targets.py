@@ -46,6 +46,11 @@ class TargetOut(BaseModel):
     source: str
     status: str = Field(description="current, replaced (by replaced_by) or deleted")
     replaced_by: int | None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="after POST, PUT or DELETE: the periods with signed-off reviews the change "
+        "re-rates (their snapshots stay as signed)",
+    )
 
 
 class TargetIn(BaseModel):
@@ -85,6 +90,7 @@ def target_out(version: TargetVersion) -> TargetOut:
         source=s.source,
         status=version.status,
         replaced_by=version.replaced_by,
+        warnings=list(version.warnings),
     )
 
 

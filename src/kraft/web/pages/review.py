@@ -3,7 +3,10 @@ scorecard in brief, the state, the forms of the steps the user may take, the sig
 "data changed since sign-off"), and calibration for admins and managers.
 
 Every rule is kraft.scoring.review's; a form carries the review's version, so a step taken on a
-stale page changes nothing and the page says so (409), showing the review as it is now.
+stale page changes nothing and the page says so (409), showing the review as it is now. When the
+period's values can still change (kraft.core.settling), the start and sign-off forms say why and
+carry the confirmation box the step needs; values kept provisional by open claims alone get a
+note.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from kraft.core.access import Scope, visible_rm
 from kraft.core.inputs import parse_period
 from kraft.core.reviews import StepInput, take_review_step
-from kraft.errors import KraftError
+from kraft.core.settling import open_claims_note, settling_of, unsettled_reason
+from kraft.errors import ConfirmationRequiredError, KraftError
 from kraft.framework.model import Role
 from kraft.scoring import calibration as cal
 from kraft.scoring import review as rv
@@ -78,6 +82,9 @@ def _review_page(
         snapshot = rv.get_snapshot(conn, found.snapshot_id) if found and found.snapshot_id else None
         changes = rv.changes_since_sign_off(conn, site.framework, found) if found else None
         name = rm_name(conn, rm_id)
+        settling = settling_of(site.settings)
+        unsettled = unsettled_reason(conn, settling, label)
+        claims_note = open_claims_note(conn, site.framework, settling, rm_id, label)
     if card is None and found is None:
         raise HTTPException(404, f"There is no scorecard of {rm_id} for {label} to review.")
     kras = {k.id: k for k in site.framework.kras}
@@ -96,6 +103,8 @@ def _review_page(
         "snapshot": snapshot,
         "snapshot_intact": rv.snapshot_intact(snapshot) if snapshot else None,
         "changes": changes,
+        "unsettled": unsettled,
+        "claims_note": claims_note,
         "message": message,
         "done": done,
         "form": form or {},
@@ -154,6 +163,7 @@ def review_step(
     version: Annotated[str, Form()] = "",
     text: Annotated[str, Form()] = "",
     rating: Annotated[str, Form()] = "",
+    confirm_provisional: Annotated[str, Form()] = "",
 ) -> Response:
     """One step from the page's forms; a refusal shows the page again with the sentence."""
     label = parse_period(site.calendar, period, "period").label
@@ -176,10 +186,10 @@ def review_step(
             message="The rating is not a number; choose one of the ratings.",
         )  # fmt: skip
     try:
-        take_review_step(
-            site, scope, rm_id, label, chosen, StepInput(text, given, expected_version=expected)
-        )
-    except rv.ReviewError as error:
+        confirmed = bool(confirm_provisional.strip())
+        step_input = StepInput(text, given, expected_version=expected, confirmed=confirmed)
+        take_review_step(site, scope, rm_id, label, chosen, step_input)
+    except (rv.ReviewError, ConfirmationRequiredError) as error:
         status = status_of(error)
         if status == 412:
             status = 409  # a page shows the review as it is now, with what was typed kept

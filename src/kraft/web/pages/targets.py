@@ -235,6 +235,7 @@ def _version_page(
     *,
     message: str = "",
     saved: str = "",
+    warnings: list[str] | None = None,
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -252,6 +253,7 @@ def _version_page(
         "changeable": _may_change(scope, version),
         "message": message,
         "saved": saved,
+        "warnings": warnings or [],
         "affected": (link, words),
         "form": form
         or {
@@ -268,13 +270,19 @@ def version_page(
 ) -> HTMLResponse:
     with site.read() as conn:
         version = target_cases.get_target(conn, site.framework, scope, target_id)
+        warnings = (
+            target_cases.signed_off_warning(conn, site.calendar, [version.stored]) if saved else []
+        )
     notes = {
         "set": "Saved: the new target is in force.",
         "changed": "Saved: this version replaces the one before it.",
         "deleted": "Deleted: the scope now falls back to the team's, the company's or the "
         "framework's target.",
     }
-    return _version_page(request, site, scope, version, saved=notes.get(saved, ""))
+    said = notes.get(saved, "")
+    return _version_page(
+        request, site, scope, version, saved=said, warnings=warnings if said else []
+    )
 
 
 def _current_of(
