@@ -140,9 +140,7 @@ def test_a_sign_off_in_the_grace_window_is_confirmed_and_recorded_then_reopen_cl
     with book.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(review_snapshots)).scalar() == 0
         assert rv.get_review(conn, "R2", PERIOD).state is rv.State.acknowledged  # type: ignore[union-attr]
-    signed = step(
-        book, "m1@test.in", "R2", Step.sign_off, expected_version=version, confirmed=True
-    )
+    signed = step(book, "m1@test.in", "R2", Step.sign_off, expected_version=version, confirmed=True)
     assert signed.state is rv.State.signed_off and signed.start_confirmation is None
     assert signed.sign_off_confirmation is not None
     assert "less than 30 days" in signed.sign_off_confirmation

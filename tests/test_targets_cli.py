@@ -8,6 +8,7 @@ workshop and RM2 two; workshops_attended is a quarterly count KPI with the frame
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 from kpi_books import activity, kraft, load
 from kraft.cli import app
 from kraft.store.database import workspace_database
+from kraft.store.metadata import review_snapshots, reviews
 from kraft.workspace import Workspace
 
 KPI = "workshops_attended"
@@ -248,3 +250,39 @@ def test_derive_proposes_from_each_rms_own_year(workspace: Workspace, tmp_path: 
         ("RM1", "2026", "2026", 1.05, 0.53, "derive:last-year:5%"),
         ("RM2", "2026", "2026", 2.1, 1.05, "derive:last-year:5%"),
     ]
+
+
+def test_a_target_over_a_signed_off_review_warns_and_keeps_the_snapshot(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Saved all the same; the warning names the review, whose snapshot stays as signed."""
+    ws = _loaded(workspace, tmp_path)
+    db = workspace_database(ws.root, ws.settings.database_url)
+    now = datetime(2026, 1, 5)
+    try:
+        with db.begin() as conn:  # a review of RM1's 2025-Q2, signed off with its snapshot
+            conn.execute(
+                review_snapshots.insert().values(
+                    snapshot_id=1, review_id=1, rm_id="RM1", period="2025-Q2", taken_at=now,
+                    taken_by="m@x.in", framework_id="insurance_rm", framework_version="1",
+                    run_id=1, values_run_id=1, content='{"signed": true}', content_hash="h",
+                )
+            )  # fmt: skip
+            conn.execute(
+                reviews.insert().values(
+                    review_id=1, rm_id="RM1", period="2025-Q2", grain="quarter",
+                    state="signed_off", version=6, started_by="m@x.in", started_at=now,
+                    updated_at=now, signed_off_by="m@x.in", signed_off_at=now, snapshot_id=1,
+                )
+            )  # fmt: skip
+    finally:
+        db.dispose()
+    out = kraft(ws, "targets", "set", "--kpi", KPI, "--scope", "team", "--id", "T1",
+                "--from", "2025-Q2", "--target", "3")  # fmt: skip
+    assert "Saved 1 target version(s)" in out
+    assert "re-rates 1 period(s) with a signed-off review (RM1 2025-Q2)" in " ".join(out.split())
+    assert _kpi_score(ws, "RM1", "2025-Q2")[0] == 3.0  # re-rated
+    assert _query(ws, "SELECT content FROM review_snapshots") == [('{"signed": true}',)]
+    quiet = kraft(ws, "targets", "set", "--kpi", KPI, "--scope", "rm", "--id", "RM2",
+                  "--period", "2025-Q2", "--target", "3")  # fmt: skip
+    assert "signed-off" not in quiet  # RM2 has no signed-off review

@@ -68,10 +68,17 @@ def test_the_cycle_through_the_api(app: FastAPI, tokens: dict[str, dict[str, str
         assert post(client, headers, "start", None, rm_id).status_code == 404
 
     assert post(client, rm, "start", None).status_code == 403  # not the RM's step
-    started = post(client, manager, "start", None)
+    # 2025-Q4 ended on the as-of date: inside the grace window, its values may still change
+    assert "2025-Q4 ended on 2025-12-31, less than 30 days" in before.json()["unsettled"]
+    unconfirmed = post(client, manager, "start", None)
+    assert unconfirmed.status_code == 409
+    assert "needs your confirmation because 2025-Q4 ended" in unconfirmed.json()["detail"]
+    assert client.get(url(), headers=manager).json()["review"] is None  # nothing written
+    started = post(client, manager, "start", None, confirm_provisional=True)
     assert started.status_code == 200, started.text
     etag = started.headers["ETag"]
     assert etag == '"1"' and started.json()["review"]["state"] == "draft"
+    assert started.json()["review"]["start_confirmation"].startswith("Confirmed: 2025-Q4 ended")
     assert post(client, manager, "start", None).status_code == 409  # exists already
 
     missing = post(client, manager, "comment", None, text="No If-Match.")
@@ -105,9 +112,11 @@ def test_the_cycle_through_the_api(app: FastAPI, tokens: dict[str, dict[str, str
     acknowledged = post(client, rm, "acknowledge", etag)
     etag = acknowledged.headers["ETag"]
     assert post(client, rm, "sign-off", etag).status_code == 403
-    signed = post(client, manager, "sign-off", etag)
+    assert post(client, manager, "sign-off", etag).status_code == 409  # not confirmed
+    signed = post(client, manager, "sign-off", etag, confirm_provisional=True)
     assert signed.status_code == 200, signed.text
     body = signed.json()
+    assert body["review"]["sign_off_confirmation"].startswith("Confirmed: 2025-Q4 ended")
     assert body["review"]["state"] == "signed_off" and body["changes_since_sign_off"] == []
     assert re.fullmatch(r"[0-9a-f]{64}", body["snapshot_sha256"])
     assert post(client, manager, "reopen", signed.headers["ETag"], text="x").status_code == 403
@@ -121,8 +130,10 @@ def test_the_cycle_through_the_api(app: FastAPI, tokens: dict[str, dict[str, str
     assert record["final_rating"] == 5 and record["rating"] != 5
 
     with app.state.site.read() as conn:
-        actions = [e.action for e in audit.entries(conn) if e.object_id == f"{OWN_RM}/{PERIOD}"]
+        entries = [e for e in audit.entries(conn) if e.object_id == f"{OWN_RM}/{PERIOD}"]
         assert audit.verify(conn) == []
+    actions = [e.action for e in entries]
+    assert all("Confirmed: 2025-Q4" in (e.new_value or "") for e in (entries[0], entries[-1]))
     assert actions == [
         "review.sign-off", "review.acknowledge", "review.self-assess", "review.submit",
         "review.adjust", "review.comment", "review.start",
@@ -154,10 +165,13 @@ def test_the_cycle_through_the_pages_and_a_re_score_after_sign_off(
     page = manager.get(f"/rms/{rm_id}/reviews/{PERIOD}")
     assert page.status_code == 200 and "not started" in page.text
     assert "Start the review" in page.text
-    started = form_step(manager, rm_id, "start", "")
+    assert 'id="unsettled-start"' in page.text and 'name="confirm_provisional"' in page.text
+    refused = form_step(manager, rm_id, "start", "")
+    assert refused.status_code == 409 and "needs your confirmation" in refused.text
+    started = form_step(manager, rm_id, "start", "", confirm_provisional="1")
     assert started.status_code == 303
     page = manager.get(started.headers["location"])
-    assert "The review is started." in page.text
+    assert "The review is started." in page.text and 'id="review-start-confirmation"' in page.text
     version = version_on(page.text, "comment")
     assert form_step(manager, rm_id, "comment", version, text="Steady.").status_code == 303
     stale = form_step(manager, rm_id, "comment", version, text="Lost?")
@@ -208,6 +222,10 @@ def re_score_after_sign_off(app: FastAPI, tokens: dict[str, dict[str, str]]) -> 
               "period": PERIOD, "target": 99, "threshold": 97},
     )  # fmt: skip
     assert made.status_code == 201, made.text
+    [warning] = made.json()["warnings"]  # saved all the same, naming the signed-off review
+    assert f"({rm_id} {PERIOD})" in warning and "snapshots stay as signed" in warning
+    shown = signed_in(app, "admin").get(f"/targets/{made.json()['target_id']}?saved=set")
+    assert 'id="target-signed-off"' in shown.text and f"{rm_id} {PERIOD}" in shown.text
     after = client.get(url(rm_id), headers=rm).json()
     assert after["snapshot_sha256"] == snapshot
     assert after["review"]["final_rating"] == 5 and after["review"]["version"] == 7
@@ -252,3 +270,16 @@ def test_calibration_for_admins_and_managers_only(
     assert "Calibration" in signed_in(app, "manager").get("/calibration").text
     refused = admin.get(f"/calibration?period={PERIOD}&target=1,2")
     assert "The target distribution has 2 numbers" in refused.text
+
+
+def test_a_settled_quarter_needs_no_confirmation(
+    app: FastAPI, tokens: dict[str, dict[str, str]]
+) -> None:
+    """2025-Q3 ended 92 days before the as-of date: past every grace window."""
+    settled = f"/api/v1/rms/{OWN_RM}/reviews/2025-Q3"
+    client = TestClient(app)
+    assert client.get(settled, headers=tokens["manager"]).json()["unsettled"] is None
+    page = signed_in(app, "manager").get(f"/rms/{OWN_RM}/reviews/2025-Q3")
+    assert "Start the review" in page.text and "confirm_provisional" not in page.text
+    started = client.post(f"{settled}/start", headers=tokens["manager"], json={})
+    assert started.status_code == 200 and started.json()["review"]["start_confirmation"] is None
