@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from kraft.cli import app
-from kraft.core.demo import round_figure
+from kraft.core.demo import fitting_periods, round_figure
+from kraft.framework.loader import load_builtin
+from kraft.framework.model import Unit
+from kraft.periods import Calendar, Grain
 
 
 def _status(runner: CliRunner, folder: Path) -> dict[str, object]:
@@ -97,7 +103,7 @@ def test_the_demo_fits_its_count_and_currency_targets_to_its_book(
     runner: CliRunner, tmp_path: Path
 ) -> None:
     """A default target 60–140 % away from the book's median RM is replaced by the median (two
-    significant digits, threshold in the default's ratio), saved as the company's target and
+    significant digits, threshold the lowest fifth's value), saved as the company's target and
     audited; the defaults that fit stay."""
     args = ["--rms", "20", "--months", "12", "--start", "2025-01", "--no-reports"]
     result = runner.invoke(app, ["demo", str(tmp_path / "d"), *args])
@@ -108,9 +114,26 @@ def test_the_demo_fits_its_count_and_currency_targets_to_its_book(
     revenue = saved["revenue_per_quarter"]
     assert revenue["current"] and revenue["recorded_by"].startswith("cli:")
     target, threshold = Decimal(str(revenue["target"])), Decimal(str(revenue["threshold"]))
-    assert target == round_figure(target) and threshold == round_figure(target * Decimal("0.8"))
+    assert target == round_figure(target) and threshold == round_figure(threshold)
+    assert 0 < threshold < target
     assert f"The demo's revenue_per_quarter target is {target:f}" in result.output
     assert "client_meetings_per_month" not in saved  # its default fits the book
+
+
+@pytest.mark.parametrize(
+    ("grain", "as_of", "expected"),
+    [
+        (Grain.quarter, date(2026, 11, 30), ["2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]),
+        (Grain.quarter, date(2026, 9, 30), ["2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]),
+        (Grain.month, date(2026, 2, 1), [f"2025-{m:02d}" for m in range(1, 13)]),
+        (Grain.year, date(2026, 11, 30), ["2025"]),
+        (Grain.year, date(2026, 12, 31), ["2026"]),
+    ],
+)
+def test_targets_are_fitted_on_the_four_quarters_closed_by_the_as_of_date(
+    grain: Grain, as_of: date, expected: list[str]
+) -> None:
+    assert fitting_periods(Calendar(1), grain, as_of) == expected
 
 
 @pytest.mark.parametrize(
@@ -119,3 +142,44 @@ def test_the_demo_fits_its_count_and_currency_targets_to_its_book(
 )
 def test_a_fitted_target_is_a_round_figure(median: str, rounded: str) -> None:
     assert round_figure(Decimal(median)) == Decimal(rounded)
+
+
+def test_the_demo_book_reads_like_a_real_one(runner: CliRunner, tmp_path: Path) -> None:
+    """make demo's book (seed 7, 50 RMs × 24 months to 2026-11-30): in its last closed quarter every
+    rating band has RMs, Meets is the most common, at most 15 % are Unsatisfactory, the median RM
+    of every count and currency KPI lies within 60–140 % of its target; in its open quarter a
+    minority is at risk (docs/demo-book.md, "How the demo book reads")."""
+    workspace = tmp_path / "demo"
+    made = runner.invoke(app, ["demo", str(workspace), "--start", "2024-12", "--no-reports"])
+    assert made.exit_code == 0, made.output
+    scored = runner.invoke(
+        app, ["-w", str(workspace), "scores", "--period", "2026-Q3", "--format", "json"]
+    )
+    ratings = Counter(row["rating"] for row in json.loads(scored.output))
+    assert set(ratings) == {1, 2, 3, 4, 5}
+    assert ratings.most_common(1)[0][0] == 3
+    assert ratings[1] <= 0.15 * ratings.total()
+    with duckdb.connect(str(workspace / "kraft.duckdb"), read_only=True) as conn:
+        medians = conn.execute(MEDIAN_AGAINST_TARGET, [sorted(SIZED_KPIS), YEARLY_KPIS]).fetchall()
+    assert {kpi for kpi, _ in medians} == SIZED_KPIS - {"regulatory_violations"}
+    assert all(0.6 <= ratio <= 1.4 for _, ratio in medians), medians
+    alerts = runner.invoke(app, ["-w", str(workspace), "alerts", "--format", "json"])
+    assert 0 < json.loads(alerts.output)["rms_total"] < ratings.total() / 2
+
+
+SIZED_KPIS = {
+    kpi.id
+    for _, kpi in load_builtin("insurance_rm").kpis()
+    if kpi.unit in (Unit.count, Unit.count_per_month, Unit.currency)
+}
+YEARLY_KPIS = [k.id for _, k in load_builtin("insurance_rm").kpis() if k.grain is Grain.year]
+# The median RM's value over its target on the 2026-Q3 scorecards (a month KPI's value and target
+# there are its quarter's), year KPIs on the 2026 ones (to date); a target of 0 has no ratio.
+MEDIAN_AGAINST_TARGET = """
+    SELECT item_id, median(actual) / any_value(target)::DOUBLE
+    FROM scores
+    WHERE level = 'kpi' AND item_id IN (SELECT unnest(?)) AND actual IS NOT NULL AND target > 0
+      AND (grain, period) IN (('quarter', '2026-Q3'), ('year', '2026'))
+      AND (grain = 'year') = (item_id IN (SELECT unnest(?)))
+    GROUP BY item_id
+"""

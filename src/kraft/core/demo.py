@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ from kraft.core.compute import rescore
 from kraft.core.context import Kraft
 from kraft.core.targets import save_targets
 from kraft.framework.model import KpiKind, Unit
+from kraft.periods import Calendar, Grain, add_months
 from kraft.scoring.runner import ScoreResult
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import TargetInput, actuals_by_rm, last_full_year
@@ -95,21 +96,21 @@ def add_demo_sign_ins(kraft: Kraft, actor: str) -> list[DemoLogin]:
 
 def fit_demo_targets(kraft: Kraft, actor: str) -> tuple[list[TargetInput], ScoreResult | None]:
     """The demo's own company targets for the count and currency KPIs whose framework default
-    does not fit its book: where the median RM's value over the last full year lies outside 60–140 %
+    does not fit its book: where the median RM's value over the last four closed quarters lies outside 60–140 %
     of the default target, the target becomes that median (two significant digits) and the
-    threshold keeps the default's ratio to it. Saved as any target is (audited, `demo` source),
+    threshold the value the lowest fifth of RM-periods falls below (an RM's book size sets much of
+    their premium, so a threshold at a fixed share of the median would gate a third of the book). Saved as any target is (audited, `demo` source),
     then every RM is scored (with them, or without when all defaults fit). A real workspace keeps
     the framework's defaults."""
     with kraft.db.connect() as conn:
         as_of = as_of_date(conn)
         if as_of is None:
             return [], None
-        year = last_full_year(kraft.calendar, as_of)
         fitted = []
         for _, kpi in kraft.framework.kpis():
             if kpi.unit not in FITTED_UNITS or kpi.grain is None or not kpi.target:
                 continue
-            labels = [p.label for p in kraft.calendar.periods(kpi.grain, year.start, year.end)]
+            labels = fitting_periods(kraft.calendar, kpi.grain, as_of)
             values = sorted(
                 v for vs in actuals_by_rm(conn, kpi, kpi.grain, labels).values() for v in vs
             )
@@ -119,9 +120,7 @@ def fit_demo_targets(kraft: Kraft, actor: str) -> tuple[list[TargetInput], Score
             if median <= 0 or FIT_LOW <= median / kpi.target <= FIT_HIGH:
                 continue
             target = round_figure(median)
-            threshold = (
-                None if kpi.threshold is None else round_figure(target * kpi.threshold / kpi.target)
-            )
+            threshold = None if kpi.threshold is None else round_figure(values[len(values) // 5])
             fitted.append(TargetInput("org", "org", kpi.id, None, None, target, threshold))
     if not fitted:
         return [], rescore(kraft)
@@ -132,6 +131,20 @@ def fit_demo_targets(kraft: Kraft, actor: str) -> tuple[list[TargetInput], Score
         source="demo: fitted to its book",
     )
     return fitted, saved.scored
+
+
+def fitting_periods(calendar: Calendar, grain: Grain, as_of: date) -> list[str]:
+    """The periods of a grain inside the four quarters closed by the as-of date (a growing book's
+    last calendar year lags its current quarters); a yearly KPI takes the last full year."""
+    quarter = calendar.quarter(as_of)
+    last = quarter if as_of >= quarter.end else calendar.previous(quarter)
+    first = add_months(last.end, -12) + timedelta(days=1)
+    inside = [
+        p.label
+        for p in calendar.periods(grain, first, last.end)
+        if p.start >= first and p.end <= last.end
+    ]
+    return inside or [last_full_year(calendar, as_of).label]
 
 
 def round_figure(number: Decimal) -> Decimal:

@@ -51,6 +51,16 @@ ACTIVITY_RATES = {  # events per RM-month (compliance_training: quarterly; perfo
     "innovation_project": 0.08,
     "action_plan_item": 1.00,
 }
+# An engaged RM does more of the optional work: these types' rates scale by e^(k s).
+ENGAGEMENT = {
+    "competitor_analysis_report": 0.5,
+    "market_segment_identified": 0.5,
+    "market_initiative": 0.5,
+    "certification": 0.5,
+    "workshop": 0.4,
+    "seminar": 0.4,
+    "knowledge_sharing": 0.3,
+}
 ACTIVITY_HOURS = {
     "training": (2, 16),
     "compliance_training": (1, 3),
@@ -68,7 +78,7 @@ ACTIVITY_TYPES = table("activities").column("type").enum
 def activities_table(rng: Rng, org: Org, months: Span, quarters: Span, rm_ids: Any) -> Any:
     """Every activity: the rated types, quarterly compliance training, monthly reports."""
     parts = [_rated(rng, org, months, name, rate) for name, rate in ACTIVITY_RATES.items()]
-    rm, _, day = once(rng, quarters, 0.95)
+    rm, _, day = once(rng, quarters, sigmoid(logit(0.95) + org.skill)[:, None])
     status = choice(rng, np.array([0.05, 0.9, 0.05]), rm.size)
     parts.append(_rows(rng, "compliance_training", rm, day, status))
     rm, month = np.nonzero(months.employed & ~org.manager[:, None])
@@ -125,9 +135,7 @@ def _rated(rng: Rng, org: Org, months: Span, name: str, rate: float) -> dict[str
     """An activity type drawn at its monthly rate: trainings and action items have due dates,
     innovation projects an outcome, the rest a status."""
     skill = org.skill[:, None]
-    per_rm = (
-        rate * np.exp(0.3 * skill) if name == "knowledge_sharing" else np.full_like(skill, rate)
-    )
+    per_rm = rate * np.exp(ENGAGEMENT.get(name, 0.0) * skill)
     rm, _, day = events(rng, months, np.broadcast_to(per_rm, months.lo.shape))
     n = rm.size
     bound = org.hi[rm]
@@ -262,7 +270,7 @@ def measurements_table(rng: Rng, org: Org, w: Window, quarters: Span, rm_ids: An
     rm, quarter = np.nonzero(quarters.employed & ~org.manager[:, None])
     s = org.skill[rm]
     n = rm.size
-    saving = np.round(np.clip(rng.normal(15.0 + 4.0 * s, 5.0), 5.0, 30.0), 1)
+    saving = np.round(np.clip(rng.normal(15.0 + 6.0 * s, 5.0), 5.0, 30.0), 1)
     rating = np.clip(np.rint(3.3 + 0.8 * s + rng.normal(0.0, 0.7, n)), 1, 5)
     kpi = np.r_[np.zeros(n, np.int64), np.ones(n, np.int64)]
     rm2, quarter2 = np.r_[rm, rm], np.r_[quarter, quarter]

@@ -107,3 +107,4 @@ CITIES = (
     ("Coimbatore", "South"),
 )
 ZONES = ("North", "South", "East", "West", "Central")
+PROSPECTING_SKILL = 0.4  # new-client leads a month scale by e^(0.4 s)

@@ -113,10 +113,10 @@ def _plain(
 
 
 def _education(rng: Rng, contact: ClientContact, kind: int) -> tuple[dict[str, Arr], int]:
-    """Education sessions: 2-4 a month, about a third of them for a group of clients; the rows
+    """Education sessions: 2-5 a month, about a third of them for a group of clients; the rows
     and the number of group sessions that kept a row."""
     org, months, clients = contact.org, contact.months, contact.clients
-    edu_rate = np.where(org.tiny[:, None], 0.5, np.clip(3.0 + 0.5 * org.skill[:, None], 1.5, 4.5))
+    edu_rate = np.where(org.tiny[:, None], 0.5, np.clip(3.5 + 0.8 * org.skill[:, None], 1.5, 5.5))
     s_rm, _, s_day = events(rng, months, np.broadcast_to(edu_rate, months.lo.shape))
     group = rng.random(s_rm.size) < 0.33
     s_status = choice(rng, np.array([0.93, 0.04, 0.03]), s_rm.size)

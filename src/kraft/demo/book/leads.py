@@ -27,6 +27,7 @@ from kraft.demo.book.constants import (
     NEW_CLIENTS_PER_MONTH,
     NEW_LEAD_SOURCE_P,
     PREMIUM_SIGMA,
+    PROSPECTING_SKILL,
     RETAIL_PREMIUM,
     SEGMENT_P,
     SEGMENT_PREMIUM,
@@ -62,9 +63,10 @@ class Leads:
 
 def lead_events(rng: Rng, org: Org, w: Window, months: Span) -> Leads:
     rm_role = ~org.manager
-    new_rate = (
+    new_rate = (  # an engaged RM prospects more (and so is referred more)
         np.where(org.joiner, JOINER_CLIENTS_PER_MONTH, NEW_CLIENTS_PER_MONTH)
         * org.size
+        * np.exp(PROSPECTING_SKILL * org.skill)
         / float(NEW_LEAD_SOURCE_P @ WIN_BY_SOURCE)
     )
     cross_rate = CROSS_SELLS_PER_MONTH * org.size / CROSS_SELL_WIN

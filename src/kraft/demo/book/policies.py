@@ -233,7 +233,7 @@ def policies_table(
     skill = org.skill[t.rm]
     new = t.business == 0
     # needs assessment: most new business assessed on or before issue, some late, some never
-    ok = rng.random(n) < np.where(new, np.clip(0.9 + 0.04 * skill, 0.7, 0.99), 0.7)
+    ok = rng.random(n) < np.where(new, np.clip(0.9 + 0.06 * skill, 0.7, 0.995), 0.7)
     late = new & ~ok & (rng.random(n) < 0.5)
     ra = np.where(ok, t.issue - between(rng, 0, 30, n), -1)
     ra = np.where(late, t.issue + between(rng, 1, 45, n), ra)

@@ -42,7 +42,7 @@ def events(rng: Rng, span: Span, rate: Arr) -> tuple[Arr, Arr, Arr]:
     return rm, period, day
 
 
-def once(rng: Rng, span: Span, p: float) -> tuple[Arr, Arr, Arr]:
+def once(rng: Rng, span: Span, p: float | Arr) -> tuple[Arr, Arr, Arr]:
     """At most one event per RM and period (probability p, less for a short employment)."""
     hit = span.employed & (rng.random(span.lo.shape) < p * np.minimum(1.0, 2.0 * span.frac))
     rm, period = np.nonzero(hit)

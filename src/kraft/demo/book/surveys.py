@@ -107,7 +107,7 @@ def _digital_service(rng: Rng, contact: ClientContact) -> Responses:
     months = contact.months
     rm, _, day = events(rng, months, np.full(months.lo.shape, 1.5))
     client = contact.clients.picker.pick(rng, rm, day, strict=False)
-    score = likert(rng, 3.7 + 0.15 * contact.org.skill[rm], 0.9)
+    score = likert(rng, 3.7 + 0.35 * contact.org.skill[rm], 0.9)
     return (
         np.full(rm.size, SURVEY_TYPES.index("digital_service")),
         rm,
