@@ -474,7 +474,8 @@ BEFORE, AFTER = "Before", "After"
 
 def before_after(lines: Sequence[BeforeAfter], *, title: str, subtitle: str) -> Spec:
     """The difference in differences as a picture: a panel per KPI (percent), a line per group
-    from its value before the start to its value after; the steeper rise is the effect."""
+    from its value before the start to its value after; the steeper rise is the effect. The
+    axis runs from 0, so that a change of 5 points looks like 5 points of a rate, not a leap."""
     import altair as alt
 
     rows = [
@@ -489,7 +490,7 @@ def before_after(lines: Sequence[BeforeAfter], *, title: str, subtitle: str) -> 
         .mark_line(point=True)
         .encode(
             x=alt.X("window:O", title="Window", sort=[BEFORE, AFTER], axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("value:Q", title="Percent", scale=alt.Scale(zero=False)),
+            y=alt.Y("value:Q", title="Percent", scale=alt.Scale(zero=True)),
             color=alt.Color(
                 "group:N",
                 title=None,

@@ -37,6 +37,7 @@ from kraft.formatting import fixed, signed, to_decimal
 from kraft.framework.model import KPI, Framework
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Period
+from kraft.reports import legends
 from kraft.reports.scores import OverallRow, overall_rows
 from kraft.reports.values import shown_value
 from kraft.scoring.leaderboard import OverallStanding, Roster, load_roster, overall_leaderboard
@@ -564,10 +565,19 @@ def report_environment(autoescape: bool) -> Any:
 
     env = template_environment(autoescape)
     env.globals.update(fixed=fixed, signed=signed, shown_value=shown_value, points=points)
+    env.globals.update(
+        kra_score_class=legends.kra_score_class,
+        kra_score_legend=legends.kra_score_legend,
+        rating_legend=legends.rating_legend,
+        alert_class=legends.alert_class,
+        alert_legend=legends.alert_legend,
+        MOVER_SWATCHES=legends.MOVER_SWATCHES,
+        VARIANCE_SWATCHES=legends.VARIANCE_SWATCHES,
+    )
     return env
 
 
 def render_team_report(report: TeamReport, fmt: ReportFormat) -> str:
     env = report_environment(autoescape=fmt is ReportFormat.html)
     template = env.get_template(f"team.{fmt.value}.j2")
-    return str(template.render(report=report, AlertKind=AlertKind))
+    return str(template.render(report=report))
