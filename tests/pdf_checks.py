@@ -2,12 +2,15 @@
 
 pages_as_png(pdf) -> PNG bytes per page (pdftoppm -r 40); not_blank(png) -> the page shows
 something (its pixels are not all one colour); pixels_of(png, colour) -> how many pixels show a
-chart's colour (a drawn line or bar, not text); pdf_text(pdf) -> the text (pdftotext -layout).
+chart's colour (a drawn line or bar, not text); pdf_text(pdf) -> the text (pdftotext -layout);
+saved_pages(pdf, test) -> the pages as PNGs in tests/artifacts/ (<test>-page-<n>.png), to look at;
+units_first(text) -> the cells and lines that start with a unit (its value left on the line above).
 """
 
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -72,3 +75,27 @@ def page_texts(pdf: bytes) -> list[str]:
 
 def page_count(pdf: bytes) -> int:
     return len(pages_as_png(pdf, resolution=10))
+
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+UNIT_FIRST = re.compile(r"(%|pp|days|a month|lakh|crore)(\s.*)?")
+
+
+def saved_pages(pdf: bytes, test_name: str, resolution: int = 60) -> list[Path]:
+    """Every page of the PDF saved as tests/artifacts/<test>-page-<n>.png (not committed)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name).strip("-")
+    paths = []
+    for number, png in enumerate(pages_as_png(pdf, resolution), start=1):
+        path = ARTIFACTS / f"{name}-page-{number}.png"
+        path.write_bytes(png)
+        paths.append(path)
+    return paths
+
+
+def units_first(text: str) -> list[str]:
+    """The pieces of text that start with a unit, e.g. "%", "% fav" or "% against 79.5 %":
+    -layout text sets the cells of a row apart by two spaces or more, so a unit wrapped below
+    its value, in a cell or in a paragraph, starts such a piece."""
+    cells = (cell.strip() for line in text.splitlines() for cell in re.split(r"\s{2,}", line))
+    return [cell for cell in cells if UNIT_FIRST.fullmatch(cell)]

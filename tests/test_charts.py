@@ -4,6 +4,7 @@ percent, money in the framework's currency (lakh/crore for large INR), and SVG t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -346,6 +347,25 @@ def test_before_after_draws_each_group_in_each_window() -> None:
     ]
     svg = charts.to_svg(spec)
     assert ">Client retention rate (%)<" in svg and ">Window<" in svg
+
+
+def test_before_after_rates_are_drawn_from_0() -> None:
+    """A rise from 85.6 % to 90.7 % on an axis from 86 looks like a leap: the axis runs from 0."""
+    spec = charts.before_after(
+        [
+            charts.BeforeAfter(
+                "Client retention rate", "Participants", Decimal("85.6"), Decimal("90.7")
+            ),
+            charts.BeforeAfter(
+                "Client retention rate", "Non-participants", Decimal("86.3"), Decimal("86.8")
+            ),
+        ],
+        title="Before and after the start",
+        subtitle="",
+    )
+    assert dict(encodings(spec))["y"]["scale"]["zero"] is True
+    ticks = re.findall(r'<text[^>]*text-anchor="end"[^>]*>([0-9.]+)</text>', charts.to_svg(spec))
+    assert ticks and min(float(t) for t in ticks) == 0, ticks
 
 
 def test_a_wild_value_is_marked_at_the_edge_of_the_scored_range(framework: Framework) -> None:

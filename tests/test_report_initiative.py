@@ -20,7 +20,7 @@ from kraft.analysis.initiative import points
 from kraft.cli import app
 from kraft.reports.charts import SERIES_COLOURS
 from kraft.workspace import Workspace
-from pdf_checks import not_blank, pages_as_png, pdf_text, pixels_of
+from pdf_checks import not_blank, pages_as_png, pdf_text, pixels_of, units_first
 from test_initiative import AS_OF, _book
 
 from books import write_table
@@ -112,6 +112,7 @@ def test_report_pdf_reads_right(loaded: Workspace) -> None:
     pdf = out.read_bytes()
     pages = pages_as_png(pdf)
     assert pages and all(not_blank(page) for page in pages)
+    assert units_first(pdf_text(pdf)) == []  # no line starts with a unit wrapped off its value
     text = " ".join(pdf_text(pdf).split())  # lines joined: a wrapped sentence reads on
     for number in key_numbers(impact_json(loaded)):
         assert number in text, number

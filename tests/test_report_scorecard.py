@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from typer.testing import CliRunner
 from kpi_books import configure, kraft, load
 from kraft.cli import app
 from kraft.workspace import Workspace
+from pdf_checks import page_texts, pages_as_png, pixels_of, saved_pages, units_first
 from test_scores_cli import FRAMEWORK, TEAMS, checks, responses
 
 from books import Row
@@ -179,7 +181,7 @@ def not_blank(png: Path) -> bool:
 
 @DUCKDB_ONLY
 def test_the_pdf_reads_like_the_export(
-    book: tuple[Workspace, dict[str, float | None]], tmp_path: Path
+    book: tuple[Workspace, dict[str, float | None]], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     ws, r2 = book
     pdf = tmp_path / "R2.pdf"
@@ -208,15 +210,18 @@ def test_the_pdf_reads_like_the_export(
     assert "(R2)" in text and "4 Exceeds" in text and "100.0 %" in text
     assert f"{r2['2026-Q1 documentation_accuracy_rate']:g} %" in text  # 97.5 %
     assert "Manager's comments" in text or "Manager’s comments" in text
+    assert "Colour of a status or a change: ■ above target, on track or favourable" in text
+    # the 95 % interval keeps its unit: "90.1–99.3 %" on one line, never "%" below it
+    assert re.search(r"\d–\d+(\.\d+)? %", text) and units_first(text) == []
     # the trends have a page of their own, where the actual values are drawn as blue lines
     from kraft.reports.charts import SERIES_COLOURS
-    from pdf_checks import page_texts, pages_as_png, pixels_of
 
     content = pdf.read_bytes()
     texts = page_texts(content)
     (trends,) = [i for i, page in enumerate(texts) if page.strip().startswith("Trends")]
     drawn = [pixels_of(page, SERIES_COLOURS[0]) for page in pages_as_png(content)]
     assert drawn[trends] > 30 and drawn[-1] == 0  # the review page has no chart
+    saved_pages(content, request.node.name)  # tests/artifacts/: look at them
 
 
 @DUCKDB_ONLY

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from kpi_books import configure, kraft, load
 from kraft.cli import app
 from kraft.workspace import Workspace
-from pdf_checks import not_blank, pages_as_png, pdf_text
+from pdf_checks import not_blank, pages_as_png, pdf_text, saved_pages, units_first
 
 from books import Row
 
@@ -282,7 +282,7 @@ def test_report_team_refuses_in_one_sentence(scored: Workspace) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["duckdb"], indirect=True)
-def test_company_report_pdf_reads_right(scored: Workspace) -> None:
+def test_company_report_pdf_reads_right(scored: Workspace, request: pytest.FixtureRequest) -> None:
     pdf_file = scored.root / "company.pdf"
     kraft(scored, "report", "team", "--org", "--period", Q1, "--format", "pdf", "-o", str(pdf_file))
     pdf = pdf_file.read_bytes()
@@ -303,6 +303,13 @@ def test_company_report_pdf_reads_right(scored: Workspace) -> None:
         assert row["rating_label"] in lines[rm]
     assert "Company report, 2026-Q1" in text
     assert "Rating distribution" in text and "RM × KRA scores" in text
+    # every colour is explained on paper too, and no value is wrapped away from its unit
+    flat = " ".join(text.split())
+    assert "Cell colour by KRA score: 95 and over; 80 to under 95; 60 to under 80; under 60" in flat
+    assert "Row colour by rating: 5 Outstanding; 4 Exceeds;" in flat
+    assert "KRA score (0–120)" in text  # the heatmap chart's own gradient legend
+    assert units_first(text) == []
+    saved_pages(pdf, request.node.name)  # tests/artifacts/: look at them
 
 
 def test_long_leaderboards_show_the_top_and_the_bottom(

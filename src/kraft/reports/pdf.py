@@ -36,6 +36,7 @@ tbody tr:nth-child(2), tbody tr:nth-last-child(-n+2) { break-before: avoid; }
 p { orphans: 3; widows: 3; }
 h2, h3 { break-after: avoid; }
 svg, img { max-width: 100%; height: auto; }
+svg { overflow: visible; }
 .chart svg, .chart img { max-height: 170mm; width: auto; }
 """
 
