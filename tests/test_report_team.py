@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kpi_books import configure, kraft, load
+from kpi_books import configure, interaction, kraft, load
 from kraft.cli import app
 from kraft.workspace import Workspace
 from pdf_checks import not_blank, pages_as_png, pdf_text, saved_pages, units_first
@@ -322,3 +322,46 @@ def test_long_leaderboards_show_the_top_and_the_bottom(
     board = md_rows(text, "Leaderboard")
     assert [r[1] for r in board] == ["R2", "… 2 more RMs (every RM is in the xlsx)", "R3"]
     assert [r[0].split()[0] for r in md_rows(text, "RM × KRA scores")] == ["R2", "R3"]
+
+
+SESSIONS_FRAMEWORK = """\
+id: sessions_only
+role: Relationship Manager
+title: Sessions
+kras:
+  - id: customer_education
+    number: 1
+    title: Customer Education
+    weight: 100
+    kpis:
+      - id: education_sessions
+        name: Education sessions
+        kind: computed
+        metric: education_sessions
+        unit: count
+        direction: higher_is_better
+        grain: quarter
+        target: 6
+        threshold: 3
+"""
+
+
+def test_an_open_quarters_variance_compares_counts_by_their_forecast(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """R1 held 6 sessions in 2026-Q3 and 4 in 2026-Q4 to 2026-11-30 (61 of 92 days, no last year):
+    run rate 4 × 92 ÷ 61 = 6.03, within 10 % of both the target 6 and Q3's 6, so R1 is counted
+    neither better nor worse; the part quarter's 4 would have been 33 % worse than both. R2–R4,
+    with no sessions, are worse than the target only."""
+    (workspace.root / "framework.yaml").write_text(SESSIONS_FRAMEWORK, encoding="utf-8")
+    configure(workspace, framework="framework.yaml")
+    days = ["2026-07-10", "2026-08-10", "2026-08-20", "2026-09-01", "2026-09-10", "2026-09-20"]
+    days += ["2026-10-05", "2026-10-20", "2026-11-05", "2026-11-25"]
+    sessions = [interaction(f"E{i}", "R1", "education_session", d) for i, d in enumerate(days)]
+    book = {"teams": TEAMS, "relationship_managers": RMS, "interactions": sessions}
+    load(workspace, tmp_path / "book", book, "2026-11-30")
+    text = kraft(workspace, "report", "team", "--org", "--period", "2026-Q4", "--format", "md")
+    assert "2026-Q4 is still open (data as of 2026-11-30)" in text
+    [row] = [r for r in md_rows(text, "Variance by KPI") if r[0] == "Education sessions"]
+    assert row[1:4] == ["4", "6", "4"]  # the company's to date, Q3, RMs with a value
+    assert row[5:] == ["0", "3", "0", "0"]  # vs target ↑ ↓, vs previous ↑ ↓

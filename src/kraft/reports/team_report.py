@@ -5,7 +5,7 @@ computed a second way: the leaderboard is kraft.scoring.leaderboard.overall_lead
 overall, credibility-adjusted overall, rating, coverage, flags); the heatmap and the movers are the
 stored KRA and overall scores (kraft.reports.scores.overall_rows, the rows `kraft export scores`
 writes); KPIs below threshold are the stored KPI scores (kraft.analysis.alerts.below_threshold);
-the variance table sums kraft.analysis.variance.variances per KPI beside the team's (or the
+the variance table sums kraft.analysis.open_variance.variances_as_of per KPI beside the team's (or the
 company's) own stored KPI value; the at-risk list is kraft.analysis.alerts.alerts; the initiative
 summary is kraft.analysis.initiative.initiative_impact for every initiative running in the period.
 
@@ -30,12 +30,13 @@ from sqlalchemy.engine import Connection
 
 from kraft.analysis.alerts import Alert, AlertKind, alerts, below_threshold
 from kraft.analysis.movers import Mover, biggest_movers
+from kraft.analysis.open_variance import variances_as_of
 from kraft.analysis.pacing import is_open
-from kraft.analysis.variance import Flag, median, variances
+from kraft.analysis.variance import Flag, median
 from kraft.errors import KraftError
 from kraft.formatting import fixed, signed, to_decimal
 from kraft.framework.model import KPI, Framework
-from kraft.metrics.spec import load_catalogue
+from kraft.metrics.spec import Catalogue, load_catalogue
 from kraft.periods import Calendar, Period
 from kraft.reports import legends
 from kraft.reports.scores import OverallRow, overall_rows
@@ -181,6 +182,11 @@ class TeamReport:
         return [row for row in self.heatmap if row.rm_id in shown]
 
     @property
+    def open_period(self) -> bool:
+        """Whether the period was still running on the data's as-of date."""
+        return self.as_of is not None and is_open(self.period, self.as_of)
+
+    @property
     def below_forecast(self) -> bool:
         """Whether the below-threshold list holds forecasts (the period is open)."""
         return any(b.forecast is not None for b in self.below)
@@ -280,7 +286,9 @@ def _assemble(
         below, below_total = _below_threshold(
             conn, framework, period, as_of, shown, roster.names, at_risk
         )
-        variance = _variance(conn, framework, calendar, period, previous, team_id, members)
+        variance = _variance(
+            conn, framework, calendar, (period, previous), as_of, catalogue, team_id, members
+        )
         name = team_name(conn, team_id) if team_id is not None else None
     movers = biggest_movers(before, now.values(), MOVERS)
     return TeamReport(
@@ -419,13 +427,16 @@ def _variance(
     conn: Connection,
     framework: Framework,
     calendar: Calendar,
-    period: Period,
-    previous: Period,
+    periods: tuple[Period, Period],
+    as_of: date | None,
+    catalogue: Catalogue,
     team_id: str | None,
     members: set[str] | None,
 ) -> list[VarianceRow]:
-    """Per KPI: the scope's stored value now and before, and the RMs' variances summed up."""
-    found = variances(conn, framework, calendar, period, rm_ids=members)
+    """Per KPI: the scope's stored value now and before, and the RMs' variances summed up (an
+    open period's counts and sums by their forecast, not their part-period value)."""
+    period, previous = periods
+    found = variances_as_of(conn, framework, calendar, period, as_of, catalogue, rm_ids=members)
     entity = ("org", "org") if team_id is None else ("team", team_id)
     own: dict[tuple[str, str], Decimal | None] = {}
     for r in conn.execute(
