@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -365,3 +366,22 @@ def test_an_open_quarters_variance_compares_counts_by_their_forecast(
     [row] = [r for r in md_rows(text, "Variance by KPI") if r[0] == "Education sessions"]
     assert row[1:4] == ["4", "6", "4"]  # the company's to date, Q3, RMs with a value
     assert row[5:] == ["0", "3", "0", "0"]  # vs target ↑ ↓, vs previous ↑ ↓
+
+
+def test_a_kra_scores_colour_is_the_band_its_legend_names() -> None:
+    from kraft.reports.legends import kra_score_class, kra_score_legend
+
+    bands = {swatch.css: swatch.label for swatch in kra_score_legend()}
+    scores = ["120", "95", "94.99", "80", "79.99", "60", "59.99", "0"]
+    shown = [bands[kra_score_class(Decimal(score))] for score in scores]
+    assert shown == [
+        "95 and over",
+        "95 and over",
+        "80 to under 95",
+        "80 to under 95",
+        "60 to under 80",
+        "60 to under 80",
+        "under 60",
+        "under 60",
+    ]
+    assert kra_score_class(None) == ""

@@ -37,6 +37,7 @@ KRA_SCORE_BANDS = (
     ScoreBand(Decimal(60), Swatch("warn", "60 to under 80")),
     ScoreBand(None, Swatch("bad", "under 60")),
 )
+BELOW_SWATCHES = (Swatch("bad", "below threshold"),)
 MOVER_SWATCHES = (Swatch("above", "rise"), Swatch("bad", "fall"))
 VARIANCE_SWATCHES = (Swatch("warn", "one RM or more unfavourable"),)
 

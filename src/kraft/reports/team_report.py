@@ -582,6 +582,7 @@ def report_environment(autoescape: bool) -> Any:
         rating_legend=legends.rating_legend,
         alert_class=legends.alert_class,
         alert_legend=legends.alert_legend,
+        BELOW_SWATCHES=legends.BELOW_SWATCHES,
         MOVER_SWATCHES=legends.MOVER_SWATCHES,
         VARIANCE_SWATCHES=legends.VARIANCE_SWATCHES,
     )
