@@ -24,6 +24,7 @@ from kraft.scoring.leaderboard import (
     StoredValue,
     _ranked,
     _shrunk_values,
+    _standing_out,
     kpi_leaderboard,
     load_roster,
     overall_leaderboard,
@@ -310,3 +311,16 @@ def test_without_rates_to_shrink_the_adjusted_overall_is_the_stored_one(scored: 
     assert by_rm["L"].overall == Decimal("66.14")
     assert by_rm["L"].rating_label == "Needs improvement"
     assert by_rm["c"].flags == ("insufficient volume ×1",)
+
+
+def test_a_kpi_thin_for_most_rms_flags_nobody() -> None:
+    """report_accuracy_rate too thin for 3 of 4 RMs is the book's matter; CSAT thin for R4 alone
+    marks R4; training thin for 2 of 9 (under a quarter) marks both; doc for 3 of 12 does not."""
+    thin = {
+        "report_accuracy_rate": ["R1", "R2", "R3"],
+        "csat": ["R4"],
+        "training": ["R4", "R5"],
+        "doc": ["R1", "R2", "R6"],
+    }
+    rated = {"report_accuracy_rate": 4, "csat": 4, "training": 9, "doc": 12}
+    assert _standing_out(thin, rated) == {"R4": 2, "R5": 1}

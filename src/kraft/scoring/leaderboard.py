@@ -282,7 +282,8 @@ def overall_leaderboard(
     """Every stored scorecard of the period, with the credibility-adjusted overall, ranked by it.
 
     Flags: "insufficient volume ×n" (KPIs shown but not scored for too few rows), "wide interval
-    ×n" (scored proportion KPIs whose 95 % interval spans more than WIDE_INTERVAL points), "small
+    ×n" (scored proportion KPIs whose 95 % interval spans more than WIDE_INTERVAL points), each
+    counting only the KPIs so for one RM alone or fewer than a quarter of those that have them, "small
     book" (the adjusted overall is SMALL_BOOK_SHIFT points or more from the overall: the raw
     rates rest on few rows), "rating capped" (a rating gate) and "provisional".
     """
@@ -355,19 +356,33 @@ def _adjusted_overalls(
 def _kpi_flag_counts(
     stored: Sequence[Any], found_now: dict[str, dict[str, Estimate]]
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """Per RM: KPIs shown but not scored for too few rows; scored proportions too uncertain."""
-    not_scored: dict[str, int] = {}
-    wide: dict[str, int] = {}
+    """Per RM: KPIs shown but not scored for too few rows; scored proportions too uncertain. Only
+    where the RM stands out: a KPI too thin (or too uncertain) for a quarter of the RMs or more
+    is the book's matter, not the RM's, and flagging everyone would say nothing."""
+    thin: dict[str, list[str]] = {}
+    wide: dict[str, list[str]] = {}
+    rated: dict[str, int] = {}
     for r in stored:
-        if r.level != "kpi":
+        if r.level != "kpi" or r.status not in (*SCORED, Status.insufficient_volume):
             continue
+        rated[r.item_id] = rated.get(r.item_id, 0) + 1
         if r.status == Status.insufficient_volume:
-            not_scored[r.rm_id] = not_scored.get(r.rm_id, 0) + 1
-        elif r.status in SCORED and r.item_id in found_now:
+            thin.setdefault(r.item_id, []).append(r.rm_id)
+        elif r.item_id in found_now:
             estimate = found_now[r.item_id].get(r.rm_id)
             if estimate and estimate.interval and estimate.interval.width > WIDE_INTERVAL:
-                wide[r.rm_id] = wide.get(r.rm_id, 0) + 1
-    return not_scored, wide
+                wide.setdefault(r.item_id, []).append(r.rm_id)
+    return _standing_out(thin, rated), _standing_out(wide, rated)
+
+
+def _standing_out(flagged: dict[str, list[str]], rated: dict[str, int]) -> dict[str, int]:
+    """Per RM, the KPIs flagged for one RM alone or fewer than a quarter of those that have them."""
+    counts: dict[str, int] = {}
+    for kpi_id, rm_ids in flagged.items():
+        if len(rm_ids) == 1 or 4 * len(rm_ids) < rated[kpi_id]:
+            for rm_id in rm_ids:
+                counts[rm_id] = counts.get(rm_id, 0) + 1
+    return counts
 
 
 def _flags(

@@ -43,13 +43,13 @@ ACTIVITY_RATES = {  # events per RM-month (compliance_training: quarterly; perfo
     "competitor_analysis_report": 0.40,
     "market_segment_identified": 0.17,
     "market_initiative": 0.35,
-    "training": 0.60,
-    "certification": 0.08,
-    "workshop": 0.35,
-    "seminar": 0.30,
+    "training": 2.00,
+    "certification": 0.12,
+    "workshop": 0.40,
+    "seminar": 0.35,
     "knowledge_sharing": 0.45,
     "innovation_project": 0.08,
-    "action_plan_item": 1.00,
+    "action_plan_item": 2.00,
 }
 # An engaged RM does more of the optional work: these types' rates scale by e^(k s).
 ENGAGEMENT = {
