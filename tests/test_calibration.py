@@ -22,6 +22,7 @@ import pytest
 
 from kraft.core import reviews as core_reviews
 from kraft.errors import KraftError
+from kraft.periods import Calendar
 from kraft.scoring import calibration as cal
 from review_support import PERIOD, SETTLING, Book, build_book, write_scores
 
@@ -140,7 +141,7 @@ def test_a_signed_review_counts_with_its_frozen_rating_and_scope_narrows(book: B
     with book.db.connect() as conn, pytest.raises(KraftError, match="2025-Q4 has no scores"):
         cal.calibrate(conn, book.framework, "2025-Q4")
     with book.db.connect() as conn:
-        assert cal.latest_scored_period(conn) == PERIOD
+        assert cal.latest_scored_period(conn, Calendar()) == PERIOD
 
 
 def test_score_gap_at_the_edges_of_a_band(book: Book) -> None:

@@ -42,6 +42,11 @@ class Period:
     def contains(self, day: date) -> bool:
         return self.start <= day <= self.end
 
+    def closed_by(self, as_of: date) -> bool:
+        """Whether data as of `as_of` covers the whole period (its last day included): the
+        period can no longer grow; before that it is open or still to come."""
+        return as_of >= self.end
+
     def within(self, other: Period) -> bool:
         return other.start <= self.start and self.end <= other.end
 
@@ -138,6 +143,12 @@ class Calendar:
 
     def previous(self, period: Period) -> Period:
         return self.period(period.grain, period.start - timedelta(days=1))
+
+    def last_closed(self, grain: Grain, as_of: date) -> Period:
+        """The latest period of the grain that data as of `as_of` covers whole: the one holding
+        the as-of date when it is its last day, else the one before."""
+        current = self.period(grain, as_of)
+        return current if current.closed_by(as_of) else self.previous(current)
 
     def parse(self, label: str) -> Period:
         """The period a label names; ValueError naming the expected forms otherwise."""

@@ -366,7 +366,7 @@ def list_reviews(
 def calibration(
     ctx: typer.Context,
     period: Annotated[
-        str | None, typer.Option(help="Period label (default: the latest quarter with scores).")
+        str | None, typer.Option(help="Period label (default: the latest closed quarter with ratings).")
     ] = None,
     target_distribution: Annotated[
         str | None,
@@ -398,7 +398,11 @@ def calibration(
         raise KraftError(f"--flag-gap {flag_gap} must be more than 0 (score points).")
     db = open_database(workspace, read_only=True)
     with db.connect() as conn:
-        label = _label(ctx, period) if period else cal.latest_scored_period(conn)
+        label = (
+            _label(ctx, period)
+            if period
+            else cal.latest_scored_period(conn, calendar_of(workspace))
+        )
         if label is None:
             raise KraftError("There are no scores yet; run `kraft compute` first.")
         result = cal.calibrate(

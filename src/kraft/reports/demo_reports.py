@@ -91,7 +91,7 @@ def _last_closed_quarter(conn: sa.Connection, calendar: Calendar) -> str | None:
         ),
         key=lambda p: p.start,
     )
-    closed = [p for p in labels if as_of is None or p.end <= as_of]
+    closed = [p for p in labels if as_of is None or p.closed_by(as_of)]
     chosen = closed or labels
     return chosen[-1].label if chosen else None
 

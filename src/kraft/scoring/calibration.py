@@ -33,7 +33,9 @@ from sqlalchemy.engine import Connection
 
 from kraft.errors import KraftError
 from kraft.framework.model import Framework, RatingBand
+from kraft.periods import Calendar, Grain
 from kraft.scoring.review import State, list_reviews
+from kraft.scoring.stored import as_of_date
 from kraft.store.metadata import scores
 from kraft.store.roster import RMS, rm_names, rm_records, team_names, team_tree
 
@@ -145,14 +147,23 @@ def parse_target_distribution(text: str, framework: Framework) -> list[Decimal]:
     return numbers
 
 
-def latest_scored_period(conn: Connection, grain: str = "quarter") -> str | None:
+def latest_scored_period(conn: Connection, calendar: Calendar) -> str | None:
+    """The quarter calibration opens on: the latest one rated and closed by the data's as-of
+    date (its ratings can no longer move), else the latest rated one."""
     labels = conn.execute(
         sa.select(scores.c.period)
         .distinct()
-        .where(scores.c.grain == grain, scores.c.level == "overall", scores.c.rating.is_not(None))
+        .where(
+            scores.c.grain == Grain.quarter.value,
+            scores.c.level == "overall",
+            scores.c.rating.is_not(None),
+        )
     ).scalars()
-    found = [str(label) for label in labels]
-    return max(found) if found else None
+    rated = sorted((calendar.parse(str(label)) for label in labels), key=lambda p: p.start)
+    as_of = as_of_date(conn)
+    closed = [p for p in rated if as_of is not None and p.closed_by(as_of)]
+    chosen = closed or rated
+    return chosen[-1].label if chosen else None
 
 
 def line_managers(conn: Connection) -> dict[str, str | None]:

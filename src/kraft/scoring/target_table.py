@@ -334,8 +334,7 @@ def withdraw_target(conn: Connection, target_id: int, *, actor: str) -> int:
 
 def last_full_year(calendar: Calendar, as_of: date) -> Period:
     """The latest (fiscal) year that has ended by the as-of date."""
-    year = calendar.year(as_of)
-    return year if as_of >= year.end else calendar.previous(year)
+    return calendar.last_closed(Grain.year, as_of)
 
 
 def _credible(kpi: KPI, denominator: float | None) -> bool:

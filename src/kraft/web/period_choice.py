@@ -70,7 +70,7 @@ def choose_period(
         raise KraftError(f"There are no scores{whose} yet; an admin runs the compute first.")
     else:
         quarters = [p for p in parsed if p.grain is Grain.quarter]
-        closed = [p for p in quarters if as_of is not None and as_of >= p.end]
+        closed = [p for p in quarters if as_of is not None and p.closed_by(as_of)]
         by_grain = [[p for p in parsed if p.grain is g] for g in GRAIN_ORDER]
         candidates = next(c for c in (closed, quarters, *by_grain) if c)
         chosen = max(candidates, key=lambda p: p.start)

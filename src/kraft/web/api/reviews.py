@@ -227,7 +227,7 @@ def calibration(
         label = (
             parse_period(site.calendar, period, "period").label
             if period
-            else cal.latest_scored_period(conn)
+            else cal.latest_scored_period(conn, site.calendar)
         )
         if label is None:
             raise HTTPException(404, "There are no scores yet; an admin runs the compute first.")

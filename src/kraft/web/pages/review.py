@@ -229,7 +229,7 @@ def calibration_page(
         label = (
             parse_period(site.calendar, period, "period").label
             if period
-            else cal.latest_scored_period(conn)
+            else cal.latest_scored_period(conn, site.calendar)
         )
         result = None
         if label is not None:
