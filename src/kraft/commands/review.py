@@ -366,7 +366,8 @@ def list_reviews(
 def calibration(
     ctx: typer.Context,
     period: Annotated[
-        str | None, typer.Option(help="Period label (default: the latest closed quarter with ratings).")
+        str | None,
+        typer.Option(help="Period label (default: the latest closed quarter with ratings)."),
     ] = None,
     target_distribution: Annotated[
         str | None,

@@ -3,6 +3,7 @@ email, one per manager and per RM, each one the mail server accepts written to t
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from kraft.analysis.alerts import Alert, Closing
 from kraft.analysis.pacing import is_open
-from kraft.analysis.ranking import DROP_POINTS, Ranking, ranked_alerts
+from kraft.analysis.ranking import DROP_POINTS, KpiAlert, Ranking, RmAlert, ranked_alerts
 from kraft.core.context import Kraft
 from kraft.core.inputs import parse_period
 from kraft.errors import InvalidInputError, KraftError
@@ -24,6 +25,9 @@ from kraft.scoring.stored import as_of_date
 from kraft.store import audit
 from kraft.store.metadata import scores
 from kraft.store.roster import members, rm_exists, rm_names, team_exists, teams_below
+
+RMS_AT_RISK_SHOWN = 25  # at-risk RMs a page lists, most severe first; the rest are counted
+KPI_ALERTS_SHOWN = 25  # KPI alerts a page lists, most severe first
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,39 @@ def _narrowed_rms(kraft: Kraft, conn: Connection, narrowing: Narrowing) -> set[s
             )
         chosen = {narrowing.rm_id} if chosen is None else chosen & {narrowing.rm_id}
     return chosen
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    """The ranked alerts of the open quarter (kraft.analysis.ranking), the most severe shown."""
+
+    period: Period | None  # the open quarter on the as-of date, if any
+    as_of: date | None
+    rms: list[RmAlert]
+    rms_total: int
+    kpis: list[KpiAlert]
+    kpis_total: int
+    names: dict[str, str | None]
+
+
+def at_risk(kraft: Kraft, conn: Connection, rm_ids: Collection[str] | None) -> AtRisk:
+    """The RMs at risk and the KPI alerts of the quarter open on the as-of date (of the RMs
+    named, or all), by severity: the ranking `kraft alerts` and the digests use, with the values
+    closing soon and the workspace's scoring policy."""
+    as_of = as_of_date(conn)
+    if as_of is None:
+        return AtRisk(None, None, [], 0, [], 0, {})
+    quarter = kraft.calendar.quarter(as_of)
+    if not is_open(quarter, as_of):
+        return AtRisk(None, as_of, [], 0, [], 0, {})
+    ranking = ranked_alerts(
+        conn, kraft.framework, kraft.calendar, quarter, as_of, kraft.catalogue,
+        closing=Closing(kraft.compute_parameters), rm_ids=rm_ids, policy=kraft.scoring_policy(),
+    )  # fmt: skip
+    rms, kpis = ranking.rms[:RMS_AT_RISK_SHOWN], ranking.kpis[:KPI_ALERTS_SHOWN]
+    shown = {r.rm_id for r in rms} | {k.rm_id for k in kpis}
+    names: dict[str, str | None] = {rm: name for rm, name in rm_names(conn).items() if rm in shown}
+    return AtRisk(quarter, as_of, rms, len(ranking.rms), kpis, len(ranking.kpis), names)
 
 
 def alert_email(kraft: Kraft, found: PeriodAlerts, ranking: Ranking) -> AlertEmail:

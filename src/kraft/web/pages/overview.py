@@ -10,7 +10,7 @@ keeps it per period and data version (Site.kept), so that the next view is a tem
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,19 +20,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
-from kraft.analysis.alerts import Closing
 from kraft.analysis.movers import Mover, biggest_movers
 from kraft.analysis.pacing import is_open
-from kraft.analysis.ranking import KpiAlert, RmAlert, ranked_alerts
+from kraft.core.alerts import AtRisk, at_risk
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
-from kraft.metrics.spec import load_catalogue
 from kraft.periods import Calendar, Period
 from kraft.reports import charts
 from kraft.reports.scores import OverallRow, overall_rows
 from kraft.reports.team_report import BOARD_LIMIT, MOVERS
-from kraft.scoring.stored import as_of_date, numeric
-from kraft.store.roster import rm_names, team_tree
+from kraft.scoring.stored import numeric
+from kraft.store.roster import team_tree
 from kraft.web.boards import board_if_ready
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.freshness import freshness
@@ -42,9 +40,6 @@ from kraft.web.shown import Shown
 from kraft.web.site import Site
 
 router = APIRouter(include_in_schema=False)
-
-RMS_AT_RISK_SHOWN = 25  # at-risk RMs a page lists, most severe first; the rest are counted
-KPI_ALERTS_SHOWN = 25  # KPI alerts a page lists, most severe first
 
 
 @dataclass(frozen=True)
@@ -69,19 +64,6 @@ class Overview:
     up: list[Mover]
     down: list[Mover]
     charts: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class AtRisk:
-    """The ranked alerts of the open quarter (kraft.analysis.ranking), the most severe shown."""
-
-    period: Period | None  # the open quarter on the as-of date, if any
-    as_of: date | None
-    rms: list[RmAlert]
-    rms_total: int
-    kpis: list[KpiAlert]
-    kpis_total: int
-    names: dict[str, str | None]
 
 
 def build_overview(
@@ -165,40 +147,14 @@ def _teams(conn: Connection, now: Sequence[OverallRow]) -> list[TeamLine]:
     return lines
 
 
-def at_risk(
-    conn: Connection,
-    framework: Framework,
-    calendar: Calendar,
-    rm_ids: Collection[str] | None,
-    parameters: Mapping[str, int] | None = None,
-) -> AtRisk:
-    """The RMs at risk and the KPI alerts of the quarter open on the as-of date, by severity:
-    the ranking `kraft alerts` and the digests use (with the catalogue's parameters, also the
-    values closing soon)."""
-    as_of = as_of_date(conn)
-    if as_of is None:
-        return AtRisk(None, None, [], 0, [], 0, {})
-    quarter = calendar.quarter(as_of)
-    if not is_open(quarter, as_of):
-        return AtRisk(None, as_of, [], 0, [], 0, {})
-    closing = Closing(parameters) if parameters is not None else None
-    ranking = ranked_alerts(
-        conn, framework, calendar, quarter, as_of, load_catalogue(), closing=closing, rm_ids=rm_ids
-    )
-    rms, kpis = ranking.rms[:RMS_AT_RISK_SHOWN], ranking.kpis[:KPI_ALERTS_SHOWN]
-    shown = {r.rm_id for r in rms} | {k.rm_id for k in kpis}
-    names: dict[str, str | None] = {rm: name for rm, name in rm_names(conn).items() if rm in shown}
-    return AtRisk(quarter, as_of, rms, len(ranking.rms), kpis, len(ranking.kpis), names)
-
-
 def at_risk_if_ready(site: Site, choice: PeriodChoice, as_of: date | None) -> AtRisk | None:
     """The company's at-risk list, or None while it is made in the background: pacing every
     KPI of 2,000 RMs takes seconds (a closed quarter has nothing to pace: no wait)."""
-    framework, calendar = site.framework, site.calendar
+    calendar = site.calendar
 
     def make() -> AtRisk:
         with site.read() as conn:
-            return at_risk(conn, framework, calendar, None, site.compute_parameters)
+            return at_risk(site, conn, None)
 
     key = ("at-risk", choice.base)  # the open quarter's, whatever period is shown
     if as_of is None or not is_open(calendar.quarter(as_of), as_of):

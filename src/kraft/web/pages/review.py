@@ -18,6 +18,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kraft.core.access import Scope, visible_rm
+from kraft.core.home import home_periods, reviews_due
 from kraft.core.inputs import parse_period
 from kraft.core.reviews import StepInput, take_review_step
 from kraft.core.settling import open_claims_note, settling_of, unsettled_reason
@@ -122,7 +123,8 @@ def _score(value: Any) -> str:
 def reviews_page(
     request: Request, site: SiteDep, scope: PageScope, period: str = "", state: str = ""
 ) -> HTMLResponse:
-    """The reviews of the RMs in the user's scope (an RM: their own)."""
+    """The reviews of the RMs in the user's scope (an RM: their own), and who has a scorecard
+    for the period (by default the last closed quarter) but no review of it yet."""
     label = parse_period(site.calendar, period, "period").label if period else None
     chosen = None
     if state:
@@ -132,11 +134,16 @@ def reviews_page(
             raise HTTPException(422, f"state: {state!r} is not a review state.") from None
     with site.read() as conn:
         found = rv.list_reviews(conn, period=label, rm_ids=scope.rm_ids, state=chosen)
+        closed = home_periods(conn, site.calendar).closed
+        due_label = label or (closed.label if closed else None)
+        to_start = (
+            [d for d in reviews_due(conn, scope, due_label) if d.state is None] if due_label else []
+        )
     return render_page(
         request,
         "review.html.j2",
         {"listing": found, "labels": _labels(site), "filters": {"period": period, "state": state},
-         "states": list(rv.State)},
+         "states": list(rv.State), "to_start": to_start, "due_period": due_label},
     )  # fmt: skip
 
 

@@ -11,7 +11,6 @@ picked.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,9 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 
 from kraft.core.access import Scope
+from kraft.core.alerts import AtRisk, at_risk
+from kraft.core.context import data_version
+from kraft.core.home import manager_home
 from kraft.framework.model import KPI, Framework
 from kraft.periods import Period
 from kraft.reports import charts
@@ -38,11 +40,10 @@ from kraft.scoring.leaderboard import (
     scorecard_kpis,
 )
 from kraft.scoring.stored import numeric
-from kraft.store.roster import members, rm_names, scored_rms, team_name, team_tree, teams_below
+from kraft.store.roster import members, team_name, teams_below
 from kraft.web.boards import company_board, company_kpi_board, stored_cards, team_kpi, team_overall
 from kraft.web.deps import PageScope, SiteDep
 from kraft.web.downloads import download, safe_name
-from kraft.web.pages.overview import AtRisk, at_risk
 from kraft.web.period_choice import PeriodChoice, choose_period
 from kraft.web.render import chart, render_page
 from kraft.web.shown import Shown
@@ -57,42 +58,39 @@ HEAT_LIMIT = 50  # RMs the team's heatmap draws (the table lists them all)
 # -- the teams ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TeamRow:
-    team_id: str
-    name: str
-    parent_team_id: str | None
-    leader: str | None
-    rms: int
-    depth: int
+REVIEWS_SHOWN = 25  # reviews due the home lists, those furthest behind first; the rest counted
 
 
-def visible_teams(conn: Connection, scope: Scope) -> list[TeamRow]:
-    """The teams in scope as a tree (parents before their children), with their RM counts."""
-    tree, names = team_tree(conn), rm_names(conn)
-    rms = Counter(scored_rms(conn).values())
-    children = tree.children([t for t in tree.teams if scope.can_see_team(t)])
-    result: list[TeamRow] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for team_id in children.get(parent, []):
-            t = tree.teams[team_id]
-            leader = names.get(t.leader_rm_id) if t.leader_rm_id else None
-            result.append(TeamRow(team_id, t.name, t.parent_team_id, leader, rms[team_id], depth))
-            walk(team_id, depth + 1)
-
-    walk(None, 0)
-    return result
+def manager_at_risk(site: Site, conn: Connection, scope: Scope) -> AtRisk | None:
+    """The at-risk RMs and KPI alerts of the manager's RMs (None for an admin: the company's
+    are on the overview), kept per data version."""
+    if scope.rm_ids is None:
+        return None
+    rm_ids = scope.rm_ids
+    key = ("manager-at-risk", rm_ids, data_version(conn, site.framework))
+    found: AtRisk = site.kept_each.get(key, lambda: at_risk(site, conn, rm_ids))
+    return found
 
 
 @router.get("/teams", response_class=HTMLResponse)
 def teams(request: Request, site: SiteDep, scope: PageScope) -> Response:
-    """The admin's every team; a manager's teams and those below them. An RM has none."""
+    """A manager's home (an admin's: every team): their teams with the scored RMs of each
+    subtree, the teams' KPIs and mean overall scores of the last closed and the open quarter,
+    the at-risk RMs, and the reviews of the last closed quarter. An RM has none."""
     if not scope.sees_others:
         raise HTTPException(404, NO_TEAM)
     with site.read() as conn:
-        found = visible_teams(conn, scope)
-    return render_page(request, "teams.html.j2", {"teams": found, "scope": scope})
+        home = manager_home(site, conn, scope)
+        risky = manager_at_risk(site, conn, scope)
+    context = {
+        "home": home,
+        "scope": scope,
+        "risky": risky,
+        "framework": site.framework,
+        "shown": Shown(site.framework.currency),
+        "reviews_shown": REVIEWS_SHOWN,
+    }
+    return render_page(request, "teams.html.j2", context)
 
 
 # -- a team -------------------------------------------------------------------------------------
@@ -182,7 +180,7 @@ def team_at_risk(site: Site, conn: Connection, team_id: str, choice: PeriodChoic
 
     def make() -> AtRisk:
         team_rms = members(conn, teams_below(conn, [team_id]))
-        return at_risk(conn, site.framework, site.calendar, team_rms, site.compute_parameters)
+        return at_risk(site, conn, team_rms)
 
     found: AtRisk = site.kept_each.get(("team-at-risk", team_id, choice.base), make)
     return found
