@@ -178,6 +178,7 @@ RULES: dict[str, Rule] = {
     "GET /kpis": Rule(EVERYONE),
     "GET /kpis/{kpi_id}": Rule(EVERYONE, query=SCORED),
     "GET /framework": Rule(EVERYONE),
+    "GET /help/data-contract": Rule(EVERYONE),
     "GET /imports": Rule(ADMIN),
     "POST /imports/check": Rule(
         ADMIN, ok=codes(422), files={"files": ("clients.csv", BAD_CLIENTS, "text/csv")}

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from kraft.schema.tables import TABLES
+from kraft.schema.tables import TABLES, TABLES_BY_NAME
 from kraft.store import audit
 from kraft.web.jobs import ComputeJobs
 from web_support import LOGINS, Browser, bearer, build_demo, served_app
@@ -111,12 +111,24 @@ def upload_folders(folder: Path) -> list[Path]:
     return sorted(folder.glob("kraft-upload-*"))
 
 
-def problem_cells(html: str) -> set[tuple[str, int, str]]:
-    """(file, row, column) of each line of the page's problem table."""
+def problem_groups(html: str) -> list[tuple[str, str, int, list[int]]]:
+    """(file, column, problems, the example rows) of each line of the page's problem table."""
     table = re.search(r'<table id="import-problems">(.*?)</table>', html, re.S)
     assert table, "no problem table on the page"
-    cells = re.findall(r'<tr><td>([^<]*)</td><td class="num">(\d*)</td><td>([^<]*)</td>', table[1])
-    return {(f, int(r), c) for f, r, c in cells if r}
+    lines = re.findall(
+        r'<tr><td>([^<]*)</td><td>([^<]*)</td><td class="num">([\d,]+)</td><td>(.*?)</td></tr>',
+        table[1],
+        re.S,
+    )
+    return [
+        (f, c, int(n.replace(",", "")), [int(r) for r in re.findall(r"<li>row (\d+):", examples)])
+        for f, c, n, examples in lines
+    ]
+
+
+def problem_cells(html: str) -> set[tuple[str, int, str]]:
+    """(file, row, column) of each example of the page's problem table."""
+    return {(f, r, c) for f, c, _, rows in problem_groups(html) for r in rows}
 
 
 def csv_file(name: str, text: str) -> tuple[str, tuple[str, bytes, str]]:
@@ -136,7 +148,8 @@ def test_a_bad_upload_lists_every_problem_and_changes_nothing(app: FastAPI, uplo
     )
     assert answer.status_code == 422
     assert "Check failed: nothing was written" in answer.text
-    assert "5 problem(s)" in answer.text
+    assert "5 problem(s); nothing was written." in answer.text
+    assert "By file and column: 5 groups." in answer.text
     cells = problem_cells(answer.text)
     assert {(r, c) for f, r, c in cells if f == "policies.csv"} == BAD_CELLS
     assert ("clients.csv", 2, "segment") in cells
@@ -162,15 +175,52 @@ def test_a_bad_upload_lists_every_problem_and_changes_nothing(app: FastAPI, uplo
     assert upload_folders(uploads) == []
 
 
-def test_a_long_problem_list_shows_the_first_thousand_and_the_exact_total(app: FastAPI) -> None:
-    rows = "".join(f"CBAD{i:05d},Client,royalty\n" for i in range(1005))
-    answer = signed_in(app, "admin").form(
-        "/imports/check", {}, files=[csv_file("clients.csv", "client_id,name,segment\n" + rows)]
-    )
+def test_a_long_problem_list_is_grouped_by_file_and_column_with_the_exact_total(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = "".join(f"CBAD{i:05d},Client,royalty,2025-02-01\n" for i in range(702))
+    rows = bad + "CBAD-X,Client,moon,2025-01-01\nCBAD-Y,Client,retail,never\n"
+    files = [csv_file("clients.csv", "client_id,name,segment,acquired_date\n" + rows)]
+    answer = signed_in(app, "admin").form("/imports/check", {}, files=files)
     assert answer.status_code == 422
-    assert "1,005 problem(s); the first 1,000 are listed." in answer.text
-    cells = problem_cells(answer.text)
-    assert len(cells) == 1000 and ("clients.csv", 1001, "segment") in cells
+    assert "704 problem(s); nothing was written." in answer.text
+    assert "By file and column: 2 groups." in answer.text and "The first 20" not in answer.text
+    groups = problem_groups(answer.text)
+    assert [(f, c, n) for f, c, n, _ in groups] == [
+        ("clients.csv", "segment", 703),
+        ("clients.csv", "acquired_date", 1),
+    ]
+    assert [rows for *_, rows in groups] == [[2, 3, 4], [705]]  # the first three of each
+    assert "and 700 more" in answer.text
+    assert answer.text.count("<tr>") < 20  # not 704 lines: the page stays short
+
+    monkeypatch.setattr("kraft.web.pages.imports.SHOWN_GROUPS", 1)
+    answer = signed_in(app, "admin").form("/imports/check", {}, files=files)
+    assert [c for _, c, _, _ in problem_groups(answer.text)] == ["segment"]
+    assert "By file and column: 2 groups, the first 1 listed." in answer.text
+    assert "Not listed: 1 more problem in 1 more group." in answer.text
+
+
+def test_header_problems_name_their_file_every_file_checked(app: FastAPI) -> None:
+    files = [
+        csv_file("policies.csv", "policy_id,client_id\nP1,C1\n"),
+        csv_file("clients.csv", "name,segment\nAsha,retail\n"),
+    ]
+    answer = signed_in(app, "admin").form("/imports/check", {}, files=files)
+    assert answer.status_code == 422
+    groups = [(f, c, n) for f, c, n, _ in problem_groups(answer.text)]
+    given = {"policy_id", "client_id"}
+    missing = [
+        c.name for c in TABLES_BY_NAME["policies"].columns if c.required and c.name not in given
+    ]
+    assert "rm_id" in missing
+    assert groups == [
+        *(("policies.csv", column, 1) for column in missing),
+        ("clients.csv", "client_id", 1),
+    ]
+    assert "a required column missing from the header" in answer.text
+    assert 'href="/help/data-contract"' in answer.text
+    assert "docs/data-contract.md" not in answer.text
 
 
 def test_a_file_that_is_no_table_is_one_sentence(app: FastAPI) -> None:
@@ -184,7 +234,9 @@ def test_a_file_that_is_no_table_is_one_sentence(app: FastAPI) -> None:
     )
     assert api_read.status_code == 422
     assert api_read.json()["detail"].startswith("salaries.csv: 'salaries' is not a table of the")
-    assert api_read.json()["errors"][0]["reason"] == api_read.json()["detail"]
+    problem = api_read.json()["errors"][0]
+    assert problem["file"] == "salaries.csv"
+    assert api_read.json()["detail"] == f"salaries.csv: {problem['reason']}"
     api = TestClient(app).post(
         "/api/v1/imports",
         headers=bearer(app, "admin"),

@@ -9,8 +9,8 @@ validation then refuses the batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from kraft.framework.model import KpiKind
 if TYPE_CHECKING:  # the readers load pyarrow: only when a command imports
     from kraft.ingest.importer import ImportResult, Mode
     from kraft.ingest.sources import RawTable
+    from kraft.ingest.validate import Problem
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,26 @@ def import_data(
         return validate_and_write()
     with kraft.writer():  # waits for a compute or another import
         return validate_and_write()
+
+
+@dataclass
+class ProblemGroup:
+    """The problems of one file and column (column None: the file's own, or a row's), with how
+    many there are and the first few as examples."""
+
+    source: str
+    column: str | None
+    count: int = 0
+    examples: list[Problem] = field(default_factory=list)
+
+
+def problem_groups(problems: Sequence[Problem], examples: int = 3) -> list[ProblemGroup]:
+    """A rejected batch's problems by file and column, in the order each group first appears
+    (the problems come in file and row order): 704 problems of one column read as one line."""
+    groups: dict[tuple[str, str | None], ProblemGroup] = {}
+    for p in problems:
+        group = groups.setdefault((p.source, p.column), ProblemGroup(p.source, p.column))
+        group.count += 1
+        if len(group.examples) < examples:
+            group.examples.append(p)
+    return list(groups.values())

@@ -19,8 +19,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kraft.errors import KraftError
-from kraft.ingest.validate import FILE, ROW
+from kraft.errors import InvalidInputError, KraftError
+from kraft.ingest.validate import FILE, ROW, Problem
 from kraft.schema.tables import TABLES_BY_NAME, ColumnType
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
@@ -51,6 +51,47 @@ class RawTable:
     def release(self) -> None:
         """Drop the rows once they are staged, so a large batch is not held twice."""
         self.data = self.data.schema.empty_table()
+
+
+class MissingColumnsError(InvalidInputError):
+    """A file (or sheet) whose header lacks required columns of its table."""
+
+    def __init__(self, source: str, columns: list[str]) -> None:
+        super().__init__(
+            f"{source}: the required column(s) {', '.join(columns)} are missing from the "
+            "header; add them (the data contract lists every table's columns)."
+        )
+        self.source = source
+        self.columns = columns
+
+
+class UnreadableFilesError(InvalidInputError):
+    """Files that cannot be read as tables of the contract (a header without its required
+    columns, a name that is no table, text that is not UTF-8, …), every file of the batch tried,
+    so that one check names each file's problem; each problem names its file."""
+
+    def __init__(self, problems: list[Problem], sentences: list[str]) -> None:
+        files = len({p.source for p in problems})
+        message = (
+            sentences[0]
+            if len(sentences) == 1
+            else f"{files} file(s) cannot be read as tables of the import contract:"
+        )
+        super().__init__(message, details=sentences if len(sentences) > 1 else [])
+        self.problems = problems
+
+
+def _file_problems(source: str, error: KraftError) -> list[Problem]:
+    """The problems of one file that could not be read: one per missing column, else one for
+    the file, its sentence without the file's name in front (the problem names the file)."""
+    if isinstance(error, MissingColumnsError):
+        return [
+            Problem(error.source, 1, column, None, "a required column missing from the header")
+            for column in error.columns
+        ]
+    prefix = f"{source}: "
+    text = error.message.removeprefix(prefix) if error.message.startswith(prefix) else error.message
+    return [Problem(source, None, None, None, text)]
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -84,28 +125,38 @@ def read_sources(paths: Iterable[Path], max_bytes: int | None = None) -> list[Ra
     files = discover(paths)
     names = _display_names(files)
     tables: list[RawTable] = []
+    problems: list[Problem] = []
+    sentences: list[str] = []
     for path in files:
-        size = path.stat().st_size
-        if size > cap:
-            raise KraftError(
-                f"{names[path]} is {size / 1e6:.0f} MB, over the import size cap of "
-                f"{cap / 1e6:.0f} MB; split it into smaller files."
-            )
-        suffix = path.suffix.lower()
-        if suffix == ".xlsx":
-            tables.extend(read_xlsx(path))
-            continue
-        table = _table_name(path.stem, path.name)
-        if suffix == ".csv":
-            tables.append(read_csv(path, table, names[path]))
-        elif suffix == ".parquet":
-            tables.append(read_parquet(path, table, names[path]))
-        else:
-            raise KraftError(
-                f"{path.name}: kraft imports .csv, .parquet and .xlsx files; convert it to one "
-                "of those."
-            )
+        try:
+            tables.extend(_read_file(path, names[path], cap))
+        except KraftError as error:
+            problems += _file_problems(names[path], error)
+            sentences.append(error.message)
+    if problems:
+        raise UnreadableFilesError(problems, sentences)
     return tables
+
+
+def _read_file(path: Path, name: str, cap: int) -> list[RawTable]:
+    """The tables of one file: a workbook's sheets, or the one table a file is named after."""
+    size = path.stat().st_size
+    if size > cap:
+        raise KraftError(
+            f"{name} is {size / 1e6:.0f} MB, over the import size cap of "
+            f"{cap / 1e6:.0f} MB; split it into smaller files."
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return read_xlsx(path)
+    table = _table_name(path.stem, path.name)
+    if suffix == ".csv":
+        return [read_csv(path, table, name)]
+    if suffix == ".parquet":
+        return [read_parquet(path, table, name)]
+    raise KraftError(
+        f"{path.name}: kraft imports .csv, .parquet and .xlsx files; convert it to one of those."
+    )
 
 
 def _table_name(name: str, source: str) -> str:
@@ -135,10 +186,7 @@ def _finish(
     seen = set(names)
     missing = [c.name for c in spec.columns if c.required and c.name not in seen]
     if missing:
-        raise KraftError(
-            f"{source}: the required column(s) {', '.join(missing)} are missing from the "
-            "header; add them (see docs/data-contract.md)."
-        )
+        raise MissingColumnsError(source, missing)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         col.name: data.column(col.name) for col in spec.columns if col.name in seen
     }

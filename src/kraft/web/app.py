@@ -48,6 +48,7 @@ PAGE_MODULES = (
     "admin",
     "audit",
     "review",
+    "help",
 )
 API_MODULES = (
     "auth",

@@ -28,6 +28,7 @@ NAVIGATION = (
     ("Calibration", "/calibration", (Role.admin, Role.manager)),
     ("Users", "/admin/users", (Role.admin,)),
     ("Audit", "/admin/audit", (Role.admin,)),
+    ("Data contract", "/help/data-contract", (Role.admin, Role.manager, Role.rm)),
 )
 
 

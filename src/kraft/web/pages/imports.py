@@ -30,11 +30,11 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
 from kraft.core.access import Scope
-from kraft.core.imports import import_data, read_import_files
+from kraft.core.imports import import_data, problem_groups, read_import_files
 from kraft.core.tracking import tracking_state
 from kraft.errors import KraftError
 from kraft.ingest.importer import ImportRejectedError, Mode
-from kraft.ingest.sources import SUFFIXES
+from kraft.ingest.sources import SUFFIXES, UnreadableFilesError
 from kraft.ingest.validate import Problem
 from kraft.store.metadata import import_runs
 from kraft.store.users import User
@@ -46,7 +46,7 @@ from kraft.web.site import UPLOAD_LIMIT, Site
 
 router = APIRouter(include_in_schema=False)
 
-SHOWN_PROBLEMS = 1000  # problem lines on the page; the count is always the exact total
+SHOWN_GROUPS = 20  # groups of problems (by file and column) on the page; the count is exact
 HOLD_SECONDS = 3600  # how long a checked upload waits for Apply
 MAX_FILES = 32
 FIELD_BYTES = 64 * 1024  # a form field (mode, as_of, the token) is short
@@ -327,7 +327,17 @@ def run_upload(
             site, read, mode=options.mode, as_of=options.as_of, dry_run=dry_run, actor=actor
         )
     except ImportRejectedError as exc:
-        report.total, report.problems, report.message = exc.total, exc.problems, exc.message
+        report.total, report.problems = exc.total, exc.problems
+        report.message = f"The import was rejected: {exc.total:,} problem(s); nothing was written."
+        return report
+    except UnreadableFilesError as exc:
+        report.total, report.problems = len(exc.problems), exc.problems
+        report.message = (
+            exc.message
+            if not exc.details
+            else f"The files cannot be read as tables of the import contract: "
+            f"{report.total:,} problem(s); nothing was written."
+        )
         return report
     except KraftError as exc:  # a file that cannot be read as a table of the contract
         lines = [exc.message, *exc.details]
@@ -448,9 +458,13 @@ def _page(
     status_code: int = 200,
     form: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    groups = problem_groups(report.problems) if report else []
+    shown = groups[:SHOWN_GROUPS]
     context = {
         "report": report,
-        "shown": report.problems[:SHOWN_PROBLEMS] if report else [],
+        "groups": shown,
+        "more_groups": len(groups) - len(shown),
+        "more_problems": report.total - sum(g.count for g in shown) if report else 0,
         "token": token,
         "message": message,
         "form": form or {},
