@@ -27,7 +27,7 @@ def contract_html() -> Markup:
         html = html.replace(f"<h{level}>", f"<h{level + 1}>").replace(
             f"</h{level}>", f"</h{level + 1}>"
         )
-    return Markup(html)  # noqa: S704 - markdown-it escapes the text; html=False drops raw HTML
+    return Markup(html)  # markdown-it escapes the text; html=False drops raw HTML
 
 
 @router.get("/help/data-contract", response_class=HTMLResponse)
