@@ -21,16 +21,19 @@ from web_support import build_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PERIOD = "2025-Q4"  # the demo book's last closed quarter
+# The demo book as of 2025-11-30, as the shipped demo stands: 2025-Q3 closed, 2025-Q4 open.
+DEMO = ("--rms", "20", "--months", "11", "--start", "2025-01", "--no-reports")
+PERIOD, OPEN = "2025-Q3", "2025-Q4"
 HOMES = {"admin": "/", "manager": "/teams", "rm": "/me"}
 OWN_RM = "RM0002"  # rm@kraft.demo, in team T003 (Mumbai Team 1), which the manager leads
+BRANCH = "T001"  # Mumbai Branch, the manager's: no RM of its own, T003 below it
 TEAMMATE = "RM0004"  # another RM of T003: the one an RM would most like to peek at
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     require_chromium()
-    root = build_demo(tmp_path_factory.mktemp("browser") / "demo")
+    root = build_demo(tmp_path_factory.mktemp("browser") / "demo", None, *DEMO)
     with running_server(root) as served:
         yield served
 
@@ -65,6 +68,29 @@ def test_each_role_signs_in_and_lands_on_their_home(visit: Visit, role: str) -> 
     assert heading.startswith(expected[role]), heading
     if role == "rm":  # the RM's home is their own scorecard, with its charts
         assert visit.charts_drawn() >= 1
+    visit.assert_no_console_errors()
+
+
+def test_a_manager_lands_on_what_to_do_next(visit: Visit) -> None:
+    visit.sign_in("manager", step="home")
+    page = visit.page
+    main = page.locator("main").inner_text()
+    assert f"{PERIOD} is the last closed quarter, {OPEN} is open" in main
+    rms = page.locator(f"td[data-team='{BRANCH}']").inner_text()
+    assert int(rms) > 0  # the branch counts the RMs of the teams below it
+    kpis = page.locator("table.team-kpis").first
+    assert PERIOD in kpis.locator("thead").inner_text() and OPEN in kpis.inner_text()
+    assert visit.table_rows("table.team-kpis") >= 20
+    assert visit.table_rows("table.at-risk-rms") >= 1  # the RMs at risk, ranked
+    due = page.locator("#reviews-due-table tbody tr")
+    assert due.count() >= 1 and "not started" in due.first.inner_text()
+    visit.click_through(due.first.locator("a").first, "review")
+    assert page.locator("main h1").inner_text().startswith("Review:")
+    assert PERIOD in page.locator("main h1").inner_text()
+    visit.goto("/reviews", "reviews")
+    assert visit.table_rows("#reviews-to-start") >= 1
+    visit.goto("/calibration", "calibration")
+    assert PERIOD in page.locator("main h1").inner_text()
     visit.assert_no_console_errors()
 
 
@@ -114,7 +140,7 @@ def test_a_kpi_value_drills_down_to_the_rows_behind_it(visit: Visit, role: str) 
     explained = page.locator("main").inner_text()
     visit.click_through(page.get_by_role("link", name="about this KPI"), "kpi")
     assert page.locator("main h1").inner_text().startswith("Sales conversion rate")
-    assert re.match(r"\d+ RMs? with a value in 2025-Q4", page.locator("#spread").inner_text())
+    assert re.match(rf"\d+ RMs? with a value in {PERIOD}", page.locator("#spread").inner_text())
     assert visit.table_rows("table.histogram") >= 2
     if role == "rm":  # the distribution, their own marked, and no other RM's name anywhere
         assert page.locator("table.histogram tr.own-bin").count() == 1
@@ -141,8 +167,8 @@ def test_an_rm_gets_404_for_another_rms_scorecard_as_for_a_missing_one(visit: Vi
     visit.assert_no_console_errors()
 
 
-BAD_CLIENTS = (
-    "client_id,name,segment,territory,acquired_date,source\n"
+HEADER = "client_id,name,segment,territory,acquired_date,source\n"
+BAD_CLIENTS = HEADER + (
     "C-BAD-1,Asha Menon,platinum,Pune,2025-03-04,referral\n"
     "C-BAD-2,Ravi Iyer,retail,Pune,2025-02-30,walk_in\n"
     ",Meera Nair,hni,Pune,2025-01-05,digital\n"
@@ -168,6 +194,26 @@ def test_a_bad_upload_shows_every_error_and_changes_nothing(visit: Visit) -> Non
         assert value in listed
     assert "client_id" in listed  # the row without its key
     assert page.get_by_role("button", name=re.compile("^Apply")).count() == 0
+
+    many = "".join(f"C-BAD-{i},Client {i},platinum,Pune,2025-02-30,referral\n" for i in range(352))
+    page.get_by_label("Files (.csv, .xlsx, .parquet)").set_input_files(
+        [
+            {"name": "clients.csv", "mimeType": "text/csv", "buffer": (HEADER + many).encode()},
+            {"name": "policies.csv", "mimeType": "text/csv", "buffer": b"policy_id\nP1\n"},
+        ]
+    )
+    visit.click_through(button, "headers", status=422, at="/imports/check")
+    listed = page.locator("#import-problems").inner_text()
+    assert "policies.csv" in listed and "rm_id" in listed  # each header problem with its file
+    page.get_by_label("Files (.csv, .xlsx, .parquet)").set_input_files(
+        {"name": "clients.csv", "mimeType": "text/csv", "buffer": (HEADER + many).encode()}
+    )
+    visit.click_through(button, "many", status=422, at="/imports/check")
+    assert "704 problem(s)" in page.locator("#import-rejected").inner_text()
+    assert problems.count() == 2  # segment and acquired_date, 352 each
+    assert "and 349 more" in page.locator("#import-problems").inner_text()
+    visit.goto("/help/data-contract", "contract")
+    assert page.locator("main h1").inner_text() == "The data contract"
     visit.goto("/imports", "after")
     assert visit.table_rows("main table:not(#import-problems)") == recent_before
     visit.assert_no_console_errors()

@@ -145,7 +145,8 @@ class TeamKpis:
 def team_kpis(
     conn: Connection, framework: Framework, tree: TeamTree, team_ids: list[str], p: HomePeriods
 ) -> list[TeamKpis]:
-    """The teams' stored KPI values of the quarter scorecard, last closed and open quarter."""
+    """The teams' stored KPI values of the quarter scorecard, last closed and open quarter (a
+    KPI no team value is stored for, such as one entered per RM, is left out)."""
     basis = p.closed or p.open
     if not team_ids or basis is None:
         return []
@@ -155,7 +156,11 @@ def team_kpis(
             c.entity_type == "team", c.entity_id.in_(team_ids), c.period.in_(p.labels)
         )
     )
-    values = {(r.entity_id, r.period, r.kpi_id): to_decimal(r.value) for r in rows}
+    values = {
+        (r.entity_id, r.period, r.kpi_id): value
+        for r in rows
+        if (value := to_decimal(r.value)) is not None
+    }
     shown = set(scorecard_kpis(framework, basis))
     closed, opened = (x.label if x else "" for x in (p.closed, p.open))
     return [
@@ -171,6 +176,7 @@ def team_kpis(
                 )
                 for kra, kpi in framework.kpis()
                 if kpi.id in shown
+                and any((team_id, label, kpi.id) in values for label in (closed, opened))
             ],
         )
         for team_id in team_ids
@@ -186,6 +192,7 @@ class ReviewDue:
     team_id: str | None
     overall: Decimal | None
     computed_rating: int | None
+    rating_label: str | None
     state: State | None
 
     @property
@@ -209,6 +216,7 @@ def reviews_due(conn: Connection, scope: Scope, period: str) -> list[ReviewDue]:
             c.team_id,
             numeric(c.overall),
             c.rating,
+            c.rating_label,
             found[c.rm_id].state if c.rm_id in found else None,
         )
         for c in cards

@@ -89,6 +89,7 @@ def teams(request: Request, site: SiteDep, scope: PageScope) -> Response:
         "framework": site.framework,
         "shown": Shown(site.framework.currency),
         "reviews_shown": REVIEWS_SHOWN,
+        "rms_only": True,  # the KPI alerts are on each team's page
     }
     return render_page(request, "teams.html.j2", context)
 
