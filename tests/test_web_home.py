@@ -112,7 +112,7 @@ def test_the_reviews_due_show_their_state_and_the_reviews_page_who_has_none(
         user = find_by_email(conn, LOGINS["manager"][0])
         assert user is not None
         scope = scope_of(conn, user)
-    take_review_step(site, scope, started, CLOSED, Step.start, StepInput("", None))
+    take_review_step(site, scope, started, CLOSED, Step.start, StepInput("", None, confirmed=True))
 
     due = section(manager.get("/teams").text, "reviews-due")
     rows = re.findall(r'/rms/(RM\d+)/reviews/([^"]+)".*?data-state="(\w+)"', due, re.S)

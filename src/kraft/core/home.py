@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from kraft.analysis.pacing import is_open
 from kraft.core.access import Scope
 from kraft.core.context import Kraft
+from kraft.core.settling import settling_of, unsettled_reason
 from kraft.formatting import to_decimal
 from kraft.framework.model import Framework
 from kraft.periods import Calendar, Grain, Period
@@ -230,6 +231,7 @@ class ManagerHome:
     teams: list[TeamLine]
     kpis: list[TeamKpis]  # of the top teams in scope (the others are inside them)
     reviews: list[ReviewDue]  # of the last closed quarter
+    unsettled: str | None  # why the last closed quarter's values can still change, if they can
 
     @property
     def review_counts(self) -> list[tuple[str, int]]:
@@ -246,5 +248,7 @@ def manager_home(kraft: Kraft, conn: Connection, scope: Scope) -> ManagerHome:
     teams = team_lines(conn, scope, periods, cards)
     tops = [t.team_id for t in teams if t.depth == 0]
     kpis = team_kpis(conn, kraft.framework, team_tree(conn), tops, periods)
-    due = reviews_due(conn, scope, periods.closed.label) if periods.closed else []
-    return ManagerHome(periods, teams, kpis, due)
+    closed = periods.closed.label if periods.closed else None
+    due = reviews_due(conn, scope, closed) if closed else []
+    unsettled = unsettled_reason(conn, settling_of(kraft.settings), closed) if closed else None
+    return ManagerHome(periods, teams, kpis, due, unsettled)
