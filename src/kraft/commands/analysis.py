@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from kraft.analysis.alerts import Alert
@@ -31,10 +30,10 @@ from kraft.commands.common import (
     open_database,
     out,
     parse_period,
-    table_of,
     workspace_framework,
     workspace_of,
 )
+from kraft.commands.tables import Column, WideOption, table_of
 from kraft.errors import KraftError
 from kraft.formatting import fixed, plain, signed_short
 from kraft.framework.model import KPI, Framework
@@ -133,9 +132,7 @@ def whatif_command(
             style="bold",
         )
     )
-    table = Table()
-    for column in ("", "now", "what if"):
-        table.add_column(column)
+    table = table_of(("", "now", "what if"))
     b, a = result.before, result.after
     for label, now, then in (
         ("KPI status", str(b.status), str(a.status)),
@@ -241,6 +238,7 @@ def variance_command(
         bool, typer.Option("--all", help="Show every KPI, not only the flagged ones.")
     ] = False,
     fmt: FormatOption = TableOrJson.table,
+    wide: WideOption = False,
 ) -> None:
     """Each KPI against its target, the previous period, the same period last year and the team
     median; differences beyond the tolerance are flagged favourable or unfavourable."""
@@ -285,7 +283,7 @@ def variance_command(
             f"({len(found)} KPI values compared; --all shows them)."
         )
         return
-    _print_variances(framework, chosen.label, shown, len(found), share, as_of, show_all)
+    _print_variances(framework, chosen.label, shown, len(found), share, as_of, show_all, wide)
 
 
 def _print_variances(
@@ -296,6 +294,7 @@ def _print_variances(
     share: Decimal,
     as_of: object,
     show_all: bool,
+    wide: bool,
 ) -> None:
     """The variances as a table; an open period says what it compares (its forecasts)."""
     first = shown[0]
@@ -306,16 +305,17 @@ def _print_variances(
     )
     table = table_of(
         (
-            "RM",
+            Column("RM", whole=True, spare=1),
             "KPI",
             "actual",
             "vs target",
-            f"vs {first.previous_period}",
-            f"vs {first.last_year_period}",
-            "vs team median",
+            Column(f"vs {first.previous_period}", spare=2),
+            Column(f"vs {first.last_year_period}", spare=4),
+            Column("vs team median", spare=3),
         ),
         f"Variance in {label}, tolerance ±{plain(share * 100)} %: "
         f"{len(shown)} of {compared} KPI values" + ("" if show_all else " flagged") + opened,
+        wide=wide,
     )
     for v in shown:
         forecast = shown_kpi_value(framework, v.kpi_id, v.forecast)
@@ -388,12 +388,24 @@ def _variance_json(v: Variance) -> dict[str, Any]:
 # -- kraft drivers --------------------------------------------------------------------------------
 
 
+# On a narrow terminal the KRA goes first, then the contributions, the score before.
+DRIVER_COLUMNS = (
+    "KPI",
+    Column("KRA", whole=True, spare=3),
+    Column("score before", numeric=True, spare=1),
+    Column("score after", numeric=True),
+    Column("contribution", spare=2),
+    Column("change", numeric=True),
+)
+
+
 def drivers_command(
     ctx: typer.Context,
     rm: Annotated[str, typer.Option("--rm", help="The RM's rm_id.")],
     period: PeriodOption,
     top: Annotated[int, typer.Option(help="Show this many KPIs (0: all).")] = 10,
     fmt: FormatOption = TableOrJson.table,
+    wide: WideOption = False,
 ) -> None:
     """Which KPIs moved the RM's overall score most since the previous period: the change of
     each KPI's contribution to the overall score."""
@@ -445,7 +457,7 @@ def drivers_command(
         else f"{fixed(after.overall)} (no scores for {previous.label})"
     )
     out.print(Text(f"{rm}: overall score {previous.label} → {chosen.label}: {change}", "bold"))
-    table = table_of(("KPI", "KRA", "score before", "score after", "contribution", "change"))
+    table = table_of(DRIVER_COLUMNS, wide=wide)
     for d in shown:
         table.add_row(
             kpi_name(framework, d.kpi_id),

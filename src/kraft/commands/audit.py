@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from kraft.commands.common import err, open_database, out, styled, workspace_of
+from kraft.commands.tables import Column, WideOption, table_of
 from kraft.store import audit
 
 
@@ -18,21 +19,31 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="audit")
 
 
+# On a narrow terminal the object goes first, then the actor.
+AUDIT_COLUMNS = (
+    Column("seq", numeric=True),
+    Column("recorded at (UTC)", whole=True),
+    Column("actor", spare=1),
+    "action",
+    Column("object", spare=2),
+    "change",
+)
+
+
 def audit_list(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 20,
     action: Annotated[str | None, typer.Option(help="Only this action, e.g. import.")] = None,
+    wide: WideOption = False,
 ) -> None:
     """The newest audit entries."""
     workspace = workspace_of(ctx)
     db = open_database(workspace, read_only=True)
     with db.connect() as conn:
         rows = audit.entries(conn, limit=limit, action=action)
-    table = Table(title=f"Audit log (newest {limit})")
-    for column in ("seq", "recorded at (UTC)", "actor", "action", "object", "change"):
-        table.add_column(column, overflow="fold")
+    table = table_of(AUDIT_COLUMNS, f"Audit log (newest {limit})", wide=wide)
     for entry in rows:
-        change = entry.new_value or ""
+        change = _spaced(entry.new_value or "")
         table.add_row(
             str(entry.seq),
             entry.recorded_at.isoformat(timespec="seconds"),
@@ -42,6 +53,14 @@ def audit_list(
             change if len(change) <= 160 else change[:157] + "…",
         )
     out.print(table)
+
+
+def _spaced(value: str) -> str:
+    """Stored JSON with a space after its commas and colons: a cell then wraps between them."""
+    try:
+        return json.dumps(json.loads(value), ensure_ascii=False)
+    except ValueError:
+        return value
 
 
 def audit_verify(ctx: typer.Context) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -12,7 +12,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from kraft.commands.server_snapshot import snapshot_from
@@ -49,6 +48,11 @@ _opened: list[Database] = []
 
 def styled(label: str, style: str, text: str) -> Text:
     return Text.assemble((label, style), text)
+
+
+def say(text: str) -> None:
+    """A note for people (under a table), wrapped between words at the terminal's width."""
+    out.print(text, soft_wrap=False, overflow="fold")
 
 
 def warn(text: str) -> None:
@@ -188,14 +192,6 @@ def check_format(fmt: str, choices: Sequence[str], advice: str = "") -> str:
     if fmt not in choices:
         raise KraftError(f"--format {fmt!r} is not {either(choices)}{advice}.")
     return fmt
-
-
-def table_of(columns: Iterable[str], title: str | None = None) -> Table:
-    """A table with the columns named, long cells folded onto more lines."""
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
 
 
 def actor() -> str:

@@ -6,10 +6,10 @@ from decimal import Decimal
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from kraft.commands.common import calendar_of, open_database, out, workspace_of
+from kraft.commands.tables import Column, WideOption, table_of
 from kraft.framework.loader import resolve_framework
 from kraft.metrics.runner import explain as explain_value
 from kraft.metrics.spec import load_catalogue
@@ -29,6 +29,7 @@ def explain(
     show_sql: Annotated[
         bool, typer.Option("--sql", help="Also print the SQL that selects them.")
     ] = False,
+    wide: WideOption = False,
 ) -> None:
     """A KPI value of one RM and period: its definition, numbers and the rows behind it."""
     workspace = workspace_of(ctx)
@@ -73,9 +74,12 @@ def explain(
             out.print(f"Also: {stored['extra']}")
     for row_set in result.row_sets:
         shown = row_set.rows if limit == 0 else row_set.rows[:limit]
-        table = Table(title=f"{row_set.title}: {len(row_set.rows)} row(s)")
-        for column in row_set.columns:
-            table.add_column(column, overflow="fold")
+        # On a narrow terminal the columns go from the right; the first (the row's id) stays.
+        table = table_of(
+            [Column(c, spare=i) for i, c in enumerate(row_set.columns)],
+            f"{row_set.title}: {len(row_set.rows)} row(s)",
+            wide=wide,
+        )
         for row in shown:
             table.add_row(
                 *(

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
@@ -24,6 +23,7 @@ from kraft.commands.common import (
     workspace_of,
     write_or_print,
 )
+from kraft.commands.tables import table_of
 from kraft.core.frameworks import save_framework_version
 from kraft.core.tracking import set_kpi_tracked
 from kraft.errors import KraftError
@@ -111,9 +111,10 @@ def framework_validate(
             fields = (f.severity.value, f.rule.value, f.where, f.problem, f.fix)
             sys.stdout.write("\t".join(fields) + "\n")
     elif findings:
-        table = Table(title=f"{fw.id}: SMART and structure findings", show_lines=False)
-        for column in ("Severity", "Rule", "KPI / KRA", "Problem", "How to fix"):
-            table.add_column(column, overflow="fold")
+        table = table_of(
+            ("Severity", "Rule", "KPI / KRA", "Problem", "How to fix"),
+            f"{fw.id}: SMART and structure findings",
+        )
         for finding in findings:
             colour = "red" if finding.severity is Severity.error else "yellow"
             table.add_row(

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from kraft.commands.common import (
     actor,
@@ -19,6 +18,7 @@ from kraft.commands.common import (
     print_tracking,
     warn,
 )
+from kraft.commands.tables import Column, table_of
 from kraft.core.imports import import_data, read_import_files
 from kraft.core.tracking import tracking_state
 from kraft.errors import KraftError
@@ -104,9 +104,13 @@ def _write_problems(path: Path, problems: list[Problem]) -> None:
 
 
 def print_import(result: ImportResult) -> None:
-    table = Table(title="Dry run: nothing was written" if result.dry_run else "Imported")
-    for column in ("table", "inserted", "updated", "unchanged", "removed"):
-        table.add_column(column, justify="left" if column == "table" else "right")
+    table = table_of(
+        [
+            "table",
+            *(Column(c, numeric=True) for c in ("inserted", "updated", "unchanged", "removed")),
+        ],
+        "Dry run: nothing was written" if result.dry_run else "Imported",
+    )
     for name, change in result.changes.items():
         counts = change.as_dict()
         table.add_row(

@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from kraft.commands.common import (
@@ -18,6 +17,7 @@ from kraft.commands.common import (
     workspace_of,
     write_or_print,
 )
+from kraft.commands.tables import Column, table_of
 
 if TYPE_CHECKING:  # the analysis loads numpy: only when the command runs
     from kraft.analysis.initiative import GroupImpact, InitiativeImpact
@@ -90,11 +90,9 @@ def _print_text(result: InitiativeImpact) -> None:
         f"Participants: {len(part.rm_ids)} RMs of the initiative. Non-participants: "
         f"{len(non.rm_ids)} other RMs of role rm employed over both windows."
     )
-    table = Table()
-    table.add_column("KPI", overflow="fold", ratio=1)
-    table.add_column("Group", overflow="fold")
-    for column in ("Before", "After", "Change"):
-        table.add_column(column, justify="right", no_wrap=True)
+    table = table_of(
+        ["KPI", "Group", *(Column(c, numeric=True) for c in ("Before", "After", "Change"))]
+    )
 
     def cells(group: GroupImpact, kpi_id: str) -> list[str]:
         if kpi_id == "personalised_packages_sold":

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from kraft.commands.common import actor, err, kraft_of, out, table_of
+from kraft.commands.common import actor, err, kraft_of, out
+from kraft.commands.tables import Column, WideOption, table_of
 from kraft.core.access import Scope, scope_acting_as
 from kraft.core.context import Kraft
 from kraft.core.inputs import parse_decimal
@@ -58,6 +59,7 @@ def measurements_list(
     kpi: Annotated[str | None, typer.Option("--kpi", help="Only this KPI.")] = None,
     period: Annotated[str | None, typer.Option("--period", help="Only this period.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Write JSON.")] = False,
+    wide: WideOption = False,
 ) -> None:
     """The stored measurements, by RM, KPI and period."""
     kraft = kraft_of(ctx, read_only=True)
@@ -66,7 +68,17 @@ def measurements_list(
     if as_json:
         sys.stdout.write(json.dumps([m.content() for m in found], indent=2) + "\n")
         return
-    table = table_of(("rm", "kpi", "period", "value", "note"), f"{len(found)} measurement(s)")
+    table = table_of(
+        (
+            Column("rm", whole=True),
+            "kpi",
+            Column("period", whole=True),
+            Column("value", numeric=True),
+            Column("note", spare=1),
+        ),
+        f"{len(found)} measurement(s)",
+        wide=wide,
+    )
     for m in found:
         table.add_row(m.rm_id, m.kpi_id, m.period, plain(m.value), m.note or "")
     out.print(table)

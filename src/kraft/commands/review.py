@@ -19,10 +19,11 @@ from kraft.commands.common import (
     open_database,
     out,
     parse_period,
-    table_of,
+    say,
     workspace_framework,
     workspace_of,
 )
+from kraft.commands.tables import Column, WideOption, table_of
 from kraft.core.access import scope_acting_as
 from kraft.core.reviews import StepInput, take_review_step
 from kraft.core.settling import open_claims_note, settling_of
@@ -385,6 +386,7 @@ def calibration(
         ),
     ] = float(cal.DEFAULT_GAP_THRESHOLD),
     fmt: Annotated[TextOrJson, typer.Option("--format", help="text or json.")] = TextOrJson.text,
+    wide: WideOption = False,
 ) -> None:
     """The period's ratings by manager and by team, computed and final; managers whose final
     ratings sit far from their RMs' computed scores are flagged."""
@@ -412,7 +414,7 @@ def calibration(
     if fmt is TextOrJson.json:
         out.print(json.dumps(result.public(), indent=1), soft_wrap=True)
         return
-    print_calibration(result)
+    print_calibration(result, wide)
 
 
 def _distribution(counts: dict[int, int], bands: list[tuple[int, str]]) -> str:
@@ -423,7 +425,19 @@ def _points(value: Decimal | None, places: int = 2) -> str:
     return "—" if value is None else f"{value:+.{places}f}"
 
 
-def print_calibration(result: cal.Calibration) -> None:
+# A manager's or team's row; on a narrow terminal the count adjusted goes first, then the shift.
+GROUP_COLUMNS = (
+    Column("RMs", numeric=True),
+    "computed",
+    "final",
+    Column("adjusted", numeric=True, spare=2),
+    Column("mean shift", numeric=True, spare=1),
+    Column("mean score gap", numeric=True),
+    "flag",
+)
+
+
+def print_calibration(result: cal.Calibration, wide: bool) -> None:
     total = result.total
     out.print(
         f"Calibration of {result.period}: {total.rms} RM(s) rated"
@@ -446,12 +460,9 @@ def print_calibration(result: cal.Calibration) -> None:
             ]
         bands.add_row(*row)
     out.print(bands)
-    out.print("Distributions below are rating:RMs, highest rating first.")
+    say("Distributions below are rating:RMs, highest rating first.")
     for title, groups in (("By manager", result.by_manager), ("By team", result.by_team)):
-        table = table_of(
-            [title.split()[1], "RMs", "computed", "final", "adjusted", "mean shift",
-             "mean score gap", "flag"]
-        )  # fmt: skip
+        table = table_of([title.split()[1], *GROUP_COLUMNS], wide=wide)
         for g in groups:
             table.add_row(
                 f"{g.group_id or '—'} {g.name or ''}".strip(),
@@ -465,7 +476,7 @@ def print_calibration(result: cal.Calibration) -> None:
             )
         out.print(f"{title}:")
         out.print(table)
-    out.print(
+    say(
         "Score gap: overall-score points between an RM's computed score and the band of their "
         "final rating (+ more generous, − harsher); a manager is flagged at a mean of "
         f"±{result.gap_threshold} or more."

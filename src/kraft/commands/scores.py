@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy.engine import Connection
 
 from kraft.commands.common import (
@@ -21,9 +20,11 @@ from kraft.commands.common import (
     open_database,
     out,
     parse_period,
+    say,
     workspace_framework,
     workspace_of,
 )
+from kraft.commands.tables import Column, WideOption, table_of
 from kraft.errors import KraftError
 from kraft.formatting import fixed, plain, rounded
 from kraft.framework.model import KPI, Framework
@@ -48,6 +49,28 @@ from kraft.scoring.leaderboard import (
     overall_leaderboard,
 )
 
+# On a narrow terminal the team goes first, then coverage, the adjusted score, the name.
+OVERALL_COLUMNS = (
+    Column("#", numeric=True),
+    Column("RM", whole=True),
+    Column("name", spare=1),
+    Column("team", whole=True, spare=4),
+    Column("overall", numeric=True),
+    Column("adjusted", numeric=True, spare=2),
+    "rating",
+    Column("coverage", numeric=True, spare=3),
+    "flags",
+)
+KPI_COLUMNS = (
+    Column("#", numeric=True),
+    Column("RM", whole=True),
+    Column("name", spare=1),
+    Column("value", numeric=True),
+    Column("n", numeric=True, spare=2),
+    Column("95 % interval", numeric=True, spare=3),
+    Column("shrunk", numeric=True),
+    "status",
+)
 TABLE_LIMIT = 50  # rows a table shows unless --limit says otherwise
 BOARD_FORMATS = ("table", "csv", "json")
 CHOOSE = "; choose one of those"
@@ -75,6 +98,7 @@ def scores(
             help=f"Rows to show, 0 for all (default: {TABLE_LIMIT} in a table, all else)."
         ),
     ] = None,
+    wide: WideOption = False,
 ) -> None:
     """Leaderboards: the overall one (ranked by the credibility-adjusted overall score), or a
     KPI's (ranked by the rate shrunk toward the team's), with 95 % intervals beside raw values."""
@@ -100,9 +124,9 @@ def scores(
             rows = kpi_leaderboard(conn, framework, chosen, when, team, roster)
     shown = limit if limit is not None else (TABLE_LIMIT if fmt == "table" else 0)
     if chosen is None:
-        _print_overall(board, when, team, fmt, shown)
+        _print_overall(board, when, team, fmt, shown, wide)
     else:
-        _print_kpi(rows, chosen, framework, when, team, fmt, shown)
+        _print_kpi(rows, chosen, framework, when, team, fmt, shown, wide)
 
 
 def _kpi(framework: Framework, kpi_id: str) -> KPI:
@@ -148,7 +172,12 @@ def _rows_shown(count: int, limit: int) -> int:
 
 
 def _print_overall(
-    board: list[OverallStanding], period: Period, team: str | None, fmt: str, limit: int
+    board: list[OverallStanding],
+    period: Period,
+    team: str | None,
+    fmt: str,
+    limit: int,
+    wide: bool,
 ) -> None:
     shown = board[: _rows_shown(len(board), limit)]
     if fmt != "table":
@@ -157,10 +186,7 @@ def _print_overall(
             "scores",
         )  # fmt: skip
         return
-    table = Table(title=_title("Overall leaderboard", period, team))
-    _columns(
-        table, ["#", "RM", "name", "team", "overall", "adjusted", "rating", "coverage", "flags"]
-    )
+    table = table_of(OVERALL_COLUMNS, _title("Overall leaderboard", period, team), wide=wide)
     for s in shown:
         table.add_row(
             _rank(s.rank),
@@ -175,7 +201,7 @@ def _print_overall(
         )
     out.print(table)
     _more(len(board), len(shown))
-    out.print(
+    say(
         "Ranked by the adjusted overall: the same scoring with each proportion KPI's rate shrunk "
         "toward the team's (small books move most); the rating is the overall score's."
     )
@@ -189,6 +215,7 @@ def _print_kpi(
     team: str | None,
     fmt: str,
     limit: int,
+    wide: bool,
 ) -> None:
     shown = rows[: _rows_shown(len(rows), limit)]
     if fmt != "table":
@@ -196,8 +223,7 @@ def _print_kpi(
             kpi_board_records(shown), KPI_BOARD_COLUMNS, fmt, None, BOARD_TEXT_COLUMNS, "scores"
         )
         return
-    table = Table(title=_title(f"{kpi.name} ({kpi.id})", period, team))
-    _columns(table, ["#", "RM", "name", "value", "n", "95 % interval", "shrunk", "status"])
+    table = table_of(KPI_COLUMNS, _title(f"{kpi.name} ({kpi.id})", period, team), wide=wide)
     for s in shown:
         status = s.status or ("insufficient volume" if s.insufficient_volume else "—")
         table.add_row(
@@ -213,31 +239,15 @@ def _print_kpi(
     out.print(table)
     _more(len(rows), len(shown))
     if any(s.shrunk is not None for s in rows):
-        out.print(
+        say(
             "Ranked by the shrunk rate (empirical Bayes toward the team's rate, or the company's "
             "for a small team); scores use the raw value."
         )
 
 
-NUMERIC_COLUMNS = frozenset(
-    {"#", "overall", "adjusted", "coverage", "value", "n", "95 % interval", "shrunk"}
-)
-
-
-def _columns(table: Table, names: list[str]) -> None:
-    for name in names:
-        numeric = name in NUMERIC_COLUMNS
-        table.add_column(
-            name,
-            justify="right" if numeric else "left",
-            overflow="fold",
-            no_wrap=numeric or name == "RM",
-        )
-
-
 def _more(total: int, shown: int) -> None:
     if shown < total:
-        out.print(f"… {total - shown} more (use --limit 0 for all).")
+        say(f"… {total - shown} more (use --limit 0 for all).")
 
 
 def _rank(rank: int | None) -> str:

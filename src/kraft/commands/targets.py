@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from kraft.commands.common import (
     actor,
@@ -22,11 +21,11 @@ from kraft.commands.common import (
     open_database,
     out,
     parse_period,
-    table_of,
     warn,
     workspace_framework,
     workspace_of,
 )
+from kraft.commands.tables import Column, WideOption, table_of
 from kraft.core.targets import save_targets
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
@@ -164,6 +163,7 @@ def targets_list(
     fmt: Annotated[ListFormat, typer.Option("--format", help="table, csv or json.")] = (
         ListFormat.table
     ),
+    wide: WideOption = False,
 ) -> None:
     """The targets in force: framework defaults and the versions added per company, team, RM."""
     workspace = workspace_of(ctx)
@@ -213,14 +213,27 @@ def targets_list(
         for record in records:
             writer.writerow(["" if record[c] is None else record[c] for c in columns])
         return
-    _print_targets(records, framework)
+    _print_targets(records, framework, wide)
 
 
-def _print_targets(records: list[dict[str, object]], framework: Framework) -> None:
+# On a narrow terminal the recording time goes first, then the id, the threshold.
+TARGET_COLUMNS = (
+    Column("id", numeric=True, spare=3),
+    "scope",
+    "KPI",
+    "periods",
+    Column("target", numeric=True),
+    Column("threshold", numeric=True, spare=2),
+    Column("recorded", spare=4),
+)
+
+
+def _print_targets(records: list[dict[str, object]], framework: Framework, wide: bool) -> None:
     """The target records as a table, values in each KPI's unit."""
     table = table_of(
-        ("id", "scope", "KPI", "periods", "target", "threshold", "recorded"),
+        TARGET_COLUMNS,
         "Targets (per grain period; counts and sums scale with longer periods)",
+        wide=wide,
     )
     for record in records:
         kpi_id = str(record["kpi_id"])
@@ -301,12 +314,15 @@ def targets_derive(
         for p in proposals:
             writer.writerow(["rm", p.rm_id, kpi, applies_to, "", "", p.target, p.threshold or ""])
     else:
-        table = Table(
-            title=f"{kpi}: proposed targets for {applies_to} "
-            f"({year.label} per {_grain(definition.grain)}, {uplift} better)"
+        table = table_of(
+            [Column("RM", whole=True)]
+            + [
+                Column(c, numeric=True)
+                for c in (f"baseline {year.label}", "proposed target", "threshold")
+            ],
+            f"{kpi}: proposed targets for {applies_to} "
+            f"({year.label} per {_grain(definition.grain)}, {uplift} better)",
         )
-        for column in ("RM", f"baseline {year.label}", "proposed target", "threshold"):
-            table.add_column(column)
         for p in proposals:
             table.add_row(
                 p.rm_id,

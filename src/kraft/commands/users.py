@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from kraft.commands.common import actor, open_database, out, table_of, workspace_of
+from kraft.commands.common import actor, open_database, out, workspace_of
+from kraft.commands.tables import table_of
 from kraft.errors import KraftError
 from kraft.store import users
 

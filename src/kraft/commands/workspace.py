@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from kraft.commands.common import (
     TextOrJson,
@@ -20,6 +19,7 @@ from kraft.commands.common import (
     raw_database,
     workspace_of,
 )
+from kraft.commands.tables import Column, table_of
 from kraft.core.tracking import first_scored_label, tracking_state
 from kraft.errors import KraftError
 from kraft.framework.loader import DEFAULT_FRAMEWORK, resolve_framework
@@ -103,9 +103,7 @@ def status(
         out.print(
             f"Periods    {periods['first']} to {periods['last']} ({periods['months']} months)"
         )
-    table = Table(title="Rows per table")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
+    table = table_of(["table", Column("rows", numeric=True)], "Rows per table")
     for name, count in report["tables"].items():
         table.add_row(name, f"{count:,}")
     out.print(table)
