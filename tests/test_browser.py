@@ -254,3 +254,24 @@ def test_a_manager_changes_a_target_and_sees_the_rms_score_change(visit: Visit) 
     assert after[2] != before[2], (before, after)  # the KPI's score against the new target
     assert after[0] != before[0], (before, after)  # and so the overall
     visit.assert_no_console_errors()
+
+
+def test_the_api_docs_list_the_operations_from_the_server_alone(visit: Visit) -> None:
+    """Swagger UI draws every operation with nothing fetched from another server."""
+    elsewhere: list[str] = []
+    visit.page.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith((visit.base_url, "data:", "blob:"))
+            else elsewhere.append(request.url)
+        ),
+    )
+    visit.page.goto(visit.url("/api/docs"), wait_until="load")
+    scorecard = "/api/v1/rms/{rm_id}/scorecard"
+    visit.page.locator(".opblock-summary-path", has_text=scorecard).first.wait_for()
+    assert visit.page.locator(".opblock").count() > 40  # one block an operation
+    assert "/api/v1/scores" in visit.page.inner_text("#swagger-ui")
+    visit.shot("api-docs")
+    assert not elsewhere, f"/api/docs fetched {elsewhere}"
+    visit.assert_no_console_errors()

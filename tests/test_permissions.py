@@ -160,9 +160,9 @@ RULES: dict[str, Rule] = {
     "GET /openapi.json": Rule(PUBLIC),
     "HEAD /openapi.json": Rule(PUBLIC),
     "GET /api/docs": Rule(PUBLIC),
-    "HEAD /api/docs": Rule(PUBLIC),
-    "GET /docs/oauth2-redirect": Rule(PUBLIC),
-    "HEAD /docs/oauth2-redirect": Rule(PUBLIC),
+    "GET /api/docs/assets/{name}": Rule(
+        PUBLIC, values={"name": Values(own=each("swagger-ui.css"))}
+    ),
     "POST /logout": Rule(EVERYONE, ok=codes(303), form={}, fresh=True),
     # -- pages
     "GET /": Rule({"admin": OK, "manager": HOME, "rm": HOME}, query=SCORED),

@@ -25,6 +25,7 @@ from kraft import __version__
 from kraft.core.snapshots import Snapshots
 from kraft.errors import KraftError
 from kraft.store.database import Database
+from kraft.web.api_docs import add_api_docs
 from kraft.web.deps import SignInRequiredError
 from kraft.web.errors import status_of
 from kraft.web.render import render_page
@@ -132,8 +133,8 @@ def create_app(
         title="kraft",
         version=__version__,
         description="KRA/KPI performance management for insurance relationship managers: the "
-        "REST API. Sign in with POST /api/v1/auth/token and send Authorization: Bearer <token>.",
-        docs_url="/api/docs",
+        "REST API. Sign in with POST /api/v1/auth/token and send `Authorization: Bearer <token>`.",
+        docs_url=None,  # /api/docs and /api/redoc: kraft.web.api_docs, with kraft's own assets
         redoc_url=None,
         openapi_url="/openapi.json",
         max_body_size=BODY_LIMIT,
@@ -150,6 +151,7 @@ def create_app(
         app.include_router(import_module(f"kraft.web.pages.{name}").router)
     for name in API_MODULES:
         app.include_router(import_module(f"kraft.web.api.{name}").router, prefix="/api/v1")
+    add_api_docs(app)
     _static_routes(app)
     _error_handlers(app)
 
