@@ -39,6 +39,7 @@ demo: $(STAMP)
 	$(BIN)/kraft --workspace $(DEMO_DIR) status
 	$(BIN)/kraft --workspace $(DEMO_DIR) framework render --format md --detailed -o $(DEMO_DIR)/reports/framework.md
 	@echo "Open the pages in $(DEMO_DIR)/reports/ in a browser (the framework also as Markdown: $(DEMO_DIR)/reports/framework.md)."
+	@echo "kraft is in $(BIN)/, not on your PATH: try $(BIN)/kraft -w $(DEMO_DIR) serve (then http://127.0.0.1:8000) or $(BIN)/kraft -w $(DEMO_DIR) scores; or . $(BIN)/activate first, then just kraft."
 
 ## Regenerate the docs that are generated from code.
 docs: $(STAMP)

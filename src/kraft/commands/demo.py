@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +20,13 @@ from kraft.commands.common import (
 from kraft.commands.compute import run_compute
 from kraft.commands.imports import print_import
 from kraft.core.context import Kraft
-from kraft.core.demo import DemoBook, add_demo_sign_ins, fit_demo_targets, import_demo_book
+from kraft.core.demo import (
+    DemoBook,
+    add_demo_sign_ins,
+    fit_demo_targets,
+    import_demo_book,
+)
+from kraft.demo.logins import DemoLogin
 from kraft.errors import KraftError
 from kraft.formatting import plain
 from kraft.metrics.runner import ComputeRequest
@@ -85,9 +94,9 @@ def demo(
         out.print("Reports (open them in a browser):")
         for path in paths:
             out.print(f"  {path}")
-    _print_sign_ins(kraft, directory)
+    logins = _print_sign_ins(kraft, directory)
     out.print(f"Demo workspace: {workspace.root}")
-    _print_next_steps(directory)
+    _print_next_steps(kraft, directory, next((x.rm_id for x in logins if x.role == "rm"), None))
 
 
 def _import_book(kraft: Kraft, *, rms: int, months: int, seed: int, first: date) -> None:
@@ -104,22 +113,51 @@ def _import_book(kraft: Kraft, *, rms: int, months: int, seed: int, first: date)
         out.print(f"Region {region} of {len(results)}: {rows:,} rows, import {result.import_id}.")
 
 
-def _print_sign_ins(kraft: Kraft, directory: Path) -> None:
+def _print_sign_ins(kraft: Kraft, directory: Path) -> list[DemoLogin]:
     """The demo logins, added to the workspace, with their (public) passwords."""
     logins = add_demo_sign_ins(kraft, actor())
     out.print(f"Sign-ins for `kraft -w {directory} serve` (demo passwords; never for real data):")
     for login in logins:
         linked = f", {login.rm_id}" if login.rm_id else ""
         out.print(f"  {login.email} / {login.password} ({login.role}{linked})")
+    return logins
 
 
-def _print_next_steps(directory: Path) -> None:
-    out.print(
-        f"Next: `kraft -w {directory} serve`, `kraft -w {directory} status`, "
-        f"`kraft -w {directory} export kpi-values --format csv`, "
-        f"`kraft -w {directory} explain --rm RM0001 --kpi client_retention_rate --period <quarter>`, "
-        f"`kraft -w {directory} framework render --format html -o {directory}/reports/framework.html`."
-    )
+def _print_next_steps(kraft: Kraft, directory: Path, rm_id: str | None) -> None:
+    """Commands to try next, each as it runs from here (the kraft just run, the folder given),
+    what it shows after its `#`."""
+    from kraft.reports.demo_reports import last_closed_quarter
+
+    with kraft.db.connect() as conn:
+        quarter = last_closed_quarter(conn, kraft.calendar)
+    command = f"{invoked_as()} -w {shlex.quote(str(directory))}"
+    steps = [
+        f"{command} serve   # the web app at http://127.0.0.1:8000: sign in as above",
+        f"{command} scores   # the leaderboard of the latest quarter",
+        f"{command} alerts   # the RMs at risk in the open quarter",
+    ]
+    if quarter is not None and rm_id is not None:
+        steps.append(
+            f"{command} explain --rm {rm_id} --kpi client_retention_rate --period {quarter}"
+            "   # a KPI value and the rows behind it"
+        )
+    out.print("Next:")
+    for step in steps:
+        out.print(f"  {step}")
+
+
+def invoked_as() -> str:
+    """kraft as it was run, for commands that work as printed: `kraft` when that is the one
+    on PATH, else the path typed (`.venv/bin/kraft` after `make demo`), else `python -m kraft`."""
+    script = Path(sys.argv[0])
+    if script.name == "kraft":
+        on_path = shutil.which("kraft")
+        if on_path is not None and Path(on_path).resolve() == script.resolve():
+            return "kraft"
+        return shlex.quote(str(script))
+    if script.name == "__main__.py" and script.parent.name == "kraft":
+        return f"{shlex.quote(sys.executable)} -m kraft"
+    return "kraft"
 
 
 def _parse_month(text: str) -> date:

@@ -46,7 +46,7 @@ def write_demo_reports(
 
     save("framework.html", render_framework_document(framework, DocumentFormat.html))
     with db.connect() as conn:
-        label = _last_closed_quarter(conn, calendar)
+        label = last_closed_quarter(conn, calendar)
         if label is None:
             return written
         period = calendar.parse(label)
@@ -79,7 +79,7 @@ def write_demo_reports(
     return written
 
 
-def _last_closed_quarter(conn: sa.Connection, calendar: Calendar) -> str | None:
+def last_closed_quarter(conn: sa.Connection, calendar: Calendar) -> str | None:
     """The latest scored quarter that is over by the data's as-of date (else the latest)."""
     as_of = as_of_date(conn)
     labels = sorted(
