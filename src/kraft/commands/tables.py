@@ -110,8 +110,8 @@ class FittedTable:
         """The column's widths; a one-line column's header may still wrap between words."""
         column = self.columns[index]
         cells = [_plain(row[index]) for row in self.rows]
-        full = max(_longest(_lines_of(column.header)), _longest(_lines_of(*cells)))
-        header_least = _longest(_words_of(column.header))
+        full = max(_longest(_lines_of(column.header)), _longest(_lines_of(*cells)), 1)
+        header_least = max(_longest(_words_of(column.header)), 1)
         if column.one_line:
             return _Need(max(header_least, _longest(_lines_of(*cells))), full)
         return _Need(max(header_least, _longest(_words_of(*cells))), full)
