@@ -160,6 +160,7 @@ RULES: dict[str, Rule] = {
     "GET /openapi.json": Rule(PUBLIC),
     "HEAD /openapi.json": Rule(PUBLIC),
     "GET /api/docs": Rule(PUBLIC),
+    "HEAD /api/docs": Rule(PUBLIC),
     "GET /api/docs/assets/{name}": Rule(
         PUBLIC, values={"name": Values(own=each("swagger-ui.css"))}
     ),

@@ -33,7 +33,7 @@ def add_api_docs(app: FastAPI) -> None:
     """The documentation page and the files it loads (FastAPI's own page is off: it loads its
     scripts from a CDN and starts them inline)."""
 
-    @app.get(DOCS_URL, include_in_schema=False)
+    @app.api_route(DOCS_URL, methods=["GET", "HEAD"], include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
         return HTMLResponse(docs_page(app.title, app.openapi_url or ""))
 
