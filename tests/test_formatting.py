@@ -6,7 +6,19 @@ from decimal import Decimal
 
 import pytest
 
-from kraft.formatting import compact_money, group_digits, money, money_scale, plain
+from kraft.formatting import (
+    amount,
+    compact_money,
+    fixed,
+    fixed_percent,
+    group_digits,
+    in_unit,
+    money,
+    money_scale,
+    number,
+    plain,
+    signed,
+)
 from kraft.framework.model import Unit
 from kraft.reports.values import format_value
 
@@ -66,7 +78,7 @@ def test_format_value_by_unit() -> None:
         ("123456789012", "₹12,345.68 crore"),  # crore counts grouped the Indian way too
         ("1234567890123", "₹1,23,456.79 crore"),
         ("-1234567", "-₹12.35 lakh"),
-        ("-99999.99", "₹-99,999.99"),  # in full: as `money` writes it
+        ("-99999.99", "-₹99,999.99"),  # in full: as `money` writes it, the sign first
     ],
 )
 def test_compact_money_inr_lakh_and_crore(value: str, expected: str) -> None:
@@ -103,3 +115,74 @@ def test_compact_money_other_currencies(value: str, currency: str, expected: str
 )
 def test_money_scale_for_axes(largest: str, currency: str, expected: tuple[Decimal, str]) -> None:
     assert money_scale(Decimal(largest), currency) == expected
+
+
+# One number display everywhere: unit × value → the text a person reads (pages, tooltips, PDFs,
+# workbooks, the CLI). At most 2 decimals, half up; amounts whole from 1 lakh; never "None".
+@pytest.mark.parametrize(
+    ("unit", "value", "expected"),
+    [
+        ("percent", 22.80701754385965, "22.81 %"),
+        ("percent", 11.11111111111111, "11.11 %"),
+        ("percent", 85.5, "85.5 %"),
+        ("percent", 100, "100 %"),
+        ("percent", 0, "0 %"),
+        ("percent", -0.004, "0 %"),  # rounds to zero: no "-0"
+        ("percent", -12.345, "-12.35 %"),  # half up, away from zero
+        ("percent", None, "—"),
+        ("points", -767.8419528561933, "-767.84 pp"),
+        ("points", 3.5, "3.5 pp"),
+        ("days", 14.666666666666666, "14.67 days"),
+        ("days", 1, "1 day"),
+        ("count", 1234567, "12,34,567"),  # grouped as the currency's users do
+        ("count", 7.0, "7"),
+        ("count_per_month", 2.3333333333333335, "2.33 a month"),
+        ("score_0_100", 80.63, "80.63"),
+        ("score_0_100", 66.66666666666667, "66.67"),
+        (None, 12.3456, "12.35"),
+        ("currency", 0, "₹0"),
+        ("currency", 999.5, "₹999.50"),  # paise as two digits
+        ("currency", 99999.994, "₹99,999.99"),  # below 1 lakh: to the paisa
+        ("currency", 99999.996, "₹1,00,000"),  # rounds to 1 lakh: whole
+        ("currency", 100000.49, "₹1,00,000"),  # 1 lakh and up: no paise
+        ("currency", 13088578.44, "₹1,30,88,578"),  # crore scale, Indian grouping
+        ("currency", 1e7, "₹1,00,00,000"),
+        ("currency", Decimal("12345678901.5"), "₹12,34,56,78,902"),
+        ("currency", -1500000.75, "-₹15,00,001"),
+        ("currency", -250.256, "-₹250.26"),
+        ("currency", None, "—"),
+    ],
+)
+def test_in_unit(unit: str | None, value: float | Decimal | None, expected: str) -> None:
+    assert in_unit(value, unit, "INR") == expected
+
+
+@pytest.mark.parametrize(
+    ("currency", "value", "expected"),
+    [
+        ("USD", 1234567.891, "$1,234,568"),
+        ("USD", 1234.567, "$1,234.57"),
+        ("EUR", -99.999, "-€100"),
+        ("CHF", 150000.5, "150,001 CHF"),
+    ],
+)
+def test_amount_in_other_currencies(currency: str, value: float, expected: str) -> None:
+    assert amount(value, currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("shown", "expected"),
+    [
+        (fixed(80.63), "80.63"),  # scores: always 2 decimals (80.6300 is never shown)
+        (fixed(80.625), "80.63"),
+        (fixed(None), "—"),
+        (fixed_percent(83.33333333333333), "83.3 %"),  # coverage
+        (signed(-0.001), "0.00"),
+        (signed(1.2), "+1.20"),
+        (number(104.0), "104"),
+        (number(8949546.180986302, "INR"), "89,49,546.18"),
+        (number(None), "—"),
+    ],
+)
+def test_scores_coverage_and_bare_numbers(shown: str, expected: str) -> None:
+    assert shown == expected

@@ -29,9 +29,12 @@ def group_digits(value: Decimal, currency: str | None = None) -> str:
 
 
 def money(value: Decimal, currency: str) -> str:
+    """An amount with its symbol (the sign before it: -₹1,50,000), decimals kept as given."""
     symbol = CURRENCY_SYMBOLS.get(currency)
     grouped = group_digits(value, currency)
-    return f"{symbol}{grouped}" if symbol else f"{grouped} {currency}"
+    if not symbol:
+        return f"{grouped} {currency}"
+    return f"-{symbol}{grouped[1:]}" if grouped.startswith("-") else f"{symbol}{grouped}"
 
 
 def plain(value: Decimal) -> str:
@@ -102,6 +105,54 @@ def signed_short(number: float | Decimal | None) -> str:
     if value is None:
         return DASH
     return ("+" if value > 0 else "") + plain(value)
+
+
+# From this size an amount is shown in whole units: ₹1,30,88,578, not ₹1,30,88,578.44.
+WHOLE_AMOUNT_FROM = Decimal(100_000)
+# What follows a number in each KPI unit (kraft.framework.model.Unit's values); a unit not
+# listed (count, score_0_100) is a bare number.
+UNIT_SUFFIXES = {"percent": " %", "days": " days", "points": " pp", "count_per_month": " a month"}
+
+
+def amount(number: float | Decimal | None, currency: str) -> str:
+    """An amount as shown: to the paisa below 1 lakh (₹999.50, ₹500), whole from it (₹1,30,88,578)."""
+    value = short(number)
+    if value is None:
+        return DASH
+    if abs(value) >= WHOLE_AMOUNT_FROM:
+        value = short(value, 0)
+    return money(value, currency)
+
+
+def in_unit(number: float | Decimal | None, unit: str | None, currency: str) -> str:
+    """A value as every page, report, workbook and command shows it, by its unit and size:
+    at most 2 decimals, half up (22.81 %, 4.5 days, -767.84 pp), amounts by `amount`, digits
+    grouped by the currency's convention, a dash for no value."""
+    if unit == "currency":
+        return amount(number, currency)
+    value = short(number)
+    if value is None:
+        return DASH
+    return _with_suffix(value, unit, currency)
+
+
+def _with_suffix(value: Decimal, unit: str | None, currency: str) -> str:
+    suffix = " day" if unit == "days" and abs(value) == 1 else UNIT_SUFFIXES.get(unit or "", "")
+    return group_digits(Decimal(plain(value)), currency) + suffix
+
+
+def exact_in_unit(value: Decimal | None, unit: str | None, currency: str) -> str:
+    """A value as given, unrounded, in its unit: a target as it was set (85.5 %, ₹12,34,567.50)."""
+    if value is None:
+        return DASH
+    if unit == "currency":
+        return money(value, currency)
+    return _with_suffix(value, unit, currency)
+
+
+def number(value: float | Decimal | None, currency: str | None = None) -> str:
+    """A number without a unit (a numerator, a count of rows): at most 2 decimals, grouped."""
+    return in_unit(value, None, currency or "")
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

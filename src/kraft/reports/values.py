@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kraft.formatting import money, plain, short
+from kraft.formatting import exact_in_unit, in_unit
 from kraft.framework.model import Direction, Unit
 from kraft.periods import Grain
 
@@ -25,28 +25,14 @@ GRAIN_LABELS = {Grain.month: "monthly", Grain.quarter: "quarterly", Grain.year: 
 
 
 def format_value(value: Decimal | None, unit: Unit | None, currency: str) -> str:
-    """A value in its unit, as given: no rounding (85.5 %, ₹12,34,567.00, 20 days)."""
-    if value is None:
-        return "—"
-    match unit:
-        case Unit.percent:
-            return f"{plain(value)} %"
-        case Unit.currency:
-            return money(value, currency)
-        case Unit.days:
-            return f"{plain(value)} days"
-        case Unit.points:
-            return f"{plain(value)} pp"
-        case Unit.count_per_month:
-            return f"{plain(value)} a month"
-        case _:
-            return plain(value)
+    """A value in its unit, as given: no rounding (85.5 %, ₹12,34,567.50, 20 days)."""
+    return exact_in_unit(value, unit.value if unit else None, currency)
 
 
 def shown_value(value: float | Decimal | None, unit: Unit | None, currency: str) -> str:
-    """A KPI value as shown: half-up to 2 decimals, whole numbers without them, in its unit
-    (85.5 %, ₹12,34,567, 20 days)."""
-    return format_value(short(value), unit, currency)
+    """A KPI value as shown: at most 2 decimals, half up, in its unit and by its size (85.5 %,
+    ₹999.50, ₹12,34,567, 20 days); kraft.formatting.in_unit."""
+    return in_unit(value, unit.value if unit else None, currency)
 
 
 def unit_label(unit: Unit | None) -> str:
