@@ -89,8 +89,12 @@ def test_both_periods_earned_premium_decides(workspace: Workspace, tmp_path: Pat
                 )
             )
         }
-    assert json.loads(extra) == {
+    assert json.loads(extra) == {  # both loss ratios, each as claims ÷ earned premium
+        "previous_loss_ratio": 10.0,
+        "previous_loss_ratio_numerator": 970.0,
         "previous_loss_ratio_denominator": 9700.0,
+        "loss_ratio": 5.0,
+        "loss_ratio_numerator": 546.0,
         "loss_ratio_denominator": 10920.0,
     }
     assert found["2024-Q2"] == ("insufficient volume", None)  # Q1's 9 700 < 10 000

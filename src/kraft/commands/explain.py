@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -13,7 +12,7 @@ from kraft.commands.tables import Column, WideOption, table_of
 from kraft.framework.loader import resolve_framework
 from kraft.metrics.runner import explain as explain_value
 from kraft.metrics.spec import load_catalogue
-from kraft.reports.values import format_value
+from kraft.reports.explained import cell_text, value_facts
 
 
 def register(app: typer.Typer) -> None:
@@ -60,18 +59,16 @@ def explain(
             "not be employed then, or the KPI may not apply to them)."
         )
     else:
-        value = (
-            "undefined (no data or zero denominator)"
-            if stored["value"] is None
-            else format_value(Decimal(str(stored["value"])), definition.unit, framework.currency)
+        facts = value_facts(
+            stored, definition, framework.currency, result.compared_with, result.period
         )
+        for fact in facts:
+            out.print(f"{fact.label}: {fact.text}")
+        rows = "" if result.compared_with else f"{stored['row_count']} row(s); "
         out.print(
-            f"Value {value}; numerator {stored['numerator']}, denominator {stored['denominator']}, "
-            f"{stored['row_count']} row(s); {'provisional' if stored['provisional'] else 'final'}; "
+            f"{rows}{'provisional' if stored['provisional'] else 'final'}; "
             f"definition {stored['definition_hash']}, run {stored['run_id']}."
         )
-        if stored["extra"]:
-            out.print(f"Also: {stored['extra']}")
     for row_set in result.row_sets:
         shown = row_set.rows if limit == 0 else row_set.rows[:limit]
         # On a narrow terminal the columns go from the right; the first (the row's id) stays.
@@ -81,12 +78,7 @@ def explain(
             wide=wide,
         )
         for row in shown:
-            table.add_row(
-                *(
-                    "" if v is None else "yes" if v is True else "no" if v is False else str(v)
-                    for v in row
-                )
-            )
+            table.add_row(*(cell_text(v, framework.currency) for v in row))
         out.print(table)
         if len(shown) < len(row_set.rows):
             out.print(f"… {len(row_set.rows) - len(shown)} more (use --limit 0 for all).")

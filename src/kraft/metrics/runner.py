@@ -413,6 +413,7 @@ class Explanation:
     rm_id: str
     stored: dict[str, object] | None  # the kpi_values row, if computed
     row_sets: list[RowSet]
+    compared_with: str | None = None  # a derived value's previous period (an improvement's)
 
 
 def explain(
@@ -448,6 +449,7 @@ def explain(
         as_of = _data_as_of(conn, stored["run_id"] if stored else None)
         compiler = Compiler(catalogue, {**parameters, "as_of": as_of}, dialect)
         row_sets: list[RowSet] = []
+        compared_with = None
         if kpi.kind is KpiKind.manual:
             sql = (
                 "SELECT rm_id, kpi_id, period, value, note FROM measurements "
@@ -463,6 +465,7 @@ def explain(
             targets = [(kpi.metric, period)]
             if metric.derived:
                 previous = calendar.previous(period)
+                compared_with = previous.label
                 periods.append(SpinePeriod(previous, calendar.previous(previous), True))
                 inputs = [m for m in metrics_needed(catalogue, [kpi.metric]) if m != kpi.metric]
                 targets = [(m, p) for m in inputs for p in (period, previous)]
@@ -491,4 +494,4 @@ def explain(
                     )
             _drop_temporary(conn)
         conn.rollback()
-    return Explanation(kpi_id, kpi.metric, period.label, rm_id, stored, row_sets)
+    return Explanation(kpi_id, kpi.metric, period.label, rm_id, stored, row_sets, compared_with)

@@ -203,13 +203,17 @@ def derive_metric(name: str, metric: Metric) -> exp.Select:
         exp.alias_(num(0), "row_count"),
     ).from_(exp.to_table("kraft_entity_periods").as_("ep"))
     seen: set[str] = set()
-    volumes: list[exp.Expr] = []  # each source's denominator (loss ratio: earned premium)
+    # Each source's value, numerator and denominator (loss ratio: claims ÷ earned premium), so
+    # that the value can be explained and scored by its volume.
+    volumes: list[exp.Expr] = []
     for alias, source, previous in joins:
         if alias in seen:
             continue
         seen.add(alias)
-        key = f"previous_{source}_denominator" if previous else f"{source}_denominator"
-        volumes += [exp.Literal.string(key), col("denominator", alias)]
+        key = f"previous_{source}" if previous else source
+        for part in ("value", "numerator", "denominator"):
+            name = key if part == "value" else f"{key}_{part}"
+            volumes += [exp.Literal.string(name), col(part, alias)]
         period = col("prev_label" if previous else "label", "ep")
         on = and_(
             eq(col("kpi_id", alias), exp.Literal.string(source)),

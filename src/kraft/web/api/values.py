@@ -257,7 +257,13 @@ def mask(conn: Connection, result: Explanation) -> Explanation:
         ]
         masked.append(RowSet(rs.title, rs.sql, rs.columns, rows))
     return Explanation(
-        result.kpi_id, result.metric, result.period, result.rm_id, result.stored, masked
+        result.kpi_id,
+        result.metric,
+        result.period,
+        result.rm_id,
+        result.stored,
+        masked,
+        result.compared_with,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +30,7 @@ from kraft.metrics.runner import Explanation, RowSet, explain
 from kraft.metrics.spec import load_catalogue
 from kraft.periods import Period
 from kraft.reports import charts
+from kraft.reports.explained import cell_text, value_facts
 from kraft.reports.exports import csv_text
 from kraft.reports.scorecard import (
     ReportFormat,
@@ -419,6 +421,12 @@ def explain_page(
             "kra": next(k for k, p in framework.kpis() if p.id == definition.id),
             "choice": choice,
             "found": found,
+            "facts": value_facts(
+                found.stored, definition, framework.currency, found.compared_with, label
+            )
+            if found.stored
+            else [],
+            "cell": partial(cell_text, currency=framework.currency),
             "row_sets": row_sets,
             "rows_shown": ROWS_SHOWN,
             "score_row": score_row,
