@@ -180,7 +180,8 @@ def test_amount_in_other_currencies(currency: str, value: float, expected: str) 
         (signed(-0.001), "0.00"),
         (signed(1.2), "+1.20"),
         (number(104.0), "104"),
-        (number(8949546.180986302, "INR"), "89,49,546.18"),
+        (number(8949546.180986302, "INR"), "89,49,546"),  # from 1 lakh: whole
+        (number(99999.125), "99,999.13"),
         (number(None), "—"),
     ],
 )

@@ -151,8 +151,12 @@ def exact_in_unit(value: Decimal | None, unit: str | None, currency: str) -> str
 
 
 def number(value: float | Decimal | None, currency: str | None = None) -> str:
-    """A number without a unit (a numerator, a count of rows): at most 2 decimals, grouped."""
-    return in_unit(value, None, currency or "")
+    """A number without a unit (a numerator, a volume): at most 2 decimals, none from 1 lakh
+    (earned premium 89,49,546), digits grouped by the currency's convention."""
+    shown = short(value)
+    if shown is not None and abs(shown) >= WHOLE_AMOUNT_FROM:
+        shown = short(shown, 0)
+    return in_unit(shown, None, currency or "")
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

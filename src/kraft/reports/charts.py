@@ -16,9 +16,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from kraft.formatting import CURRENCY_SYMBOLS, money_scale, plain
+from kraft.formatting import CURRENCY_SYMBOLS, fixed, in_unit, money_scale, signed
 from kraft.framework.model import KPI, KRA, RatingBand, ScoringMethod, Unit
-from kraft.reports.values import format_value
+from kraft.reports.values import shown_value
 
 Spec = dict[str, Any]
 
@@ -180,7 +180,7 @@ def kpi_trends(
                 "order": order,
                 "period": p.period,
                 "value": _number(value, divisor),
-                "shown": format_value(p.value, kpi.unit, currency),
+                "shown": shown_value(p.value, kpi.unit, currency),
                 "series": ACTUAL,
                 "beyond": beyond,
             }
@@ -191,7 +191,7 @@ def kpi_trends(
                 "panel": panel,
                 "order": order,
                 "value": _number(v, divisor),
-                "shown": format_value(v, kpi.unit, currency),
+                "shown": shown_value(v, kpi.unit, currency),
                 "series": s,
             }
             for s, v in ((TARGET, target), (THRESHOLD, threshold))
@@ -371,7 +371,7 @@ def kra_heatmap(cells: Sequence[HeatCell], kras: Sequence[KRA]) -> Spec:
             "rm": cell.rm,
             "kra": titles.get(cell.kra, cell.kra),
             "score": _number(cell.score),
-            "shown": "—" if cell.score is None else plain(round(cell.score, 1)),
+            "shown": fixed(cell.score),
         }
         for cell in cells
     ]
@@ -425,9 +425,9 @@ def movers(deltas: Sequence[Mover]) -> Spec:
             "rm": m.rm,
             "delta": _number(m.delta),
             "direction": RISE if m.delta >= 0 else FALL,
-            "shown": f"{'+' if m.delta > 0 else ''}{plain(round(m.delta, 1))}",
-            "previous": "—" if m.previous is None else plain(round(m.previous, 1)),
-            "current": "—" if m.current is None else plain(round(m.current, 1)),
+            "shown": signed(m.delta),
+            "previous": fixed(m.previous),
+            "current": fixed(m.current),
         }
         for m in ranked
     ]
@@ -480,7 +480,7 @@ def before_after(lines: Sequence[BeforeAfter], *, title: str, subtitle: str) -> 
 
     rows = [
         {"kpi": _wrapped(f"{line.kpi} (%)"), "order": order, "group": line.group, "window": window,
-         "value": _number(value), "shown": "—" if value is None else f"{plain(round(value, 1))} %"}
+         "value": _number(value), "shown": in_unit(value, "percent", "")}
         for order, line in enumerate(lines)
         for window, value in ((BEFORE, line.before), (AFTER, line.after))
     ]  # fmt: skip

@@ -39,7 +39,7 @@ from kraft.analysis.variance import (
 )
 from kraft.cache import keeping, read_once
 from kraft.errors import KraftError
-from kraft.formatting import fixed, plain, signed_short, to_decimal
+from kraft.formatting import fixed, number, plain, signed_short, to_decimal
 from kraft.framework.model import KPI, KRA, Framework
 from kraft.metrics.spec import Catalogue, load_catalogue
 from kraft.periods import Calendar, Grain, Period
@@ -402,7 +402,7 @@ def _kpi_shown(
             variance.previous.reference if variance else None, kpi.unit, currency
         ),
         "trend": trend_text(kpi, trend, currency),
-        "volume": plain(to_decimal(r.volume) or Decimal(0)) if r.volume is not None else "—",
+        "volume": number(r.volume, currency),
     }
 
 

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from kraft.framework.model import Role
 from kraft.store.users import User
 from kraft.web.security import SESSION_COOKIE
+from kraft.web.shown import Shown
 
 NAVIGATION = (
     ("Company", "/", (Role.admin,)),
@@ -70,6 +71,6 @@ def render_page(
         navigation=links,
         csrf_token=session.csrf if session else "",
         path=request.url.path,
-        **context,
+        **{"shown": Shown(site.framework.currency), **context},
     )
     return HTMLResponse(html, status_code=status_code, headers=headers)
