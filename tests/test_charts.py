@@ -129,6 +129,16 @@ def test_percent_kpi_reads_as_percent(every_kind: dict[str, dict[str, Any]]) -> 
     assert rules == {"Target": 85.0, "Threshold": 75.0}  # the KPI's own target and threshold
 
 
+def test_tooltips_show_values_rounded_in_their_unit(framework: Framework) -> None:
+    kpi = framework.kpi("client_retention_rate")
+    points = [TrendPoint("2025-Q1", Decimal("22.80701754385965"))]
+    spec = charts.kpi_trend(points, kpi, "INR", target=Decimal("85.125"))
+    shown = {row["series"]: row["shown"] for row in data_values(spec)}
+    assert shown["Actual"] == "22.81 %" and shown["Target"] == "85.13 %"
+    cells = [HeatCell("RM0001", framework.kras[0].id, Decimal("80.6300"))]
+    assert data_values(charts.kra_heatmap(cells, framework.kras))[0]["shown"] == "80.63"
+
+
 def test_large_inr_amounts_are_drawn_in_lakh(framework: Framework) -> None:
     kpi = framework.kpi("revenue_per_quarter")  # target ₹15,00,000, threshold ₹12,00,000
     points = [TrendPoint("2025-Q1", Decimal(1250000)), TrendPoint("2025-Q2", Decimal(1734000))]
@@ -195,9 +205,9 @@ def test_movers_rank_biggest_rise_first() -> None:
     )
     rows = data_values(spec)
     assert [(r["rm"], r["shown"], r["direction"]) for r in rows] == [
-        ("RM0001", "+12.5", "Rise"),
-        ("RM0003", "+3", "Rise"),
-        ("RM0002", "-8", "Fall"),
+        ("RM0001", "+12.50", "Rise"),  # a change of score: 2 decimals, as scores are shown
+        ("RM0003", "+3.00", "Rise"),
+        ("RM0002", "-8.00", "Fall"),
     ]
 
 
