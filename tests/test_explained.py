@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from kraft.framework.loader import load_builtin
 from kraft.reports.explained import Fact, cell_text, value_facts
+from kraft.reports.values import stored_figure
 
 FRAMEWORK = load_builtin("insurance_rm")
 
@@ -86,3 +87,16 @@ def test_row_cells_read_as_numbers_people_read() -> None:
         cell_text(v, "INR")
         for v in (Decimal("338507.430000"), 4062.2357260273975, None, True, False, "C1", 7)
     ] == ["3,38,507", "4,062.24", "", "yes", "no", "C1", "7"]
+
+
+def test_a_signed_figure_reads_in_its_unit() -> None:
+    kpi = "client_retention_rate"
+    assert stored_figure(FRAMEWORK, f"KPI {kpi}", "value", "95.41284403669725") == "95.41 %"
+    assert stored_figure(FRAMEWORK, "KPI revenue_per_quarter", "target", "13088578.44") == (
+        "₹1,30,88,578"
+    )
+    assert stored_figure(FRAMEWORK, "overall", "score", "80.6300") == "80.63"
+    assert stored_figure(FRAMEWORK, "overall", "coverage", "83.33333333333333") == "83.3 %"
+    assert stored_figure(FRAMEWORK, f"KPI {kpi}", "denominator", "8949546.18") == "89,49,546"
+    assert stored_figure(FRAMEWORK, f"KPI {kpi}", "status", "on track") == "on track"
+    assert stored_figure(FRAMEWORK, "overall", "scorecard", None) == "—"

@@ -12,6 +12,7 @@ note.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -23,7 +24,9 @@ from kraft.core.inputs import parse_period
 from kraft.core.reviews import StepInput, take_review_step
 from kraft.core.settling import open_claims_note, settling_of, unsettled_reason
 from kraft.errors import ConfirmationRequiredError, KraftError
+from kraft.formatting import fixed
 from kraft.framework.model import Role
+from kraft.reports.values import stored_figure
 from kraft.scoring import calibration as cal
 from kraft.scoring import review as rv
 from kraft.scoring.stored import numeric
@@ -110,13 +113,14 @@ def _review_page(
         "done": done,
         "form": form or {},
         "score": _score,
+        "numeric": numeric,
+        "figure": partial(stored_figure, site.framework),
     }
     return render_page(request, "review.html.j2", context, status_code=status_code)
 
 
 def _score(value: Any) -> str:
-    number = numeric(value)
-    return "—" if number is None else f"{number:.2f}"
+    return fixed(numeric(value))
 
 
 @router.get("/reviews", response_class=HTMLResponse)
