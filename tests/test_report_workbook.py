@@ -56,12 +56,13 @@ def test_workbook_equals_the_exports(scored: Workspace, tmp_path: Path) -> None:
     text = kraft(scored, "export", "scores", "--period", Q1)
     export = list(csv.reader(io.StringIO(text)))
     sheet = book["scores"]
-    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    rows = [[*r[:1], *r[4:]] for r in sheet.iter_rows(values_only=True)]  # less name, team
     assert rows[0] == export[0]
     assert [[_same(v) for v in row] for row in rows[1:]] == [
         [_same(v) for v in row] for row in export[1:]
     ]
-    assert sheet["C2"].number_format == "0.00"
+    assert [c.value for c in sheet[1][1:4]] == ["name", "team_id", "team_name"]
+    assert sheet["F2"].number_format == "0.00"
     assert sheet.conditional_formatting  # ratings coloured
 
     # kpi_values: the export's rows of the period (RMs, teams, company)
@@ -134,12 +135,13 @@ def test_demo_workbook_formats_by_unit(tmp_path: Path) -> None:
     book_file = tmp_path / "team.xlsx"
     kraft(ws, "report", "team", "--team", "T003", "--format", "xlsx", "-o", str(book_file))
     book = load_workbook(book_file)
-    period = book["scores"]["B2"].value
+    period = book["scores"]["E2"].value  # after rm_id, name, team_id and team_name
     export = list(csv.reader(io.StringIO(kraft(ws, "export", "scores", "--period", period))))
     by_rm = {row[0]: row for row in export[1:]}
     sheet_rms = [r[0] for r in book["scores"].iter_rows(min_row=2, values_only=True)]
     for row in book["scores"].iter_rows(min_row=2, values_only=True):
-        assert [_same(v) for v in row] == [_same(v) for v in by_rm[row[0]]]
+        assert [_same(v) for v in (row[0], *row[4:])] == [_same(v) for v in by_rm[row[0]]]
+        assert row[1] and row[2] == "T003" and row[3]  # the RM's name, team and its name
     assert sheet_rms and set(sheet_rms) < set(by_rm)  # the team's RMs only
 
     values = {
@@ -162,9 +164,9 @@ def test_demo_workbook_formats_by_unit(tmp_path: Path) -> None:
 
 def test_number_formats() -> None:
     assert currency_format("INR") == (
-        '[>=10000000]"₹"##\\,##\\,##\\,##0.00;[>=100000]"₹"##\\,##\\,##0.00;"₹"#,##0.00'
+        '[>=10000000]"₹"##\\,##\\,##\\,##0;[>=100000]"₹"##\\,##\\,##0;"₹"#,##0.00'
     )
-    assert currency_format("USD") == '"$"#,##0.00'
-    assert currency_format("CHF") == '#,##0.00 "CHF"'
+    assert currency_format("USD") == '[>=100000]"$"#,##0;"$"#,##0.00'  # whole from 100,000
+    assert currency_format("CHF") == '[>=100000]#,##0 "CHF";#,##0.00 "CHF"'
     assert unit_format(Unit.percent, "INR") == '0.00" %"'
     assert unit_format(Unit.count, "INR") == "#,##0.##"

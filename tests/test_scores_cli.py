@@ -286,8 +286,13 @@ def test_export_scores_has_the_stable_columns(scored: Workspace, tmp_path: Path)
     sheet = load_workbook(target).active
     assert sheet is not None
     cells = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert cells[0] == header.split(",")
-    assert cells[2] == ["R2", "2026-Q1", 107.2, 4, "Exceeds", 100.0, 102.6316, 111.7647, None]
+    rm_id, *rest = header.split(",")
+    assert cells[0] == [rm_id, "name", "team_id", "team_name", *rest]  # who, for a person
+    assert cells[2][0] == "R2" and all(isinstance(c, str) for c in cells[2][1:4])
+    assert cells[2][4:] == ["2026-Q1", 107.2, 4, "Exceeds", 100.0, 102.6316, 111.7647, None]
+    formats = {cells[0][c.column - 1]: c.number_format for c in sheet[3]}
+    assert formats["overall_score"] == "0.00" and formats["kra:compliance"] == "0.00"
+    assert formats["coverage"] == '0.0" %"'  # numbers stay numbers, shown rounded
 
 
 def test_bad_options_are_refused_in_one_sentence(scored: Workspace) -> None:

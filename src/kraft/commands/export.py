@@ -21,12 +21,14 @@ from kraft.commands.common import (
     parse_period,
     workspace_framework,
     workspace_of,
+    write_bytes,
 )
 from kraft.core.tracking import first_scored as first_scored_of
 from kraft.errors import KraftError
 from kraft.periods import Calendar, Grain
 from kraft.reports.exports import KPI_VALUE_COLUMNS, write_kpi_values, write_records
 from kraft.reports.scores import EXPORT_TEXT_COLUMNS, export_columns, export_records, overall_rows
+from kraft.reports.workbook import scores_workbook
 from kraft.scoring.tracking import scored_from
 
 AllPeriods = Annotated[
@@ -185,7 +187,12 @@ def export_scores(
         raise KraftError(
             f"--period {chosen.label} has no scores; run `kraft compute` or choose a scored period."
         )
+    if fmt == "xlsx":  # a sheet for people: names, teams and number formats
+        assert output is not None
+        write_bytes(scores_workbook(framework, rows), output, f"{len(rows):,} scorecards")
+        return
     records = export_records(rows, framework)
-    write_records(records, export_columns(framework), fmt, output, EXPORT_TEXT_COLUMNS, "scores")
+    columns = export_columns(framework)
+    write_records(records, columns, fmt, output, EXPORT_TEXT_COLUMNS, "scores")
     if output is not None:
         out.print(f"Wrote {len(rows):,} scorecards to {output}.")

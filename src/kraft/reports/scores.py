@@ -50,7 +50,7 @@ KPI_BOARD_COLUMNS = (
     "insufficient_volume",
 )
 BOARD_TEXT_COLUMNS = frozenset({"rm_id", "name", "team_id", "rating_label", "flags", "status"})
-EXPORT_TEXT_COLUMNS = frozenset({"rm_id", "period", "rating_label"})
+EXPORT_TEXT_COLUMNS = frozenset({"rm_id", "period", "rating_label", "name", "team_id", "team_name"})
 GRAIN_ORDER = {Grain.month: 0, Grain.quarter: 1, Grain.year: 2}
 
 
@@ -69,6 +69,7 @@ class OverallRow:
     rating_capped_at: Decimal | None
     kras: dict[str, Decimal | None]
     final_rating: int | None = None  # after the review (kraft.scoring.review); None: not reviewed
+    team_name: str | None = None
 
 
 def overall_rows(
@@ -88,9 +89,10 @@ def overall_rows(
         clauses.append("AND s.grain = :grain")
         params["grain"] = grain.value
     query = sa.text(
-        "SELECT s.rm_id, r.name, r.team_id, s.period, s.grain, s.level, s.item_id, s.score, "
-        "s.rating, s.rating_label, s.coverage, s.provisional, s.capped_at "
+        "SELECT s.rm_id, r.name, r.team_id, t.name AS team_name, s.period, s.grain, s.level, "
+        "s.item_id, s.score, s.rating, s.rating_label, s.coverage, s.provisional, s.capped_at "
         "FROM scores AS s LEFT JOIN relationship_managers AS r ON r.rm_id = s.rm_id "
+        "LEFT JOIN teams AS t ON t.team_id = r.team_id "
         f"WHERE s.level IN ('overall', 'kra') {' '.join(clauses)}"
     )
     if periods is not None:
@@ -105,6 +107,7 @@ def overall_rows(
         cards[key] = OverallRow(
             r.rm_id, r.name, r.team_id, r.period, r.grain, r.score, r.rating, r.rating_label,
             r.coverage, bool(r.provisional), r.capped_at, kras.setdefault(key, {}),
+            team_name=r.team_name,
         )  # fmt: skip
     for key, rating in final_ratings(conn, periods).items():
         if key in cards:
@@ -138,6 +141,25 @@ def export_records(rows: list[OverallRow], framework: Framework) -> list[dict[st
         record["final_rating"] = row.final_rating
         records.append(record)
     return records
+
+
+# Who each row is, for a person reading a sheet: after rm_id in the workbooks (not in the CSV,
+# whose columns are the integrators' contract).
+PEOPLE_COLUMNS = ("name", "team_id", "team_name")
+
+
+def sheet_columns(framework: Framework) -> list[str]:
+    """The export's columns with the RM's name and team after rm_id: a workbook's."""
+    first, *rest = export_columns(framework)
+    return [first, *PEOPLE_COLUMNS, *rest]
+
+
+def sheet_records(rows: list[OverallRow], framework: Framework) -> list[dict[str, Any]]:
+    """The export's records with the RM's name and team (sheet_columns)."""
+    return [
+        {**record, "name": row.name, "team_id": row.team_id, "team_name": row.team_name}
+        for row, record in zip(rows, export_records(rows, framework), strict=True)
+    ]
 
 
 def _standing(s: OverallStanding | KpiStanding) -> dict[str, Any]:

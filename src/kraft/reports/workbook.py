@@ -26,10 +26,11 @@ from kraft.periods import Period
 from kraft.reports.exports import KPI_VALUE_COLUMNS
 from kraft.reports.scores import (
     OVERALL_BOARD_COLUMNS,
-    export_columns,
-    export_records,
+    OverallRow,
     overall_board_records,
     overall_rows,
+    sheet_columns,
+    sheet_records,
 )
 from kraft.store.roster import teams_below
 
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from kraft.reports.team_report import TeamReport
 
 SCORE_FORMAT = "0.00"
-KRA_SCORE_FORMAT = "0.0000"
 COVERAGE_FORMAT = '0.0" %"'
 PERCENT_FORMAT = '0.00" %"'
 COUNT_FORMAT = "#,##0.##"
@@ -60,17 +60,18 @@ RATING_FILLS = {5: "C6EFCE", 4: "E2F0D9", 3: "F2F2F2", 2: "FFEB9C", 1: "FFC7CE"}
 
 
 def currency_format(currency: str) -> str:
-    """An Excel number format for amounts in the currency: INR as 12,34,567.00 (lakh, crore)."""
+    """An Excel number format for amounts in the currency, as kraft.formatting.amount shows
+    them: to the paisa below 1,00,000, whole from it; INR grouped 12,34,567 (lakh, crore)."""
     symbol = CURRENCY_SYMBOLS.get(currency)
     prefix = f'"{symbol}"' if symbol else ""
     suffix = "" if symbol else f' "{currency}"'
     if currency in INDIAN_GROUPING:
         return (
-            f"[>=10000000]{prefix}##\\,##\\,##\\,##0.00{suffix};"
-            f"[>=100000]{prefix}##\\,##\\,##0.00{suffix};"
+            f"[>=10000000]{prefix}##\\,##\\,##\\,##0{suffix};"
+            f"[>=100000]{prefix}##\\,##\\,##0{suffix};"
             f"{prefix}#,##0.00{suffix}"
         )
-    return f"{prefix}#,##0.00{suffix}"
+    return f"[>=100000]{prefix}#,##0{suffix};{prefix}#,##0.00{suffix}"
 
 
 def unit_format(unit: Unit | None, currency: str) -> str:
@@ -246,12 +247,18 @@ def _leaderboard_sheet(book: Any, report: TeamReport) -> None:
 def _scores_sheet(
     book: Any, conn: Connection, framework: Framework, period: Period, rm_ids: set[str]
 ) -> None:
-    """The columns of `kraft export scores`, one row per scorecard of the period."""
-    columns = export_columns(framework)
+    """The columns of `kraft export scores`, with names and teams, one row per scorecard."""
     rows = [r for r in overall_rows(conn, [period.label]) if r.rm_id in rm_ids]
-    records = export_records(rows, framework)
+    scores_sheet(book, framework, rows)
+
+
+def scores_sheet(book: Any, framework: Framework, rows: list[OverallRow]) -> None:
+    """A sheet of scorecards: who (rm_id, name, team), the export's columns, scores as numbers
+    with 2 decimals and coverage as a percent, ratings coloured."""
+    columns = sheet_columns(framework)
+    records = sheet_records(rows, framework)
     kra_formats: dict[str, str | Callable[[Sequence[Any]], str | None]] = {
-        c: KRA_SCORE_FORMAT for c in columns if c.startswith("kra:")
+        c: SCORE_FORMAT for c in columns if c.startswith("kra:")
     }
     sheet = _sheet(
         book,
@@ -261,6 +268,20 @@ def _scores_sheet(
         {"overall_score": SCORE_FORMAT, "coverage": COVERAGE_FORMAT, **kra_formats},
     )
     _rating_colours(sheet, columns.index("rating") + 1)
+
+
+def scores_workbook(framework: Framework, rows: list[OverallRow]) -> bytes:
+    """`kraft export scores --format xlsx`: the scores sheet alone, as bytes."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    default = book.active
+    if default is not None:
+        book.remove(default)
+    scores_sheet(book, framework, rows)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def _kpi_scores_sheet(
@@ -288,7 +309,7 @@ def _kpi_scores_sheet(
         "kpi_scores",
         kpi_columns,
         [[*r[:-1], bool(r[-1])] for r in kpi_rows],
-        {"actual": by_unit, "target": by_unit, "threshold": by_unit, "score": KRA_SCORE_FORMAT},
+        {"actual": by_unit, "target": by_unit, "threshold": by_unit, "score": SCORE_FORMAT},
     )
     _status_colours(sheet, kpi_columns.index("status") + 1)
 
