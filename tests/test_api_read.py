@@ -347,6 +347,35 @@ def test_scores_equal_the_export_and_are_scoped(
     assert refused(client, tokens, "admin", f"/api/v1/scores?period={QUARTER}&grain=month", 422)
 
 
+RAW_NUMBER = re.compile(r"\d\.\d{3,}|\bNone\b|\bnan\b")  # more than 2 decimals, or no number
+
+
+def shown_strings(node: Any, inside: bool = False) -> Iterator[str]:
+    """Every string a person reads in an answer: under a `shown` key, at any depth."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from shown_strings(value, inside or key == "shown")
+    elif isinstance(node, list):
+        for value in node:
+            yield from shown_strings(value, inside)
+    elif isinstance(node, str) and inside:
+        yield node
+
+
+def test_shown_strings_hold_no_raw_floats(
+    client: TestClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    rms = [r["rm_id"] for r in get(client, tokens, "admin", "/api/v1/rms") if r["role"] == "rm"]
+    answers = [
+        get(client, tokens, "admin", f"/api/v1/rms/{rm_id}/scorecard?period={QUARTER}")
+        for rm_id in rms[:6]
+    ]
+    shown = [text for answer in answers for text in shown_strings(answer)]
+    tooltips = [t for a in answers for t in shown_strings(a["trends"]["datasets"])]
+    assert len(shown) > 200 and len(tooltips) > 100  # the cells and every trend's tooltips
+    assert [text for text in shown if RAW_NUMBER.search(text)] == []
+
+
 def test_the_scorecard_is_the_reports_numbers(
     demo: Path, client: TestClient, tokens: dict[str, dict[str, str]], app: FastAPI
 ) -> None:

@@ -351,6 +351,16 @@ def test_the_explain_view_gives_the_stored_numbers_and_the_sql(app: FastAPI, dem
     assert due is not None and int(due[1]) >= denominator  # every due policy, counted or not
 
 
+def test_the_explain_view_of_an_improvement_shows_both_loss_ratios(app: FastAPI) -> None:
+    kpi = "loss_ratio_improvement"
+    page = signed_in(app, "manager").get(f"/rms/{RM}/explain?kpi={kpi}&period={PERIOD}").text
+    facts = text_of(page.split('<h2 id="rows">')[0])
+    assert "Loss ratio, 2025-Q3" in facts and "Loss ratio, 2025-Q4" in facts
+    assert facts.count("earned premium ₹") == 2 and "claims incurred ₹" in facts
+    assert "None" not in facts and not re.search(r"\d\.\d{3,}", facts)
+    assert 'id="explain-numerator"' not in page  # an improvement has none: left out
+
+
 def test_the_what_if_scores_again_without_writing(app: FastAPI) -> None:
     site = app.state.site
     browser = signed_in(app, "rm")
