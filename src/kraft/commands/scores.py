@@ -7,7 +7,6 @@ leaderboard ranks by the shrunk rate with the raw value, its volume and 95 % int
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -26,7 +25,7 @@ from kraft.commands.common import (
 )
 from kraft.commands.tables import Column, WideOption, table_of
 from kraft.errors import KraftError
-from kraft.formatting import fixed, plain, rounded
+from kraft.formatting import fixed, number
 from kraft.framework.model import KPI, Framework
 from kraft.periods import Calendar, Grain, Period
 from kraft.reports.exports import write_records
@@ -38,7 +37,7 @@ from kraft.reports.scores import (
     latest_period,
     overall_board_records,
 )
-from kraft.reports.values import format_value
+from kraft.reports.values import shown_value
 from kraft.scoring.leaderboard import (
     KpiStanding,
     OverallStanding,
@@ -230,7 +229,7 @@ def _print_kpi(
             _rank(s.rank),
             s.rm_id,
             s.name or "",
-            format_value(rounded(s.value, 2), kpi.unit, framework.currency),
+            shown_value(s.value, kpi.unit, framework.currency),
             _count(s.denominator),
             f"{fixed(s.interval[0], 1)}–{fixed(s.interval[1], 1)} %" if s.interval else "—",
             f"{fixed(s.shrunk, 1)} %" if s.shrunk is not None else "—",
@@ -255,6 +254,4 @@ def _rank(rank: int | None) -> str:
 
 
 def _count(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return plain(Decimal(repr(value)))
+    return number(value)

@@ -30,7 +30,7 @@ from kraft.core.targets import save_targets
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
 from kraft.periods import Grain
-from kraft.reports.values import format_value
+from kraft.reports.values import format_value, shown_value
 from kraft.scoring import target_table
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import TargetInput
@@ -326,9 +326,9 @@ def targets_derive(
         for p in proposals:
             table.add_row(
                 p.rm_id,
-                format_value(p.baseline, definition.unit, framework.currency),
-                format_value(p.target, definition.unit, framework.currency),
-                format_value(p.threshold, definition.unit, framework.currency),
+                shown_value(p.baseline, definition.unit, framework.currency),
+                shown_value(p.target, definition.unit, framework.currency),
+                shown_value(p.threshold, definition.unit, framework.currency),
             )
         out.print(table)
         out.print(
