@@ -380,6 +380,7 @@ def test_the_cli_takes_every_step_as_a_kraft_user(tmp_path: Path) -> None:
     shown = kraft("review", "show", *on)
     assert "Computed rating: 3 Meets" in shown and "Final rating: 4 Exceeds" in shown
     assert "Data changed since sign-off" in shown and "rating_label" in shown
+    assert "96.00" in shown  # the score now, as scores are shown (2 decimals)
     listed = kraft("review", "list", "--period", PERIOD)
     assert "R2" in listed and "signed_off" in listed and "1 review(s)." in listed
     exported = kraft("export", "scores", "--period", PERIOD).splitlines()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from sqlalchemy.engine import Connection
@@ -29,6 +29,7 @@ from kraft.core.reviews import StepInput, take_review_step
 from kraft.core.settling import open_claims_note, settling_of
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
+from kraft.reports.values import stored_figure
 from kraft.scoring import calibration as cal
 from kraft.scoring import review as rv
 from kraft.store.users import User, find_by_email
@@ -290,22 +291,19 @@ def show(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
     if note and found.state is not rv.State.signed_off:
         out.print(f"Note: {note}")
     if changes is not None:
-        _print_changes(changes)
+        _print_changes(changes, framework)
 
 
-def _print_changes(changes: list[rv.Change]) -> None:
+def _print_changes(changes: list[rv.Change], framework: Framework) -> None:
     if not changes:
         out.print("No data changed since sign-off.")
         return
     out.print(f"Data changed since sign-off ({len(changes)} figure(s)):")
     table = table_of(["item", "field", "signed", "now"])
     for c in changes:
-        table.add_row(c.item, c.field, _cell(c.signed), _cell(c.now))
+        signed, now = (stored_figure(framework, c.item, c.field, v) for v in (c.signed, c.now))
+        table.add_row(c.item, c.field, signed, now)
     out.print(table)
-
-
-def _cell(value: Any) -> str:
-    return "—" if value is None else str(value)
 
 
 def diff(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
@@ -322,7 +320,7 @@ def diff(ctx: typer.Context, rm: RmOption, period: PeriodOption) -> None:
             f"The review of {rm} for {label} is not signed off ({found.state.words}); there is "
             "no snapshot to compare yet."
         )
-    _print_changes(changes)
+    _print_changes(changes, framework)
 
 
 def list_reviews(
