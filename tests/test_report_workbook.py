@@ -79,6 +79,8 @@ def test_workbook_equals_the_exports(scored: Workspace, tmp_path: Path) -> None:
     statuses = {r[11] for r in book["kpi_scores"].iter_rows(min_row=2, values_only=True)}
     assert {"above target", "on track", "insufficient volume", "no data"} <= statuses
     assert book["kpi_scores"].conditional_formatting
+    assert book["kpi_scores"]["F2"].number_format == "#,##0"  # volume: cases, whole
+    assert book["kpi_scores"]["K2"].number_format == "0.00"  # score
     names = {r[1]: r[2] for r in book["leaderboard"].iter_rows(min_row=2, values_only=True)}
     assert names["R3"] == "'=Bina"
     assert [r[5] for r in book["framework"].iter_rows(min_row=2, values_only=True)] == [

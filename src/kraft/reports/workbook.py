@@ -1,13 +1,14 @@
 """The management report's Excel workbook (openpyxl): the numbers behind the report, as data.
 
-Sheets: leaderboard (the report's ranking), scores (the columns of `kraft export scores`, one row
+Sheets: leaderboard (the report's ranking), scores (`kraft export scores`, with names and teams; a row
 per scorecard of the period), kpi_scores (each KPI's actual, target, threshold, score and status),
 kpi_values (the columns of `kraft export kpi-values`: the RMs', their teams' and the company's
 values of the period), targets (the framework's defaults and every stored version) and framework
 (KRAs and KPIs). Every sheet has a frozen header row and an auto filter; numbers are written as
 numbers (the exports' own floats, so a cell equals the export's value), with a number format by
 their unit: percent KPIs as their percent value with a " %" format (85.5 stays 85.5, as in the
-export), currency with the framework's currency (INR grouped 12,34,567). Statuses and ratings
+export), currency with the framework's currency (INR grouped 12,34,567, whole from 1 lakh, as
+kraft.formatting shows amounts), scores with 2 decimals, volumes whole. Statuses and ratings
 are coloured by conditional formatting. Text cells that start with = + - @ are neutralised.
 """
 
@@ -43,6 +44,7 @@ SCORE_FORMAT = "0.00"
 COVERAGE_FORMAT = '0.0" %"'
 PERCENT_FORMAT = '0.00" %"'
 COUNT_FORMAT = "#,##0.##"
+VOLUME_FORMAT = "#,##0"  # a KPI's volume: its cases, or earned premium
 DAYS_FORMAT = '0.0" days"'
 POINTS_FORMAT = '0.00" pp"'
 HEADER_FILL = "DDE5F2"
@@ -309,8 +311,9 @@ def _kpi_scores_sheet(
         "kpi_scores",
         kpi_columns,
         [[*r[:-1], bool(r[-1])] for r in kpi_rows],
-        {"actual": by_unit, "target": by_unit, "threshold": by_unit, "score": SCORE_FORMAT},
-    )
+        {"actual": by_unit, "target": by_unit, "threshold": by_unit, "score": SCORE_FORMAT,
+         "volume": VOLUME_FORMAT},
+    )  # fmt: skip
     _status_colours(sheet, kpi_columns.index("status") + 1)
 
 
