@@ -327,8 +327,8 @@ def test_hand_computed_book_json(loaded: Workspace) -> None:
         "Client satisfaction survey score post-strategy execution"
     )
     conclusion = report["conclusion"]
-    assert "went from 50.0 % to 80.0 % (a relative change of +60.0 %)" in conclusion
-    assert "an increase of 30.0 points (95 % interval 16.7 to 66.7)" in conclusion
+    assert "went from 50 % to 80 % (a relative change of +60 %)" in conclusion
+    assert "an increase of 30 points (95 % interval 16.67 to 66.67)" in conclusion
     assert "Participants sold 3 personalised packages" in conclusion
     assert "provisional: 1 due policies" in conclusion
 
@@ -338,17 +338,17 @@ def test_hand_computed_book_text(loaded: Workspace) -> None:
     assert "before 2024-10-01 to 2024-12-31, after 2025-01-01 to 2025-03-31: 90 days each" in text
     assert "Participants: 2 RMs of the initiative. Non-participants: 2 other RMs" in text
     assert (
-        "Difference in differences of the client retention rate: +30.0 points (95 % interval "
-        "16.7 to 66.7; 2000 bootstrap resamples of RMs, seed 5)."
+        "Difference in differences of the client retention rate: +30 points (95 % interval "
+        "16.67 to 66.67; 2000 bootstrap resamples of RMs, seed 5)."
     ) in text
     assert "Provisional" in text
     flat = " ".join(text.split())
-    assert "│ Client retention rate (%) │ Participants │ 50.0 │ 80.0 │ +30.0 pp │" in flat
-    assert "│ │ Non-participants │ 75.0 │ 75.0 │ +0.0 pp │" in flat
-    assert "│ Non-participants │ │ │ +0.0 % │" in flat  # the uplift
+    assert "│ Client retention rate (%) │ Participants │ 50 │ 80 │ +30 pp │" in flat
+    assert "│ │ Non-participants │ 75 │ 75 │ 0 pp │" in flat
+    assert "│ Non-participants │ │ │ 0 % │" in flat  # the uplift
     assert "│ Participants │ 1 │ 3 │ +2 │" in flat  # personalised packages sold
     assert "In the 3 months from the start of Retention pilot on 2025-01-01" in flat
-    assert "an increase of 30.0 points" in flat
+    assert "an increase of 30 points" in flat
 
 
 def test_truncated_windows_and_no_effect_wording(loaded: Workspace) -> None:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -40,6 +41,7 @@ from kraft.analysis.initiative_rows import (
     group_members,
 )
 from kraft.errors import KraftError
+from kraft.formatting import DASH, number, signed_short, to_decimal
 from kraft.framework.model import Example
 from kraft.ingest.status import last_import
 from kraft.metrics.compile.plans import PROVISIONAL
@@ -482,11 +484,16 @@ def _as_date(value: Any) -> date:
 
 
 def points(value: Fraction | float | None, sign: bool = False) -> str:
-    """A number with one decimal (never -0.0); an em dash when undefined."""
+    """A rate or a change of one as every number reads (kraft.formatting): at most 2 decimals,
+    half up, never -0; with its sign when asked (+30, -2.5); a dash when undefined."""
     if value is None:
-        return "—"
-    number = round(float(value), 1) + 0.0
-    return f"{number:+.1f}" if sign else f"{number:.1f}"
+        return DASH
+    exact = (
+        Decimal(value.numerator) / Decimal(value.denominator)
+        if isinstance(value, Fraction)
+        else to_decimal(value)
+    )
+    return signed_short(exact) if sign else number(exact)
 
 
 def _with_conclusion(impact: InitiativeImpact) -> InitiativeImpact:
