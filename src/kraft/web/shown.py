@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kraft.formatting import DASH, fixed, fixed_percent, plain, rounded, signed
+from kraft.formatting import fixed, fixed_percent, number, signed
 from kraft.framework.model import KPI
 from kraft.reports.values import shown_value
 
@@ -28,6 +28,5 @@ class Shown:
     def value(self, kpi: KPI | None, number: float | Decimal | None) -> str:
         return shown_value(number, kpi.unit if kpi else None, self.currency)
 
-    def number(self, number: float | Decimal | None) -> str:
-        value = rounded(number)
-        return DASH if value is None else plain(value)
+    def number(self, value: float | Decimal | None) -> str:
+        return number(value, self.currency)
