@@ -614,28 +614,28 @@ def _etag(page: str) -> str:
 
 
 def test_a_target_change_re_scores_the_rm_as_expected(app: FastAPI) -> None:
-    # RM0002 in 2025-Q4: 6 education sessions against the framework's 3 a month (9 a quarter)
-    # score 66.6667; a target of 2 a month (6 a quarter) scores 100. Customer education's score
-    # is the mean of its 4 equally weighted KPIs, so it gains 33.3333 / 4. The target also moves
-    # key_metric_variance (KPIs at or near target): 23 of the RM's 29 scored KPIs instead of 22,
-    # 79.3103 % against its target of 70 %, a score of 113.3005; reporting is the mean of it and
-    # management_decision_impact's 100. The overall is the KRA scores weighted over the 90
-    # points of KRAs that apply to an RM who leads no team: customer education weighs 10 and
-    # reporting 5.
-    before_kpi = score_of(app, "RM0002", "2025-Q4", "kpi", "education_sessions")
-    before_kra = score_of(app, "RM0002", "2025-Q4", "kra", "customer_education")
-    before_reporting = score_of(app, "RM0002", "2025-Q4", "kra", "reporting")
-    before = score_of(app, "RM0002", "2025-Q4", "overall", "overall")
-    assert before_kpi == Decimal("66.6667")
+    # RM0005 in 2025-Q4: 7 education sessions against the framework's 3 a month (9 a quarter)
+    # score 77.7778; a target of 2 a month (6 a quarter) scores 7 / 6 = 116.6667. Customer
+    # education's score is the mean of its 3 scored, equally weighted KPIs, so it gains
+    # 38.8889 / 3 = 12.9630. The target also moves key_metric_variance (KPIs at or near target):
+    # 12 of the RM's 29 scored KPIs instead of 11, 41.3793 % against its target of 70 %, a score
+    # of 59.1133; reporting is the mean of it and management_decision_impact's 66.6667. The
+    # overall is the KRA scores weighted over the 90 points of KRAs that apply to an RM who leads
+    # no team: customer education weighs 10 and reporting 5.
+    before_kpi = score_of(app, "RM0005", "2025-Q4", "kpi", "education_sessions")
+    before_kra = score_of(app, "RM0005", "2025-Q4", "kra", "customer_education")
+    before_reporting = score_of(app, "RM0005", "2025-Q4", "kra", "reporting")
+    before = score_of(app, "RM0005", "2025-Q4", "overall", "overall")
+    assert before_kpi == Decimal("77.7778")
     manager = signed_in(app, "manager")
     page = manager.get("/targets")
-    assert page.status_code == 200 and 'value="rm:RM0002"' in page.text
+    assert page.status_code == 200 and 'value="rm:RM0005"' in page.text
     assert 'value="rm:RM0001"' not in page.text and 'value="org"' not in page.text  # out of scope
     audit_before = counts(app)["audit_log"]
     answer = manager.form(
         "/targets",
         {
-            "scope": "rm:RM0002",
+            "scope": "rm:RM0005",
             "kpi_id": "education_sessions",
             "from_period": "2025-Q4",
             "to_period": "2025-Q4",
@@ -646,16 +646,16 @@ def test_a_target_change_re_scores_the_rm_as_expected(app: FastAPI) -> None:
     assert answer.status_code == 303, answer.text
     saved = manager.get(answer.headers["location"])
     assert "Saved: the new target is in force." in saved.text
-    assert 'href="/rms/RM0002?period=2025-Q4" id="affected-link"' in saved.text
-    assert score_of(app, "RM0002", "2025-Q4", "kpi", "education_sessions") == Decimal("100.0000")
-    kra = score_of(app, "RM0002", "2025-Q4", "kra", "customer_education")
-    assert kra == Decimal("95.4861") and kra - before_kra == Decimal("8.3333")
-    assert score_of(app, "RM0002", "2025-Q4", "kpi", "key_metric_variance") == Decimal("113.3005")
-    reporting = score_of(app, "RM0002", "2025-Q4", "kra", "reporting")
-    assert reporting == Decimal("106.6502") and before_reporting == Decimal("104.1872")
-    after = score_of(app, "RM0002", "2025-Q4", "overall", "overall")
+    assert 'href="/rms/RM0005?period=2025-Q4" id="affected-link"' in saved.text
+    assert score_of(app, "RM0005", "2025-Q4", "kpi", "education_sessions") == Decimal("116.6667")
+    kra = score_of(app, "RM0005", "2025-Q4", "kra", "customer_education")
+    assert kra == Decimal("97.5171") and kra - before_kra == Decimal("12.9630")
+    assert score_of(app, "RM0005", "2025-Q4", "kpi", "key_metric_variance") == Decimal("59.1133")
+    reporting = score_of(app, "RM0005", "2025-Q4", "kra", "reporting")
+    assert reporting == Decimal("62.8900") and before_reporting == Decimal("60.4269")
+    after = score_of(app, "RM0005", "2025-Q4", "overall", "overall")
     gain = (Decimal(10) * (kra - before_kra) + Decimal(5) * (reporting - before_reporting)) / 90
-    assert (before, after) == (Decimal("100.51"), before + gain.quantize(Decimal("0.01")))
+    assert (before, after) == (Decimal("76.30"), before + gain.quantize(Decimal("0.01")))
     assert counts(app)["audit_log"] == audit_before + 1
 
     refused = manager.form(
