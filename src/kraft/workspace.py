@@ -116,6 +116,11 @@ class Settings(BaseModel):
         description="loss_ratio_improvement is scored only when both periods' earned premium "
         "reaches this (else: insufficient volume)",
     )
+    mapping: str | None = Field(
+        default=None,
+        description="the mapping file (docs/mapping.md) `kraft import` applies when given no "
+        "--mapping; a path from the workspace folder",
+    )
     smtp: SmtpSettings | None = Field(
         default=None, description="the mail server for `kraft alerts --email` (a [smtp] table)"
     )

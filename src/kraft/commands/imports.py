@@ -19,7 +19,7 @@ from kraft.commands.common import (
     warn,
 )
 from kraft.commands.tables import Column, table_of
-from kraft.core.imports import import_data, read_import_files
+from kraft.core.imports import import_data, read_import_files, workspace_mapping
 from kraft.core.tracking import tracking_state
 from kraft.errors import KraftError
 from kraft.formatting import neutralise
@@ -59,16 +59,27 @@ def import_command(
     errors_out: Annotated[
         Path | None, typer.Option("--errors-out", help="Write every problem to this CSV file.")
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="A mapping file for an export in another layout (docs/mapping.md); default: "
+            "the workspace's `mapping` setting.",
+        ),
+    ] = None,
 ) -> None:
     """Import operational data: validated as a whole, written all or nothing."""
     from kraft.ingest.importer import ImportRejectedError, Mode
 
     kraft = kraft_of(ctx)
     as_of_date = parse_date(as_of, "--as-of")
+    applied = workspace_mapping(kraft, mapping)
     with err.status("Reading files…"):
-        files = read_import_files(paths)
-    for ignored in files.ignored:
-        warn(f"{ignored}.")
+        files = read_import_files(paths, mapping=applied)
+    if files.mapping is not None:
+        err.print(f"Mapping applied: {files.mapping}.")
+    for note in (*files.notes, *files.ignored):
+        warn(f"{note}.")
     try:
         with err.status(f"Validating {files.rows:,} rows…"):
             result = import_data(
@@ -85,6 +96,8 @@ def import_command(
             exc.details.append(f"All {exc.total} problem(s) are in {errors_out}.")
         raise
     print_import(result)
+    if files.mapping is not None:
+        out.print(f"Read through the mapping {files.mapping}.")
     if not dry_run:
         state = tracking_state(kraft)
         print_tracking(list(state.missing_tables), state.untracked)

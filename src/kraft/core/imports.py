@@ -26,9 +26,11 @@ if TYPE_CHECKING:  # the readers load pyarrow: only when a command imports
 
 @dataclass(frozen=True)
 class ImportFiles:
-    """The tables read from the files, and what the reading left out."""
+    """The tables read from the files, what the reading left out, and the mapping applied."""
 
     tables: list[RawTable]
+    notes: list[str] = field(default_factory=list)
+    mapping: Path | None = None
 
     @property
     def rows(self) -> int:
@@ -44,11 +46,32 @@ class ImportFiles:
         ]
 
 
-def read_import_files(paths: Iterable[Path], *, max_bytes: int | None = None) -> ImportFiles:
-    """Read files (.csv, .parquet, .xlsx sheets) or folders of them as tables of the contract."""
+def read_import_files(
+    paths: Iterable[Path], *, max_bytes: int | None = None, mapping: Path | None = None
+) -> ImportFiles:
+    """Read files (.csv, .parquet, .xlsx sheets) or folders of them as tables of the contract;
+    with a mapping file (docs/mapping.md), the files it names through it."""
     from kraft.ingest.sources import read_sources
 
-    return ImportFiles(read_sources(paths, max_bytes=max_bytes))
+    if mapping is None:
+        return ImportFiles(read_sources(paths, max_bytes=max_bytes))
+    from kraft.ingest.mapped import read_mapped
+    from kraft.ingest.mapping import load_mapping
+
+    read = read_mapped(list(paths), load_mapping(mapping), max_bytes=max_bytes)
+    return ImportFiles(read.tables, read.notes, mapping)
+
+
+def workspace_mapping(kraft: Kraft, explicit: Path | None) -> Path | None:
+    """The mapping an import applies: the one given, else the workspace's `mapping` setting
+    (a path from the workspace folder), so that a scheduled import of the same export needs none."""
+    if explicit is not None:
+        return explicit
+    saved = kraft.settings.mapping
+    if saved is None:
+        return None
+    path = Path(saved)
+    return path if path.is_absolute() else kraft.workspace.root / path
 
 
 def import_data(
