@@ -26,6 +26,7 @@ from kraft.commands import (
     framework,
     imports,
     initiative,
+    mapping,
     measurements,
     reports,
     review,
@@ -135,6 +136,7 @@ COMMAND_MODULES = (
     targets,
     initiative,
     measurements,
+    mapping,
     reports,
 )
 for module in COMMAND_MODULES:
