@@ -76,8 +76,6 @@ def import_command(
     applied = workspace_mapping(kraft, mapping)
     with err.status("Reading files…"):
         files = read_import_files(paths, mapping=applied)
-    if files.mapping is not None:
-        err.print(f"Mapping applied: {files.mapping}.")
     for note in (*files.notes, *files.ignored):
         warn(f"{note}.")
     try:
@@ -97,7 +95,7 @@ def import_command(
         raise
     print_import(result)
     if files.mapping is not None:
-        out.print(f"Read through the mapping {files.mapping}.")
+        out.print(f"Mapping applied: {files.mapping}.")
     if not dry_run:
         state = tracking_state(kraft)
         print_tracking(list(state.missing_tables), state.untracked)

@@ -231,7 +231,7 @@ def _date_format(
     if shared:
         both = " or ".join(sorted(shared))
         suggestion.todo.append(
-            f"{table.name}: every sampled date reads both {both}; say which the export writes"
+            f"{table.name}: every sampled date reads as {both}; say which the export writes"
         )
         return {"date_format": f"TODO: {both} (every sampled date reads both ways)"}
     for column, values in dated:
