@@ -13,6 +13,10 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from kraft.store import migrate
+from kraft.store.database import workspace_database
+from kraft.workspace import Settings, Workspace, init_workspace
+
 from books import Row, write_table
 
 BOOK: dict[str, list[Row]] = {
@@ -21,12 +25,30 @@ BOOK: dict[str, list[Row]] = {
         {"team_id": "T1", "name": "Team One", "leader_rm_id": "RM1", "parent_team_id": "B1"},
     ],
     "relationship_managers": [
-        {"rm_id": "M1", "name": "Maya", "team_id": "B1", "role": "manager",
-         "hire_date": "2019-06-17", "active": "true"},
-        {"rm_id": "RM1", "name": "Ravi Sénior", "team_id": "T1", "role": "rm",
-         "hire_date": "2020-01-13", "active": "true"},
-        {"rm_id": "RM2", "name": "Asha", "team_id": "T1", "role": "rm",
-         "hire_date": "2021-03-22", "active": "false"},
+        {
+            "rm_id": "M1",
+            "name": "Maya",
+            "team_id": "B1",
+            "role": "manager",
+            "hire_date": "2019-06-17",
+            "active": "true",
+        },
+        {
+            "rm_id": "RM1",
+            "name": "Ravi Sénior",
+            "team_id": "T1",
+            "role": "rm",
+            "hire_date": "2020-01-13",
+            "active": "true",
+        },
+        {
+            "rm_id": "RM2",
+            "name": "Asha",
+            "team_id": "T1",
+            "role": "rm",
+            "hire_date": "2021-03-22",
+            "active": "false",
+        },
     ],
     "clients": [
         {"client_id": f"C{i}", "name": f"Client {i}", "segment": seg}
@@ -34,22 +56,64 @@ BOOK: dict[str, list[Row]] = {
     ],
     "policies": [],
     "claims": [
-        {"claim_id": "CL1", "policy_id": "P1", "intimation_date": "2024-02-03",
-         "settled_date": "2024-03-08", "status": "settled", "amount_claimed": "4200.5"},
-        {"claim_id": "CL2", "policy_id": "P3", "intimation_date": "2024-05-06",
-         "settled_date": "2024-06-10", "status": "rejected", "amount_claimed": "900"},
-        {"claim_id": "CL3", "policy_id": "P4", "intimation_date": "2024-11-02",
-         "status": "open", "amount_claimed": "12000.75"},
+        {
+            "claim_id": "CL1",
+            "policy_id": "P1",
+            "intimation_date": "2024-02-03",
+            "settled_date": "2024-03-08",
+            "status": "settled",
+            "amount_claimed": "4200.5",
+        },
+        {
+            "claim_id": "CL2",
+            "policy_id": "P3",
+            "intimation_date": "2024-05-06",
+            "settled_date": "2024-06-10",
+            "status": "rejected",
+            "amount_claimed": "900",
+        },
+        {
+            "claim_id": "CL3",
+            "policy_id": "P4",
+            "intimation_date": "2024-11-02",
+            "status": "open",
+            "amount_claimed": "12000.75",
+        },
     ],
     "leads": [
-        {"lead_id": "L1", "rm_id": "RM1", "client_id": "C1", "created_date": "2024-01-05",
-         "source": "referral", "status": "won", "closed_date": "2024-01-20"},
-        {"lead_id": "L2", "rm_id": "RM1", "created_date": "2024-02-14", "source": "walk_in",
-         "status": "lost", "closed_date": "2024-03-01"},
-        {"lead_id": "L3", "rm_id": "RM2", "client_id": "C4", "created_date": "2024-04-22",
-         "source": "referral", "status": "won", "closed_date": "2024-05-30"},
-        {"lead_id": "L4", "rm_id": "RM2", "created_date": "2024-10-09", "source": "walk_in",
-         "status": "open"},
+        {
+            "lead_id": "L1",
+            "rm_id": "RM1",
+            "client_id": "C1",
+            "created_date": "2024-01-05",
+            "source": "referral",
+            "status": "won",
+            "closed_date": "2024-01-20",
+        },
+        {
+            "lead_id": "L2",
+            "rm_id": "RM1",
+            "created_date": "2024-02-14",
+            "source": "walk_in",
+            "status": "lost",
+            "closed_date": "2024-03-01",
+        },
+        {
+            "lead_id": "L3",
+            "rm_id": "RM2",
+            "client_id": "C4",
+            "created_date": "2024-04-22",
+            "source": "referral",
+            "status": "won",
+            "closed_date": "2024-05-30",
+        },
+        {
+            "lead_id": "L4",
+            "rm_id": "RM2",
+            "created_date": "2024-10-09",
+            "source": "walk_in",
+            "status": "open",
+        },
     ],
 }
 
@@ -63,9 +127,19 @@ _POLICIES = [  # id, client, rm, line, issue, end, status, cancel, premium
     ("P7", "C1", "RM1", "health", "2024-10-16", "2025-10-15", "in_force", "", "12000.0"),
 ]
 BOOK["policies"] = [
-    {"policy_id": p, "client_id": c, "rm_id": r, "product_line": line, "business_type": "new",
-     "issue_date": issue, "start_date": issue, "end_date": end, "status": status,
-     "cancel_date": cancel, "annual_premium": premium}
+    {
+        "policy_id": p,
+        "client_id": c,
+        "rm_id": r,
+        "product_line": line,
+        "business_type": "new",
+        "issue_date": issue,
+        "start_date": issue,
+        "end_date": end,
+        "status": status,
+        "cancel_date": cancel,
+        "annual_premium": premium,
+    }
     for p, c, r, line, issue, end, status, cancel, premium in _POLICIES
 ]
 
@@ -97,26 +171,58 @@ def write_insurer_export(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     _write_csv(
         folder / "Policy_Register_20250131.csv",
-        ["Policy No", "Customer Code", "Agent Code", "LOB", "Biz Type", "Issue Dt",
-         "Risk Start Date", "Expiry Date", "Policy Status", "Cancellation Date", "Premium",
-         "Branch"],
         [
-            [p["policy_id"], p["client_id"], p["rm_id"], p["product_line"].title(), "New",
-             _day_first(p["issue_date"]), _day_first(p["start_date"]), _day_first(p["end_date"]),
-             STATUS_WORDS[p["status"]], _day_first(p["cancel_date"]),
-             repr(float(p["annual_premium"])), "North"]
+            "Policy No",
+            "Customer Code",
+            "Agent Code",
+            "LOB",
+            "Biz Type",
+            "Issue Dt",
+            "Risk Start Date",
+            "Expiry Date",
+            "Policy Status",
+            "Cancellation Date",
+            "Premium",
+            "Branch",
+        ],
+        [
+            [
+                p["policy_id"],
+                p["client_id"],
+                p["rm_id"],
+                p["product_line"].title(),
+                "New",
+                _day_first(p["issue_date"]),
+                _day_first(p["start_date"]),
+                _day_first(p["end_date"]),
+                STATUS_WORDS[p["status"]],
+                _day_first(p["cancel_date"]),
+                repr(float(p["annual_premium"])),
+                "North",
+            ]
             for p in BOOK["policies"]
         ],
         "utf-8",
     )
     _write_csv(  # every day ≤ 12: these dates read both day-first and month-first
         folder / "Claims.csv",
-        ["Claim No", "Policy No", "Intimation Date", "Settlement Date", "Claim Status",
-         "Claim Amount"],
         [
-            [c["claim_id"], c["policy_id"], _day_first(c["intimation_date"]),
-             _day_first(c.get("settled_date", "")), CLAIM_WORDS[c["status"]],
-             repr(float(c["amount_claimed"]))]
+            "Claim No",
+            "Policy No",
+            "Intimation Date",
+            "Settlement Date",
+            "Claim Status",
+            "Claim Amount",
+        ],
+        [
+            [
+                c["claim_id"],
+                c["policy_id"],
+                _day_first(c["intimation_date"]),
+                _day_first(c.get("settled_date", "")),
+                CLAIM_WORDS[c["status"]],
+                repr(float(c["amount_claimed"])),
+            ]
             for c in BOOK["claims"]
         ],
         "utf-8",
@@ -125,9 +231,14 @@ def write_insurer_export(folder: Path) -> Path:
         folder / "RM_Master.csv",
         ["RM Code", "RM Name", "DOJ", "Team Code", "Role", "Active"],
         [
-            [r["rm_id"], r["name"], _day_first(r["hire_date"]), r["team_id"],
-             "Manager" if r["role"] == "manager" else "RM",
-             "Y" if r["active"] == "true" else "N"]
+            [
+                r["rm_id"],
+                r["name"],
+                _day_first(r["hire_date"]),
+                r["team_id"],
+                "Manager" if r["role"] == "manager" else "RM",
+                "Y" if r["active"] == "true" else "N",
+            ]
             for r in BOOK["relationship_managers"]
         ],
         "cp1252",
@@ -151,13 +262,40 @@ def _write_workbook(path: Path) -> None:
     for t in BOOK["teams"]:
         teams.append([t["team_id"], t["name"], t["leader_rm_id"], t.get("parent_team_id")])
     leads = book.create_sheet("Lead Pipeline")
-    leads.append(["Lead No", "Agent Code", "Customer Code", "Lead Date", "Source", "Lead Status",
-                  "Closed On"])
+    leads.append(
+        [
+            "Lead No",
+            "Agent Code",
+            "Customer Code",
+            "Lead Date",
+            "Source",
+            "Lead Status",
+            "Closed On",
+        ]
+    )
     for lead in BOOK["leads"]:
         closed = lead.get("closed_date")
-        leads.append([
-            lead["lead_id"], lead["rm_id"], lead.get("client_id"),
-            date.fromisoformat(lead["created_date"]), SOURCE_WORDS[lead["source"]],
-            LEAD_WORDS[lead["status"]], date.fromisoformat(closed) if closed else None,
-        ])
+        leads.append(
+            [
+                lead["lead_id"],
+                lead["rm_id"],
+                lead.get("client_id"),
+                date.fromisoformat(lead["created_date"]),
+                SOURCE_WORDS[lead["source"]],
+                LEAD_WORDS[lead["status"]],
+                date.fromisoformat(closed) if closed else None,
+            ]
+        )
     book.save(path)
+
+
+def duckdb_workspace(root: Path) -> Workspace:
+    """A workspace on a DuckDB file, its schema current (scored from its first month)."""
+    settings = Settings(
+        database_url=f"duckdb:///{root / 'k.duckdb'}", first_scored_period="2000-01"
+    )
+    ws, _ = init_workspace(root, settings)
+    db = workspace_database(ws.root, ws.settings.database_url)
+    migrate.upgrade(db)
+    db.dispose()
+    return ws

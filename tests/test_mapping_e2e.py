@@ -10,25 +10,12 @@ from typing import Any
 import yaml
 from typer.testing import CliRunner
 
+from kpi_books import values
 from kraft.cli import app
 from kraft.ingest.mapping import _TextLoader
-from kraft.store import migrate
-from kraft.store.database import workspace_database
-from kraft.workspace import Settings, Workspace, init_workspace
-
-from kpi_books import values
-from mapping_books import write_contract_book, write_insurer_export
+from mapping_books import duckdb_workspace, write_contract_book, write_insurer_export
 
 AS_OF = "2025-01-31"
-
-
-def _workspace(root: Path) -> Workspace:
-    settings = Settings(database_url=f"duckdb:///{root / 'k.duckdb'}", first_scored_period="2000-01")
-    ws, _ = init_workspace(root, settings)
-    db = workspace_database(ws.root, ws.settings.database_url)
-    migrate.upgrade(db)
-    db.dispose()
-    return ws
 
 
 def _kraft(*args: str) -> tuple[int, str]:
@@ -62,10 +49,14 @@ def _settle(path: Path) -> None:
 
 
 def test_an_insurers_export_imports_through_a_suggested_mapping(tmp_path: Path) -> None:
-    contract = _workspace(tmp_path / "contract")
+    contract = duckdb_workspace(tmp_path / "contract")
     code, output = _kraft(
-        "--workspace", str(contract.root), "import", str(write_contract_book(tmp_path / "book")),
-        "--as-of", AS_OF,
+        "--workspace",
+        str(contract.root),
+        "import",
+        str(write_contract_book(tmp_path / "book")),
+        "--as-of",
+        AS_OF,
     )
     assert code == 0, output
     expected = values(contract)
@@ -82,10 +73,16 @@ def test_an_insurers_export_imports_through_a_suggested_mapping(tmp_path: Path) 
     assert "tables.claims.date_format is still a TODO" in output
 
     _settle(mapping)
-    mapped = _workspace(tmp_path / "mapped")
+    mapped = duckdb_workspace(tmp_path / "mapped")
     code, output = _kraft(
-        "--workspace", str(mapped.root), "import", "--mapping", str(mapping), str(export),
-        "--as-of", AS_OF,
+        "--workspace",
+        str(mapped.root),
+        "import",
+        "--mapping",
+        str(mapping),
+        str(export),
+        "--as-of",
+        AS_OF,
     )
     assert code == 0, output
     assert f"Mapping applied: {mapping}" in output

@@ -321,7 +321,7 @@ def _origin(
         if found is None:
             raise MappingError(
                 f"{source.key}.columns.{column.name}: {source.display} has no column "
-                f"{mapped.source!r}; {closest(mapped.source, header)}."
+                f"{mapped.source!r}; {closest(mapped.source, header)}"
             )
         return found
     return _find(header, column.name)

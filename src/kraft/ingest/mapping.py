@@ -191,7 +191,7 @@ def _problems(mapping: Mapping) -> Iterator[str]:
         key = f"tables.{name}"
         spec = TABLES_BY_NAME.get(name)
         if spec is None:
-            yield f"{key}: {name!r} is not a table of the import contract; {closest(name, TABLES_BY_NAME)}."
+            yield f"{key}: {name!r} is not a table of the import contract; {closest(name, TABLES_BY_NAME)}"
             continue
         yield from _format_problems(entry, key, None)
         for column_name, column in entry.columns.items():
@@ -199,7 +199,7 @@ def _problems(mapping: Mapping) -> Iterator[str]:
             if column_name not in spec.column_names:
                 yield (
                     f"{ckey}: {name} has no column {column_name!r}; "
-                    f"{closest(column_name, spec.column_names)}."
+                    f"{closest(column_name, spec.column_names)}"
                 )
                 continue
             yield from _column_problems(column, spec.column(column_name), ckey)
@@ -210,7 +210,7 @@ def closest(word: str, known: Any) -> str:
     close = difflib.get_close_matches(word, names, n=1, cutoff=0.5)
     if close:
         return f"did you mean {close[0]}?"
-    return f"use one of: {', '.join(names)}"
+    return f"use one of: {', '.join(names)}."
 
 
 def _format_problems(formats: Formats, key: str, column: Column | None) -> Iterator[str]:
@@ -262,10 +262,10 @@ def _column_problems(column: ColumnMap, spec: Column, key: str) -> Iterator[str]
         if spec.type is ColumnType.enum and target is not None and target not in spec.enum:
             yield (
                 f"{key}.values.{word}: {target!r} is not a {spec.name} of the contract; "
-                f"{closest(target, spec.enum)}."
+                f"{closest(target, spec.enum)}"
             )
     if spec.type is ColumnType.enum and column.value is not None and column.value not in spec.enum:
-        yield f"{key}.value: {column.value!r} is not a {spec.name}; {closest(column.value, spec.enum)}."
+        yield f"{key}.value: {column.value!r} is not a {spec.name}; {closest(column.value, spec.enum)}"
 
 
 _DIRECTIVE = re.compile(r"%(.)")
