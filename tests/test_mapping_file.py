@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,13 @@ def test_a_mapping_file_that_is_missing_or_not_utf8(tmp_path: Path) -> None:
     latin.write_bytes("tables:\n  clients: {file: Clientes_é.csv}\n".encode("cp1252"))
     with pytest.raises(MappingError, match="save it as UTF-8"):
         load_mapping(latin)
+
+
+def test_the_examples_of_docs_mapping_md_are_valid_mappings() -> None:
+    from conftest import REPO
+
+    doc = (REPO / "docs" / "mapping.md").read_text(encoding="utf-8")
+    examples = re.findall(r"```yaml\n(.*?)```", doc, flags=re.DOTALL)
+    assert len(examples) == 2
+    for example in examples:
+        parse_mapping(example, "docs/mapping.md")

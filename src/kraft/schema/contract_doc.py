@@ -19,6 +19,8 @@ INTRO = """\
 What `kraft import` reads: one file per table, named `<table>.csv` (or `<table>.parquet`, or a
 sheet named `<table>` in an `.xlsx` workbook). Generated from `src/kraft/schema/tables.py`, the
 one description of these tables that the database, the import validation and the demo book read.
+An export in another layout (other file and column names, day-first dates, its own status words)
+is imported through a mapping file: see [mapping.md](mapping.md).
 
 ## File rules
 
@@ -34,7 +36,8 @@ one description of these tables that the database, the import validation and the
 
 ## How an import behaves
 
-- `kraft import PATH... [--as-of DATE] [--mode upsert|replace] [--dry-run] [--errors-out FILE]`.
+- `kraft import PATH... [--as-of DATE] [--mode upsert|replace] [--dry-run] [--errors-out FILE]
+  [--mapping FILE]` (a mapping: [mapping.md](mapping.md); default the workspace's `mapping`).
 - **All or nothing**: every file of the batch is validated together; with any problem nothing is
   written and the command exits 1, printing the first 20 problems and the total
   (`--errors-out` writes all of them as CSV). A killed import leaves the database as it was.
