@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from kraft.cli import app
 from kraft.workspace import Workspace, load_workspace
-
 from mapping_books import duckdb_workspace
 
 MAPPING = """

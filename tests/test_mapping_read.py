@@ -242,6 +242,6 @@ def test_source_problems_name_the_mapping_key(tmp_path: Path) -> None:
         _read([path], mapping)
     twice = mapping + "  policies: {file: '*.csv'}\n"
     with pytest.raises(
-        MappingError, match="tables.claims.file and tables.policies.file all match claims.csv"
+        MappingError, match=r"tables\.claims\.file and tables\.policies\.file all match claims\.csv"
     ):
         _read([path], twice)
