@@ -66,7 +66,7 @@ def test_rm_alert_and_kpi_severity_order(tiny: Workspace) -> None:
     text = " ".join(kraft(tiny, "alerts").split())
     assert "RMs at risk in 2025-Q2 (open, as of 2025-05-31): 1, most severe first" in text
     assert "RM1 forecast overall 64.00 Needs improvement, -16.13 vs 2025-Q1" in text
-    assert "points lost: Sales conversion rate −36.0" in text
+    assert "points lost: Sales conversion rate −36.00" in text
     assert "2 KPI alert(s): --rm or --kra lists them" in text
 
 
@@ -98,7 +98,7 @@ def test_team_rm_kra_and_limit(tiny: Workspace) -> None:
     )
     text = " ".join(kraft(tiny, "alerts", "--kra", "relationship_building", "--limit", "1").split())
     assert "KPI alerts for 2025-Q2 (open, as of 2025-05-31): 1, most severe first" in text
-    assert "RM1 Sales conversion rate: −36.0 points" in text
+    assert "RM1 Sales conversion rate: −36.00 points" in text
     for args, option in (
         (("--team", "T9"), "--team"),
         (("--rm", "RM9"), "--rm"),

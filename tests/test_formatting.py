@@ -16,6 +16,7 @@ from kraft.formatting import (
     money,
     money_scale,
     number,
+    percent_range,
     plain,
     signed,
 )
@@ -183,6 +184,8 @@ def test_amount_in_other_currencies(currency: str, value: float, expected: str) 
         (number(8949546.180986302, "INR"), "89,49,546"),  # from 1 lakh: whole
         (number(99999.125), "99,999.13"),
         (number(None), "—"),
+        (percent_range(90.05, 98.94999), "90.1–98.9 %"),  # an interval: its spread, 1 decimal
+        (percent_range(None, 5), "—"),
     ],
 )
 def test_scores_coverage_and_bare_numbers(shown: str, expected: str) -> None:

@@ -91,6 +91,13 @@ def fixed_percent(number: float | Decimal | None, places: int = 1) -> str:
     return DASH if value is None else f"{value:.{places}f} %"
 
 
+def percent_range(low: float | Decimal | None, high: float | Decimal | None) -> str:
+    """A 95 % interval of a rate as shown: 94.3–98.9 % (1 decimal: an estimate's spread)."""
+    if low is None or high is None:
+        return DASH
+    return f"{fixed(low, 1)}–{fixed(high, 1)} %"
+
+
 def signed(number: float | Decimal | None, places: int = 2) -> str:
     """A change of score with its sign: +1.20, -3.40; no sign for none at all (0.00)."""
     value = rounded(number, places)

@@ -153,7 +153,7 @@ def _print_rm_alerts(
             capped = " (gate)" if r.rating_capped else ""
             out.print(f"{r.rm_id}  {what} {fixed(r.overall)} {r.rating_label}{capped}{change}")
             costliest = ", ".join(
-                f"{kpi_name(framework, d.kpi_id)} −{fixed(d.severity, 1)}"
+                f"{kpi_name(framework, d.kpi_id)} −{fixed(d.severity)}"
                 for d in r.drivers[:DRIVERS_SHOWN]
             )
             if costliest:
@@ -192,7 +192,7 @@ def _print_kpi_alerts(
     out.print(f"KPI alerts for {label} ({_state(found)}): {len(kpis)}, most severe first")
     for k in kpis[:limit]:
         a = k.alert
-        out.print(f"{a.rm_id}  {kpi_name(framework, a.kpi_id)}: −{fixed(k.severity, 1)} points")
+        out.print(f"{a.rm_id}  {kpi_name(framework, a.kpi_id)}: −{fixed(k.severity)} points")
         values = f"{shown_kpi_value(framework, a.kpi_id, a.actual)}"
         if a.forecast is not None:
             forecast = shown_kpi_value(framework, a.kpi_id, a.forecast)

@@ -25,7 +25,7 @@ from kraft.commands.common import (
 )
 from kraft.commands.tables import Column, WideOption, table_of
 from kraft.errors import KraftError
-from kraft.formatting import fixed, number
+from kraft.formatting import DASH, fixed, fixed_percent, number, percent_range
 from kraft.framework.model import KPI, Framework
 from kraft.periods import Calendar, Grain, Period
 from kraft.reports.exports import write_records
@@ -195,7 +195,7 @@ def _print_overall(
             fixed(s.overall, 2),
             fixed(s.adjusted, 2),
             f"{s.rating} {s.rating_label}" if s.rating is not None else "—",
-            f"{fixed(s.coverage, 1)} %" if s.coverage is not None else "—",
+            fixed_percent(s.coverage),
             ", ".join(s.flags),
         )
     out.print(table)
@@ -231,8 +231,8 @@ def _print_kpi(
             s.name or "",
             shown_value(s.value, kpi.unit, framework.currency),
             _count(s.denominator),
-            f"{fixed(s.interval[0], 1)}–{fixed(s.interval[1], 1)} %" if s.interval else "—",
-            f"{fixed(s.shrunk, 1)} %" if s.shrunk is not None else "—",
+            percent_range(*s.interval) if s.interval else DASH,
+            fixed_percent(s.shrunk),
             status,
         )
     out.print(table)

@@ -198,8 +198,7 @@ def _rm_line(framework: Framework, r: RmAlert, names: dict[str, str]) -> Line:
     what = "forecast overall" if r.forecast else "overall"
     change = f", {signed(r.change)} since {r.previous_period}" if r.change is not None else ""
     costliest = ", ".join(
-        f"{_kpi_name(framework, d.kpi_id)} {fixed(d.severity, 1)}"
-        for d in r.drivers[:DRIVERS_NAMED]
+        f"{_kpi_name(framework, d.kpi_id)} {fixed(d.severity)}" for d in r.drivers[:DRIVERS_NAMED]
     )
     capped = ", capped by a gate" if r.rating_capped else ""
     detail = f"{what} {fixed(r.overall)} ({r.rating_label}{capped}){change}"

@@ -14,7 +14,7 @@ from typing import Any
 
 from kraft.analysis.pacing import Forecast
 from kraft.analysis.variance import Basis, Change, Comparison, Flag, Variance
-from kraft.formatting import fixed, fixed_percent, plain, rounded, signed_short
+from kraft.formatting import DASH, fixed, fixed_percent, percent_range, plain, signed_short
 from kraft.framework.model import KPI
 from kraft.reports.charts import TrendPoint
 from kraft.reports.values import shown_value
@@ -157,10 +157,7 @@ def trend_text(kpi: KPI, trend: Sequence[TrendPoint], currency: str) -> str:
 
 
 def interval_text(interval: tuple[float, float] | None) -> str:
-    if interval is None:
-        return "—"
-    low, high = rounded(interval[0], 1), rounded(interval[1], 1)
-    return f"{low}–{high} %"
+    return DASH if interval is None else percent_range(*interval)
 
 
 def kra_status(score: Decimal | None, capped_at: Decimal | None, present: bool) -> str:

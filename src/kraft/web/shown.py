@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kraft.formatting import fixed, fixed_percent, number, signed
+from kraft.formatting import DASH, fixed, fixed_percent, number, percent_range, signed
 from kraft.framework.model import KPI
 from kraft.reports.values import shown_value
 
@@ -21,6 +21,9 @@ class Shown:
 
     def coverage(self, number: float | Decimal | None) -> str:
         return fixed_percent(number)
+
+    def interval(self, bounds: tuple[float, float] | None) -> str:
+        return DASH if bounds is None else percent_range(*bounds)
 
     def signed(self, number: float | Decimal | None) -> str:
         return signed(number)
