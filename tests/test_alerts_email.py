@@ -161,7 +161,7 @@ def test_one_digest_per_manager_and_per_rm(mailed: Workspace, inbox: tuple[Inbox
     assert m1["From"] == SENDER and m1["To"] == "Maya <m1@insurer.test>"
     assert _lines(m1) == [
         "- RM3 Dev · Overall score · 2025-Q2: forecast overall 0.00 (Unsatisfactory), -100.00 "
-        "since 2025-Q1; costliest KPIs (points of the overall): Education sessions 100.0",
+        "since 2025-Q1; costliest KPIs (points of the overall): Education sessions 100.00",
         "- RM3 Dev · Education sessions · 2025-Q2: 0 to date, forecast 0 (run rate); "
         "target 6, threshold 3",
         "- RM1 Ravi · Client retention rate · 2025-Q1: 60 % (provisional), closes on 2025-04-24, "
@@ -173,7 +173,7 @@ def test_one_digest_per_manager_and_per_rm(mailed: Workspace, inbox: tuple[Inbox
     assert m2["Subject"] == "kraft: 2 alerts for 2025-Q2 (your teams (B2 South Branch))"
     assert _lines(m2) == [
         "- RM4 Kiran <b>K</b> · Overall score · 2025-Q2: forecast overall 0.00 (Unsatisfactory), "
-        "-37.50 since 2025-Q1; costliest KPIs (points of the overall): Education sessions 100.0",
+        "-37.50 since 2025-Q1; costliest KPIs (points of the overall): Education sessions 100.00",
         "- RM4 Kiran <b>K</b> · Education sessions · 2025-Q2: forecast 0 (0 to date); "
         "target 6, threshold 3; 2025-Q1: 0",
     ]
