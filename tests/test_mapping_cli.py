@@ -51,6 +51,7 @@ def test_import_with_a_mapping_names_it_and_rejects_with_the_files_rows(tmp_path
     code, output = _kraft(ws, "import", "--mapping", str(mapping), str(export))
     assert code == 1
     assert "branches_0125.csv row 4, column team_id: is required" in output
+    assert f"The files were read through the mapping {mapping}" in output
     assert _teams(ws) == 0
 
     _export(tmp_path / "export", "B1,North,N", "B2,South,S")
@@ -78,6 +79,10 @@ def test_a_saved_mapping_is_applied_by_every_later_import(tmp_path: Path) -> Non
     assert code == 0, output
     assert f"Mapping applied: {mapping}." in output
     assert _teams(ws) == 1
+    mapping.unlink()
+    code, output = _kraft(ws, "import", str(tmp_path / "export"))
+    assert code == 1
+    assert "kraft.toml: mapping = 'insurer.yaml' names no file" in output
     code, output = _kraft(ws, "audit", "list", "--action", "mapping.save")
     assert code == 0, output
     assert "insurer.yaml" in output

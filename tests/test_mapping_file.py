@@ -70,6 +70,7 @@ tables:
             "policy_id?",
         ),
         ("    colums: {}", "tables.policies.colums is not a mapping key"),
+        ("    query: SELECT 1", "tables.policies.query: database sources are not supported yet"),
         ("    encoding: klingon", "tables.policies.encoding: 'klingon' is not an encoding"),
         ("    date_format: '%d/%m'", "tables.policies.date_format: '%d/%m' has no year"),
         ("    date_format: '%Y-%q-%d'", "%q in '%Y-%q-%d' is not a date directive"),

@@ -92,6 +92,11 @@ def import_command(
         if errors_out is not None:
             _write_problems(errors_out, exc.problems)
             exc.details.append(f"All {exc.total} problem(s) are in {errors_out}.")
+        if files.mapping is not None:
+            exc.details.append(
+                f"The files were read through the mapping {files.mapping}: a value it could not "
+                "convert (a date its date_format cannot read) is shown as the export wrote it."
+            )
         raise
     print_import(result)
     if files.mapping is not None:

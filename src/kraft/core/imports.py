@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kraft.core.context import Kraft
+from kraft.errors import InvalidInputError
 from kraft.framework.model import KpiKind
 
 if TYPE_CHECKING:  # the readers load pyarrow: only when a command imports
@@ -70,8 +71,13 @@ def workspace_mapping(kraft: Kraft, explicit: Path | None) -> Path | None:
     saved = kraft.settings.mapping
     if saved is None:
         return None
-    path = Path(saved)
-    return path if path.is_absolute() else kraft.workspace.root / path
+    path = Path(saved) if Path(saved).is_absolute() else kraft.workspace.root / saved
+    if not path.is_file():
+        raise InvalidInputError(
+            f"kraft.toml: mapping = {saved!r} names no file ({path}); correct the setting, or "
+            "remove it to import the contract's layout."
+        )
+    return path
 
 
 def import_data(

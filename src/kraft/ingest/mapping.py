@@ -171,6 +171,11 @@ def _pydantic_sentence(exc: ValidationError, source: str) -> str:
     loc = [str(p) for p in error["loc"]]
     key = ".".join(loc) or "the top level"
     kind = error["type"]
+    if kind == "extra_forbidden" and loc[-1] == "query":
+        return (
+            f"{source}: {key}: database sources are not supported yet; export the query's rows "
+            "to a CSV file and name it in `file:`."
+        )
     if kind == "extra_forbidden":
         return f"{source}: {key} is not a mapping key; remove it or see docs/mapping.md."
     if kind == "missing":
