@@ -70,7 +70,7 @@ tables:
             "policy_id?",
         ),
         ("    colums: {}", "tables.policies.colums is not a mapping key"),
-        ("    query: SELECT 1", "tables.policies.query: database sources are not supported yet"),
+        ("    query: SELECT 1", "tables.policies: say where its rows come from: `file:`"),
         ("    encoding: klingon", "tables.policies.encoding: 'klingon' is not an encoding"),
         ("    date_format: '%d/%m'", "tables.policies.date_format: '%d/%m' has no year"),
         ("    date_format: '%Y-%q-%d'", "%q in '%Y-%q-%d' is not a date directive"),
@@ -121,7 +121,9 @@ def test_an_unknown_table_or_a_missing_file_names_the_key() -> None:
     assert "tables.policy: 'policy' is not a table of the import contract; did you mean " in (
         _fails("tables:\n  policy:\n    file: p.csv\n")
     )
-    assert "tables.claims.file is missing; add it" in _fails("tables:\n  claims: {sheet: C}\n")
+    assert "tables.claims: say where its rows come from" in _fails(
+        "tables:\n  claims: {sheet: C}\n"
+    )
     assert "tables: Dictionary should have at least 1 item" in _fails("tables: {}\n")
     assert "still has the key 'TODO: which table" in _fails(
         "tables:\n  'TODO: which table does x.csv feed?': {file: x.csv}\n"
@@ -149,6 +151,6 @@ def test_the_examples_of_docs_mapping_md_are_valid_mappings() -> None:
 
     doc = (REPO / "docs" / "mapping.md").read_text(encoding="utf-8")
     examples = re.findall(r"```yaml\n(.*?)```", doc, flags=re.DOTALL)
-    assert len(examples) == 2
+    assert len(examples) == 3
     for example in examples:
         parse_mapping(example, "docs/mapping.md")

@@ -42,7 +42,12 @@ def register(app: typer.Typer) -> None:
 
 def import_command(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Files (.csv, .parquet, .xlsx) or folders.")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files (.csv, .parquet, .xlsx) or folders (none: a mapping's queries)."
+        ),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="The date the export was taken (default: latest event date)."),
@@ -75,7 +80,7 @@ def import_command(
     as_of_date = parse_date(as_of, "--as-of")
     applied = workspace_mapping(kraft, mapping)
     with err.status("Reading files…"):
-        files = read_import_files(paths, mapping=applied)
+        files = read_import_files(paths or [], mapping=applied, queries=True)
     for note in (*files.notes, *files.ignored):
         warn(f"{note}.")
     try:

@@ -59,11 +59,11 @@ def mapping_check(
     ] = None,
 ) -> None:
     """Check a mapping file; with files, read them through it (nothing is imported)."""
-    check_mapping(mapping)
-    if not paths:
+    checked = check_mapping(mapping)
+    if not paths and not any(t.query for t in checked.tables.values()):
         out.print(f"{mapping} is a valid mapping.")
         return
-    files = read_import_files(paths, mapping=mapping)
+    files = read_import_files(paths or [], mapping=mapping, queries=True)
     for note in (*files.notes, *files.ignored):
         warn(f"{note}.")
     for table in files.tables:

@@ -48,18 +48,26 @@ class ImportFiles:
 
 
 def read_import_files(
-    paths: Iterable[Path], *, max_bytes: int | None = None, mapping: Path | None = None
+    paths: Iterable[Path],
+    *,
+    max_bytes: int | None = None,
+    mapping: Path | None = None,
+    queries: bool = False,
 ) -> ImportFiles:
     """Read files (.csv, .parquet, .xlsx sheets) or folders of them as tables of the contract;
-    with a mapping file (docs/mapping.md), the files it names through it."""
+    with a mapping file (docs/mapping.md), the files it names through it, and its database
+    queries when `queries` allows them (the command line: never a mapping from the web)."""
     from kraft.ingest.sources import read_sources
 
+    paths = list(paths)
+    if not paths and mapping is None:
+        raise InvalidInputError("Name the files or folders to import.")
     if mapping is None:
         return ImportFiles(read_sources(paths, max_bytes=max_bytes))
     from kraft.ingest.mapped import read_mapped
     from kraft.ingest.mapping import load_mapping
 
-    read = read_mapped(list(paths), load_mapping(mapping), max_bytes=max_bytes)
+    read = read_mapped(paths, load_mapping(mapping), max_bytes=max_bytes, queries=queries)
     return ImportFiles(read.tables, read.notes, mapping)
 
 

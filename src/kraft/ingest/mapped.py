@@ -68,16 +68,19 @@ class _Source:
     entry: TableMap
     data: pa.Table
     rows: pa.Array | int
-    path: Path
+    path: Path | None
     display: str
 
 
-def read_mapped(paths: list[Path], mapping: Mapping, max_bytes: int | None = None) -> MappedRead:
-    """Files the mapping names are read through it; the others as the contract's layout."""
+def read_mapped(
+    paths: list[Path], mapping: Mapping, max_bytes: int | None = None, *, queries: bool = False
+) -> MappedRead:
+    """Files the mapping names are read through it; the others as the contract's layout. Its
+    query sources run only when `queries` allows (the command line, kraft.toml's mapping)."""
+    result = MappedRead([_apply(s, mapping.defaults) for s in _query_sources(mapping, queries)])
     files = discover(paths)
     names = _display_names(files)
     cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
-    result = MappedRead([])
     unmatched: list[Path] = []
     used: set[str] = set()
     for path in files:
@@ -95,7 +98,7 @@ def read_mapped(paths: list[Path], mapping: Mapping, max_bytes: int | None = Non
         for source in sources:
             result.tables.append(_apply(source, mapping.defaults))
     for name, entry in mapping.tables.items():
-        if name not in used:
+        if name not in used and entry.file is not None:
             result.notes.append(f"the mapping's tables.{name} (file {entry.file}) matched no file")
     if unmatched:
         result.tables.extend(read_sources(unmatched, max_bytes=max_bytes))
@@ -106,12 +109,30 @@ def _entries_for(path: Path, mapping: Mapping) -> dict[str, TableMap]:
     found = {
         name: entry
         for name, entry in mapping.tables.items()
-        if fnmatch(path.name.lower(), entry.file.lower())
+        if entry.file is not None and fnmatch(path.name.lower(), entry.file.lower())
     }
     if len(found) > 1 and path.suffix.lower() != ".xlsx":
         keys = " and ".join(f"tables.{n}.file" for n in found)
         raise MappingError(f"{keys} all match {path.name}; make the file patterns narrower.")
     return found
+
+
+def _query_sources(mapping: Mapping, allowed: bool) -> list[_Source]:
+    sources = []
+    for name, entry in mapping.tables.items():
+        if entry.query is None or entry.database is None:
+            continue
+        key = f"tables.{name}"
+        if not allowed:
+            raise MappingError(
+                f"{key}.query: a database query runs only from the command line or kraft.toml's "
+                "mapping; upload the export's files instead."
+            )
+        from kraft.ingest.mapped_query import read_query
+
+        data = read_query(key, entry.query, entry.database)
+        sources.append(_Source(name, key, entry, data, 1, None, f"the query of {key}"))
+    return sources
 
 
 def _check_size(path: Path, display: str, cap: int) -> None:

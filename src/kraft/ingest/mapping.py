@@ -58,10 +58,13 @@ class ColumnMap(BaseModel):
 
 
 class TableMap(Formats):
-    """One table of the contract and the source that feeds it (a file pattern, and a sheet)."""
+    """One table of the contract and the source that feeds it: a file pattern (and a sheet), or
+    a query run on the database whose URL is in the environment variable `database`."""
 
-    file: str = Field(min_length=1)
+    file: str | None = Field(default=None, min_length=1)
     sheet: str | None = None
+    query: str | None = Field(default=None, min_length=1)
+    database: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     skip_rows: int = Field(default=0, ge=0, le=1000)
     columns: dict[str, ColumnMap] = Field(default_factory=dict)
     ignore: tuple[str, ...] = ()
@@ -171,10 +174,10 @@ def _pydantic_sentence(exc: ValidationError, source: str) -> str:
     loc = [str(p) for p in error["loc"]]
     key = ".".join(loc) or "the top level"
     kind = error["type"]
-    if kind == "extra_forbidden" and loc[-1] == "query":
+    if loc[-1] == "database" and kind == "string_pattern_mismatch":
         return (
-            f"{source}: {key}: database sources are not supported yet; export the query's rows "
-            "to a CSV file and name it in `file:`."
+            f"{source}: {key}: name the environment variable that holds the database's URL "
+            "(e.g. CRM_DATABASE_URL), never the URL itself."
         )
     if kind == "extra_forbidden":
         return f"{source}: {key} is not a mapping key; remove it or see docs/mapping.md."
@@ -199,6 +202,7 @@ def _problems(mapping: Mapping) -> Iterator[str]:
             yield f"{key}: {name!r} is not a table of the import contract; {closest(name, TABLES_BY_NAME)}"
             continue
         yield from _format_problems(entry, key, None)
+        yield from _source_problems(entry, key)
         for column_name, column in entry.columns.items():
             ckey = f"{key}.columns.{column_name}"
             if column_name not in spec.column_names:
@@ -208,6 +212,23 @@ def _problems(mapping: Mapping) -> Iterator[str]:
                 )
                 continue
             yield from _column_problems(column, spec.column(column_name), ckey)
+
+
+def _source_problems(entry: TableMap, key: str) -> Iterator[str]:
+    if (entry.file is None) == (entry.query is None):
+        yield (
+            f"{key}: say where its rows come from: `file:` (a file name or pattern) or `query:` "
+            "(with `database:`), one of them."
+        )
+    elif entry.query is not None and entry.database is None:
+        yield (
+            f"{key}.database is missing: name the environment variable holding the database's "
+            "URL (e.g. CRM_DATABASE_URL)."
+        )
+    elif entry.query is None and entry.database is not None:
+        yield f"{key}.database is only for a query: source; remove it."
+    if entry.query is not None and (entry.sheet is not None or entry.skip_rows):
+        yield f"{key}: a query: source has no sheet or skip_rows; remove them."
 
 
 def closest(word: str, known: Any) -> str:

@@ -1,0 +1,89 @@
+"""A mapping's `query:` source: a table's rows read from the insurer's database.
+
+The query runs in a read-only transaction (PostgreSQL) or on a read-only connection without
+file access (DuckDB), with the URL, and so the credentials, taken from an environment variable
+the mapping names; a mapping never holds them. Only the command line and kraft.toml's mapping
+run queries: a mapping that came through the web is refused before anything connects.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from kraft.ingest.mapping import MappingError
+from kraft.ingest.sources import _cell_text
+
+QUERY_BACKENDS = ("postgresql", "duckdb")
+FETCH_ROWS = 50_000
+
+
+def read_query(key: str, query: str, variable: str) -> pa.Table:
+    """The query's rows as text columns named as the query names them."""
+    engine = _engine(key, variable)
+    try:
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                if engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                result = conn.exec_driver_sql(query)
+                if not result.returns_rows:
+                    raise MappingError(f"{key}.query returns no rows; write a SELECT.")
+                names = [str(n) for n in result.keys()]  # noqa: SIM118 - a Result, not a dict
+                columns: list[list[str | None]] = [[] for _ in names]
+                while batch := result.fetchmany(FETCH_ROWS):
+                    for row in batch:
+                        for i, value in enumerate(row):
+                            columns[i].append(_text(value))
+            finally:
+                transaction.rollback()
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise MappingError(
+            f"{key}.query failed on the database ({first}); check the query and the "
+            "database user's rights."
+        ) from None
+    finally:
+        engine.dispose()
+    return pa.table({n: pa.array(columns[i], pa.string()) for i, n in enumerate(names)})
+
+
+def _engine(key: str, variable: str) -> sa.Engine:
+    url = os.environ.get(variable)
+    if not url:
+        raise MappingError(
+            f"{key}.database: the environment variable {variable} is not set; set it to the "
+            "database's URL (postgresql+psycopg://user@host/db) before importing."
+        )
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise MappingError(
+            f"{key}.database: ${variable} is not a database URL; write one like "
+            "postgresql+psycopg://user@host/db."
+        ) from None
+    if backend not in QUERY_BACKENDS:
+        raise MappingError(
+            f"{key}.database: ${variable} names a {backend} database; kraft queries PostgreSQL "
+            "and DuckDB."
+        )
+    options: dict[str, Any] = {}
+    if backend == "duckdb":
+        options["connect_args"] = {
+            "read_only": True,
+            "config": {"enable_external_access": False},
+        }
+    return sa.create_engine(url, **options)
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return _cell_text(value)
