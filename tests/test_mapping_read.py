@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from openpyxl import Workbook
 
+from kraft.errors import KraftError
 from kraft.ingest.mapped import MappedRead, read_mapped
 from kraft.ingest.mapping import MappingError, parse_mapping
 
@@ -245,3 +246,35 @@ def test_source_problems_name_the_mapping_key(tmp_path: Path) -> None:
         MappingError, match=r"tables\.claims\.file and tables\.policies\.file all match claims\.csv"
     ):
         _read([path], twice)
+
+
+def test_unreadable_sources_are_one_sentence_each(tmp_path: Path) -> None:
+    _csv(tmp_path / "teams.csv", [["Code", "Label"], ["T1", "Zoë"]])
+    mapping = "tables:\n  teams:\n    file: teams.csv\n    encoding: ascii\n"
+    mapping += "    columns: {team_id: Code, name: Label}\n"
+    with pytest.raises(MappingError, match=r"teams.csv is not ascii text; correct tables\.teams"):
+        _read([tmp_path / "teams.csv"], mapping)
+    (tmp_path / "teams.csv").write_text('Code,Label\nT1,"One\n', encoding="utf-8")
+    with pytest.raises(MappingError, match="a quoted value is never closed"):
+        _read([tmp_path / "teams.csv"], mapping.replace("ascii", "utf-8"))
+    with pytest.raises(MappingError, match=r"over the import size cap"):
+        read_mapped([tmp_path / "teams.csv"], parse_mapping(mapping, "m.yaml"), max_bytes=5)
+    (tmp_path / "teams.xlsx").write_bytes(b"not a zip")
+    with pytest.raises(KraftError, match="teams.xlsx is not a readable .xlsx workbook"):
+        _read([tmp_path / "teams.xlsx"], mapping.replace("teams.csv", "teams.xlsx"))
+    (tmp_path / "teams.parquet").write_bytes(b"not parquet")
+    with pytest.raises(MappingError, match="teams.parquet is not a readable Parquet file"):
+        _read([tmp_path / "teams.parquet"], mapping.replace("teams.csv", "teams.parquet"))
+
+
+def test_a_workbook_without_a_sheet_named_reads_its_first(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Code", "Label"])
+    sheet.append(["T1", "One"])
+    book.save(tmp_path / "export.xlsx")
+    mapping = "tables:\n  teams: {file: export.xlsx, columns: {team_id: Code, name: Label}}\n"
+    read = _read([tmp_path / "export.xlsx"], mapping)
+    assert _rows(read, "teams") == [{"team_id": "T1", "name": "One", "__row": 2}]
+    assert read.notes == []
