@@ -260,10 +260,10 @@ def test_unreadable_sources_are_one_sentence_each(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match=r"over the import size cap"):
         read_mapped([tmp_path / "teams.csv"], parse_mapping(mapping, "m.yaml"), max_bytes=5)
     (tmp_path / "teams.xlsx").write_bytes(b"not a zip")
-    with pytest.raises(KraftError, match="teams.xlsx is not a readable .xlsx workbook"):
+    with pytest.raises(KraftError, match=r"teams\.xlsx is not a readable \.xlsx workbook"):
         _read([tmp_path / "teams.xlsx"], mapping.replace("teams.csv", "teams.xlsx"))
     (tmp_path / "teams.parquet").write_bytes(b"not parquet")
-    with pytest.raises(MappingError, match="teams.parquet is not a readable Parquet file"):
+    with pytest.raises(MappingError, match=r"teams\.parquet is not a readable Parquet file"):
         _read([tmp_path / "teams.parquet"], mapping.replace("teams.csv", "teams.parquet"))
 
 
