@@ -163,3 +163,32 @@ def test_a_title_row_an_unknown_file_a_second_source_and_an_encoding(tmp_path: P
     assert tables["clients"]["encoding"].startswith("TODO: cp1252 or latin-1")
     with pytest.raises(MappingError, match="still has the key 'TODO"):
         parse_mapping(suggestion.yaml(), "suggested")
+
+
+def test_parquet_typed_columns_need_no_date_pattern(tmp_path: Path) -> None:
+    from datetime import date
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(
+        pa.table(
+            {
+                "Audit ID": ["A1"],
+                "RM Code": ["R1"],
+                "Audit Date": [date(2024, 3, 5)],
+                "Rating": [92.5],
+            }
+        ),
+        tmp_path / "compliance_audits.parquet",
+    )
+    suggestion = suggest_mapping([tmp_path])
+    assert suggestion.tables["compliance_audits"] == {
+        "file": "compliance_audits.parquet",
+        "columns": {
+            "audit_id": "Audit ID",
+            "rm_id": "RM Code",
+            "date": "Audit Date",
+            "rating": "Rating",
+        },
+    }
