@@ -193,6 +193,51 @@ def test_loss_ratio_improvement_earned_premium(workspace: Workspace, tmp_path: P
     )
 
 
+def test_a_policy_cancelled_before_cover_began_is_never_in_force(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # DATA.md: a cancel_date may precede start_date (cancelled before cover began: never in
+    # force); in force at d needs not (cancel_date <= d), so one cancelled on its start_date
+    # is never in force either. Neither earns premium nor counts in a snapshot.
+    policies = [
+        # 36 500 a year = 100 a day, all 2024; adequately covered
+        policy("P1", "C1", "RM1", "2023-12-20", "2024-01-01", "2024-12-31", premium="36500",
+               sum_insured="100", assessed_need="100"),
+        # cover would have begun 05-25; cancelled 05-10 (was: 05-25 to 05-09, −15 days × 100 =
+        # −1 500 of earned premium in May and Q2)
+        policy("P2", "C2", "RM1", "2024-04-10", "2024-05-25", "2025-05-24", "cancelled",
+               premium="36500", cancel_date="2024-05-10", sum_insured="50",
+               assessed_need="100"),
+        # cancelled on the day its cover was to begin
+        policy("P3", "C3", "RM1", "2024-07-01", "2024-08-15", "2025-08-14", "cancelled",
+               premium="73000", cancel_date="2024-08-15"),
+    ]  # fmt: skip
+    claims = [
+        {"claim_id": f"K{n}", "policy_id": "P1", "intimation_date": day, "status": "open",
+         "amount_paid": "", "outstanding_reserve": amount}
+        for n, (day, amount) in enumerate(
+            [("2024-02-10", "910"), ("2024-05-02", "1820"), ("2024-08-15", "920")], start=1
+        )
+    ]  # fmt: skip
+    vals = load(
+        workspace, tmp_path / "book", {"policies": policies, "claims": claims}, "2024-12-31"
+    )
+    # Earned premium is P1's alone: Q1 91 × 100 = 9 100 (910 → 10 %), Q2 9 100 (1 820 → 20 %),
+    # Q3 9 200 (920 → 10 %)
+    expect(
+        vals,
+        "loss_ratio_improvement",
+        {
+            ("rm", "RM1", "2024-Q2"): -10.0,  # 10 − 20
+            ("rm", "RM1", "2024-Q3"): 10.0,  # 20 − 10
+        },
+    )
+    # May: 3 100 earned (1 820 → 58.7… %), April: 3 000 (no claim → 0 %)
+    expect(vals, "loss_ratio_improvement", {("rm", "RM1", "2024-05"): -100 * 1820 / 3100})
+    # on 2024-05-31 only P1 is in force: P2 (inadequate) is not counted
+    expect(vals, "adequate_coverage_rate", {("rm", "RM1", "2024-05"): 100.0})
+
+
 def test_education_sessions_count_distinct_sessions(workspace: Workspace, tmp_path: Path) -> None:
     interactions = [
         # one group session G1 for three clients: counts once

@@ -141,9 +141,12 @@ def period_join(plan: FactPlan) -> tuple[str, exp.Expr]:
             exp.GTE(this=col("__end", base), expression=day.copy()),
         )
     if when.overlap is not None:
+        # An interval that ends before it starts (a policy cancelled before its cover began)
+        # overlaps nothing: it never had a day of exposure.
         return "kraft_periods", and_(
             exp.LTE(this=col("__start", base), expression=col("end_date", "p")),
             exp.GTE(this=col("__end", base), expression=col("start_date", "p")),
+            exp.LTE(this=col("__start", base), expression=col("__end", base)),
         )
     return "kraft_periods", and_(
         exp.GTE(this=col("__label_start", base), expression=col("start_date", "p")),
