@@ -32,7 +32,7 @@ from kraft.ingest.sources import from_arrow, read_sources
 from kraft.metrics.runner import ComputeRequest, compute, explain
 from kraft.metrics.spark import SparkOptions, compute_spark
 from kraft.metrics.spec import load_catalogue
-from kraft.periods import Calendar
+from kraft.periods import Calendar, Grain
 from kraft.schema.tables import TABLES
 from kraft.store import migrate
 from kraft.store.database import Database
@@ -404,3 +404,58 @@ def test_engines_agree_on_an_open_quarter_and_events_after_the_as_of(
     finally:
         for db in (duck, pg, spark_duck):
             db.dispose()
+
+
+def test_a_policy_cancelled_before_cover_began_earns_nothing_on_spark(
+    spark: Any, tmp_path: Path
+) -> None:
+    # DATA.md: cancelled before cover began, never in force. P2's cover would have begun
+    # 2024-05-25 and it was cancelled on 05-10: no exposure (it was −15 days × 100 in May).
+    # Earned premium is P1's alone: April 3 000, May 3 100 (claims 1 240 → 40 %).
+    def rows(*records: dict[str, str]) -> pa.Table:
+        columns = list(records[0])
+        return pa.table({c: [r.get(c) or None for r in records] for c in columns})
+
+    def policy(pid: str, start: str, cancel: str, status: str) -> dict[str, str]:
+        return {"policy_id": pid, "client_id": "C1", "rm_id": "RM1", "product_line": "motor",
+                "business_type": "new", "issue_date": "2024-01-01", "start_date": start,
+                "end_date": "2025-05-24", "status": status, "cancel_date": cancel,
+                "annual_premium": "36500"}  # fmt: skip
+
+    book = {
+        "teams": rows({"team_id": "T1", "name": "Team One"}),
+        "relationship_managers": rows(
+            {"rm_id": "RM1", "name": "Ravi", "team_id": "T1", "hire_date": "2020-01-01"}
+        ),
+        "clients": rows({"client_id": "C1", "name": "Anil"}),
+        "policies": rows(
+            policy("P1", "2024-01-01", "", "in_force"),
+            policy("P2", "2024-05-25", "2024-05-10", "cancelled"),
+        ),
+        "claims": rows(
+            {
+                "claim_id": "K1",
+                "policy_id": "P1",
+                "intimation_date": "2024-05-02",
+                "status": "open",
+                "outstanding_reserve": "1240",
+            }
+        ),
+    }
+    db = Database(f"duckdb:///{tmp_path / 'kraft.duckdb'}")
+    try:
+        migrate.upgrade(db)
+        raws = [from_arrow(name, f"test {name}", data) for name, data in book.items()]
+        run_import(db, raws, ImportOptions(mode=Mode.replace, as_of=AS_OF, manual_kpis=MANUAL))
+        request = ComputeRequest(first="2024-04", last="2024-05", grains=(Grain.month,))
+        _spark(db, SparkOptions("local[2]"), request)
+        with db.connect() as conn:
+            value = conn.execute(
+                sa.text(
+                    "SELECT value FROM kpi_values WHERE entity_id = 'RM1' AND period = '2024-05' "
+                    "AND kpi_id = 'loss_ratio_improvement'"
+                )
+            ).scalar_one()
+        assert float(value) == pytest.approx(0 - 100 * 1240 / 3100, rel=1e-9)
+    finally:
+        db.dispose()

@@ -319,6 +319,39 @@ def test_the_api_imports_and_its_dry_run_writes_nothing(app: FastAPI) -> None:
     assert counts(app)["clients"] == before["clients"] + 2
 
 
+def test_the_import_report_counts_rounded_decimals_and_names_skipped_sheets(
+    app: FastAPI, tmp_path: Path
+) -> None:
+    from openpyxl import Workbook
+
+    names = list(TABLES_BY_NAME["policies"].column_names)
+    with app.state.site.read() as conn:
+        row = dict(conn.execute(sa.text("SELECT * FROM policies LIMIT 1")).mappings().one())
+    row["annual_premium"] = f"{row['annual_premium']:.0f}.1234565"  # a tie: the even 6 stays
+    book = Workbook()
+    book.remove(book.active)
+    book.create_sheet("Sheet1").append(["notes"])
+    sheet = book.create_sheet("Policies")
+    sheet.append(names)
+    sheet.append([None if row[c] is None else str(row[c])[:10] if "date" in c else row[c]
+                  for c in names])  # fmt: skip
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    answer = TestClient(app).post(
+        "/api/v1/imports",
+        headers=bearer(app, "admin"),
+        files=[("files", ("book.xlsx", path.read_bytes(), "application/octet-stream"))],
+        data={"dry_run": "true"},
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["tables"]["policies"]["updated"] == 1, report
+    assert report["rounded"] == {"policies": {"annual_premium": 1}}
+    assert report["skipped"] == [
+        "Sheet1 in book.xlsx names no table of the import contract; skipped"
+    ]
+
+
 def test_an_oversized_upload_is_refused_with_413(app: FastAPI, uploads: Path) -> None:
     app.state.site.upload_limit = 1000
     big = "client_id,name,segment\n" + "".join(

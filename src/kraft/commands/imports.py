@@ -124,6 +124,16 @@ def _write_problems(path: Path, problems: list[Problem]) -> None:
         raise KraftError(f"Cannot write {path}: {exc.strerror}.") from None
 
 
+def rounded_lines(rounded: dict[str, dict[str, int]]) -> list[str]:
+    """A sentence per table whose decimals were stored rounded to 6 places (DATA.md)."""
+    return [
+        f"{table}: rounded to 6 decimal places (half to even): "
+        + ", ".join(f"{count:,} {column}" for column, count in columns.items())
+        + "."
+        for table, columns in rounded.items()
+    ]
+
+
 def print_import(result: ImportResult) -> None:
     table = table_of(
         [
@@ -138,6 +148,10 @@ def print_import(result: ImportResult) -> None:
             name, *(f"{counts[k]:,}" for k in ("inserted", "updated", "unchanged", "removed"))
         )
     out.print(table)
+    for line in rounded_lines(result.rounded):
+        out.print(line)
+    for skipped in result.skipped:
+        out.print(f"{skipped}.")
     for warning in result.warnings:
         warn(f"{warning}.")
     if not result.dry_run:

@@ -32,6 +32,7 @@ class ImportFiles:
     tables: list[RawTable]
     notes: list[str] = field(default_factory=list)
     mapping: Path | None = None
+    skipped: list[str] = field(default_factory=list)  # files and sheets naming no table
 
     @property
     def rows(self) -> int:
@@ -57,18 +58,19 @@ def read_import_files(
     """Read files (.csv, .parquet, .xlsx sheets) or folders of them as tables of the contract;
     with a mapping file (docs/mapping.md), the files it names through it, and its database
     queries when `queries` allows them (the command line: never a mapping from the web)."""
-    from kraft.ingest.sources import read_sources
+    from kraft.ingest.sources import read_batch
 
     paths = list(paths)
     if not paths and mapping is None:
         raise InvalidInputError("Name the files or folders to import.")
     if mapping is None:
-        return ImportFiles(read_sources(paths, max_bytes=max_bytes))
+        batch = read_batch(paths, max_bytes=max_bytes)
+        return ImportFiles(batch.tables, skipped=batch.skipped)
     from kraft.ingest.mapped import read_mapped
     from kraft.ingest.mapping import load_mapping
 
     read = read_mapped(paths, load_mapping(mapping), max_bytes=max_bytes, queries=queries)
-    return ImportFiles(read.tables, read.notes, mapping)
+    return ImportFiles(read.tables, read.notes, mapping, read.skipped)
 
 
 def workspace_mapping(kraft: Kraft, explicit: Path | None) -> Path | None:
@@ -111,6 +113,7 @@ def import_data(
             actor=actor,
             calendar=kraft.calendar,
             manual_kpis=manual,
+            skipped=files.skipped,
         )
         return run_import(kraft.db, files.tables, options)
 

@@ -29,6 +29,7 @@ from kraft.ingest.write import (
     TableChange,
     copy_from_postgres,
     diff,
+    rounded_values,
     stage_typed,
     write_duckdb,
     write_postgres,
@@ -67,6 +68,9 @@ class ImportResult:
     dry_run: bool
     import_id: int | None = None
     warnings: list[str] = field(default_factory=list)
+    # decimals stored rounded to 6 places, per table and column; files and sheets naming no table
+    rounded: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, dict[str, int]]:
         return {name: change.as_dict() for name, change in self.changes.items()}
@@ -116,7 +120,8 @@ def _staging(db: Database, conn: Connection) -> Iterator[tuple[duckdb.DuckDBPyCo
 class ImportOptions:
     """How a batch is imported: the mode, the data's as-of date (None: the latest event date), a
     dry run (validated and diffed, nothing written), who the audit log names, the calendar (None:
-    calendar months), and the manual KPIs whose measurements the batch may hold."""
+    calendar months), the manual KPIs whose measurements the batch may hold, and what the reading
+    skipped (for the summary)."""
 
     mode: Mode = Mode.upsert
     as_of: date | None = None
@@ -124,13 +129,17 @@ class ImportOptions:
     actor: str = "cli"
     calendar: Calendar | None = None
     manual_kpis: Collection[str] = ()
+    skipped: Collection[str] = ()  # files and sheets that named no table (reported, not read)
 
 
 def run_import(db: Database, raws: list[RawTable], options: ImportOptions) -> ImportResult:
     mode, as_of, dry_run = options.mode, options.as_of, options.dry_run
     batch_tables = _ordered(raws)
     if not batch_tables:
-        raise KraftError("Nothing to import: no file names a table of the import contract.")
+        raise KraftError(
+            "Nothing to import: no file names a table of the import contract.",
+            details=[f"{skipped}." for skipped in options.skipped],
+        )
     started = datetime.now(UTC).replace(tzinfo=None)
     with (
         db.connect() as conn,
@@ -163,9 +172,11 @@ def run_import(db: Database, raws: list[RawTable], options: ImportOptions) -> Im
                 total, problems = find_problems(batch)
                 if total:
                     raise ImportRejectedError(total, problems)
+                rounded = rounded_values(batch)
                 stage_typed(batch)
                 changes = diff(batch)
                 result = ImportResult(changes, as_of, "--as-of", dry_run)
+                result.rounded, result.skipped = rounded, list(options.skipped)
                 if dry_run:
                     transaction.rollback()
                 else:
@@ -241,16 +252,21 @@ def _finish(
             summary=json.dumps(result.summary()),
         )
     )
+    new: dict[str, Any] = {
+        "mode": mode.value,
+        "as_of": result.as_of.isoformat() if result.as_of else None,
+        "files": files,
+        "tables": result.summary(),
+    }
+    if result.rounded:
+        new["rounded"] = result.rounded
+    if result.skipped:
+        new["skipped"] = result.skipped
     audit.append(
         conn,
         actor=actor,
         action="import",
         object_type="import",
         object_id=str(result.import_id),
-        new={
-            "mode": mode.value,
-            "as_of": result.as_of.isoformat() if result.as_of else None,
-            "files": files,
-            "tables": result.summary(),
-        },
+        new=new,
     )

@@ -42,8 +42,8 @@ from kraft.ingest.sources import (
     _finish,
     _refuse_zip_bomb,
     _sql_text,
-    discover,
-    read_sources,
+    discover_named,
+    read_found,
 )
 from kraft.ingest.validate import lit, q
 from kraft.schema.tables import TABLES_BY_NAME, Column, ColumnType
@@ -57,6 +57,7 @@ class MappedRead:
 
     tables: list[RawTable]
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # unmapped files and sheets naming no table
 
 
 @dataclass(frozen=True)
@@ -78,15 +79,15 @@ def read_mapped(
     """Files the mapping names are read through it; the others as the contract's layout. Its
     query sources run only when `queries` allows (the command line, kraft.toml's mapping)."""
     result = MappedRead([_apply(s, mapping.defaults) for s in _query_sources(mapping, queries)])
-    files = discover(paths)
-    names = _display_names(files)
+    found = discover_named(paths)
+    names = _display_names([path for path, _ in found])
     cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
-    unmatched: list[Path] = []
+    unmatched: list[tuple[Path, bool]] = []
     used: set[str] = set()
-    for path in files:
+    for path, named in found:
         entries = _entries_for(path, mapping)
         if not entries:
-            unmatched.append(path)
+            unmatched.append((path, named))
             continue
         _check_size(path, names[path], cap)
         used.update(entries)
@@ -101,7 +102,9 @@ def read_mapped(
         if name not in used and entry.file is not None:
             result.notes.append(f"the mapping's tables.{name} (file {entry.file}) matched no file")
     if unmatched:
-        result.tables.extend(read_sources(unmatched, max_bytes=max_bytes))
+        unmapped = read_found(unmatched, max_bytes=max_bytes)
+        result.tables.extend(unmapped.tables)
+        result.skipped.extend(unmapped.skipped)
     return result
 
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kraft.errors import InvalidInputError, KraftError
+from kraft.ingest.tolerance import enum_value, float_text
 from kraft.ingest.validate import FILE, ROW, Problem
 from kraft.schema.tables import TABLES_BY_NAME, ColumnType
 
@@ -94,9 +96,23 @@ def _file_problems(source: str, error: KraftError) -> list[Problem]:
     return [Problem(source, None, None, None, text)]
 
 
+@dataclass
+class Sources:
+    """The tables read from an import's files, and a sentence per file or sheet that names no
+    table of the contract (skipped, and said so: DATA.md never skips one silently)."""
+
+    tables: list[RawTable]
+    skipped: list[str] = field(default_factory=list)
+
+
 def discover(paths: Iterable[Path]) -> list[Path]:
     """The files to import: named files, and the importable files inside named folders."""
-    found: list[Path] = []
+    return [path for path, _ in discover_named(paths)]
+
+
+def discover_named(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
+    """The files to import, each with whether it was named itself (not found in a folder)."""
+    found: list[tuple[Path, bool]] = []
     for path in paths:
         if path.is_dir():
             inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
@@ -104,9 +120,9 @@ def discover(paths: Iterable[Path]) -> list[Path]:
                 raise KraftError(
                     f"{path} holds no .csv, .parquet or .xlsx file; name the files to import."
                 )
-            found.extend(inside)
+            found.extend((p, False) for p in inside)
         elif path.is_file():
-            found.append(path)
+            found.append((path, True))
         else:
             raise KraftError(f"{path}: no such file or folder; check the path.")
     return found
@@ -121,24 +137,36 @@ def _display_names(files: list[Path]) -> dict[Path, str]:
 
 
 def read_sources(paths: Iterable[Path], max_bytes: int | None = None) -> list[RawTable]:
+    """The tables of the files or folders (what names no table is left out)."""
+    return read_batch(paths, max_bytes).tables
+
+
+def read_batch(paths: Iterable[Path], max_bytes: int | None = None) -> Sources:
+    """Read every file of the files and folders named."""
+    return read_found(discover_named(paths), max_bytes)
+
+
+def read_found(files: list[tuple[Path, bool]], max_bytes: int | None = None) -> Sources:
+    """Read files, each with whether it was named itself. One named on its own must name a
+    table (it was meant to be imported); one found in a folder, or a sheet, that names none is
+    skipped and reported."""
     cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
-    files = discover(paths)
-    names = _display_names(files)
-    tables: list[RawTable] = []
+    names = _display_names([path for path, _ in files])
+    read = Sources([])
     problems: list[Problem] = []
     sentences: list[str] = []
-    for path in files:
+    for path, named in files:
         try:
-            tables.extend(_read_file(path, names[path], cap))
+            read.tables.extend(_read_file(path, names[path], cap, named, read.skipped))
         except KraftError as error:
             problems += _file_problems(names[path], error)
             sentences.append(error.message)
     if problems:
         raise UnreadableFilesError(problems, sentences)
-    return tables
+    return read
 
 
-def _read_file(path: Path, name: str, cap: int) -> list[RawTable]:
+def _read_file(path: Path, name: str, cap: int, named: bool, skipped: list[str]) -> list[RawTable]:
     """The tables of one file: a workbook's sheets, or the one table a file is named after."""
     size = path.stat().st_size
     if size > cap:
@@ -148,8 +176,13 @@ def _read_file(path: Path, name: str, cap: int) -> list[RawTable]:
         )
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        return read_xlsx(path)
-    table = _table_name(path.stem, path.name)
+        return read_xlsx(path, skipped, required=named)
+    table = table_named(path.stem)
+    if table is None:
+        if named:
+            raise KraftError(_no_table(path.name, path.stem))
+        skipped.append(f"{name} names no table of the import contract; skipped")
+        return []
     if suffix == ".csv":
         return [read_csv(path, table, name)]
     if suffix == ".parquet":
@@ -159,14 +192,18 @@ def _read_file(path: Path, name: str, cap: int) -> list[RawTable]:
     )
 
 
-def _table_name(name: str, source: str) -> str:
-    if name not in TABLES_BY_NAME:
-        known = ", ".join(TABLES_BY_NAME)
-        raise KraftError(
-            f"{source}: {name!r} is not a table of the import contract; name the file after "
-            f"one of: {known}."
-        )
-    return name
+def table_named(name: str) -> str | None:
+    """The contract's table a file or sheet names, whatever its case (Policies.csv)."""
+    lowered = name.strip().lower()
+    return lowered if lowered in TABLES_BY_NAME else None
+
+
+def _no_table(source: str, name: str) -> str:
+    known = ", ".join(TABLES_BY_NAME)
+    return (
+        f"{source}: {name!r} is not a table of the import contract; name the file after "
+        f"one of: {known}."
+    )
 
 
 def _checksum(path: Path) -> str:
@@ -208,7 +245,8 @@ def text_select(raw: RawTable, relation: str) -> str:
     """SQL reading `relation` (the registered rows of `raw`) as the contract's text columns.
 
     Text is trimmed of spaces and an empty cell becomes null; typed columns (Parquet, the demo
-    book) are rendered in the contract's formats. The importer materialises this once per table
+    book) are rendered in the contract's formats, a float as its shortest round-trip digits;
+    enum values are spelled as the contract spells them (tolerance.py). The importer materialises this once per table
     inside DuckDB, whose memory limit lets a large batch spill to disk.
     """
     present = {field.name: field.type for field in raw.data.schema}
@@ -227,9 +265,11 @@ def text_select(raw: RawTable, relation: str) -> str:
         elif pa.types.is_timestamp(typ) and column.type is ColumnType.date:
             expr = f"CAST(CAST({name} AS DATE) AS VARCHAR)"
         elif pa.types.is_floating(typ):
-            expr = f"CAST(round({name}, 6) AS VARCHAR)"
+            expr = float_text(name)
         else:
             expr = f"CAST({name} AS VARCHAR)"
+        if column.type is ColumnType.enum:
+            expr = enum_value(column, expr)
         parts.append(f"{expr} AS {name}")
     source = "'" + raw.source.replace("'", "''") + "'"
     return f'SELECT {", ".join(parts)}, "{ROW}", {source} AS "{FILE}" FROM {relation}'
@@ -337,7 +377,9 @@ def read_parquet(path: Path, table: str, source: str | None = None) -> RawTable:
     return _finish(table, source, data, path, 1)
 
 
-def read_xlsx(path: Path) -> list[RawTable]:
+def read_xlsx(path: Path, skipped: list[str], *, required: bool = True) -> list[RawTable]:
+    """The workbook's sheets that name a table; a sentence in `skipped` for each other sheet.
+    A workbook named on its own (`required`) must hold at least one table."""
     from openpyxl import load_workbook  # imported here: only xlsx imports need it
 
     _refuse_zip_bomb(path)
@@ -346,40 +388,47 @@ def read_xlsx(path: Path) -> list[RawTable]:
     except Exception as exc:
         raise KraftError(f"{path.name} is not a readable .xlsx workbook ({exc}).") from None
     try:
-        names = [name for name in book.sheetnames if name in TABLES_BY_NAME]
-        if not names:
+        tables_of = {name: table_named(name) for name in book.sheetnames}
+        if required and not any(tables_of.values()):
             raise KraftError(
                 f"{path.name} has no sheet named after a table of the import contract (sheets: "
                 f"{', '.join(book.sheetnames)}); rename the sheets, e.g. policies."
             )
         tables = []
         checksum = _checksum(path)
-        for name in names:
-            rows = book[name].iter_rows(values_only=True)
-            header_row = next(rows, None)
-            source = f"{path.name} sheet {name}"
-            if header_row is None or all(v is None for v in header_row):
-                raise KraftError(f"{source} is empty; it needs a header row naming its columns.")
-            header = _checked_header(
-                [str(v).strip() if v is not None else "" for v in header_row], source
-            )
-            width = len(header)
-            cells: list[list[str | None]] = [[] for _ in header]
-            numbers: list[int] = []
-            for number, row in enumerate(rows, start=2):
-                if row is None or all(v is None for v in row):
-                    continue
-                numbers.append(number)
-                for i in range(width):
-                    cells[i].append(_cell_text(row[i] if i < len(row) else None))
-            data = pa.table({h: pa.array(cells[i], pa.string()) for i, h in enumerate(header)})
-            raw = _finish(name, source, data, None, pa.array(numbers, pa.int64()))
+        for name, table in tables_of.items():
+            if table is None:
+                skipped.append(
+                    f"{name} in {path.name} names no table of the import contract; skipped"
+                )
+                continue
+            raw = _read_sheet(book[name], table, f"{path.name} sheet {name}")
             raw.checksum = checksum
             raw.path = str(path)
             tables.append(raw)
         return tables
     finally:
         book.close()
+
+
+def _read_sheet(sheet: Any, table: str, source: str) -> RawTable:
+    """One sheet's rows as text, blank rows skipped and the others numbered as the sheet shows."""
+    rows = sheet.iter_rows(values_only=True)
+    header_row = next(rows, None)
+    if header_row is None or all(v is None for v in header_row):
+        raise KraftError(f"{source} is empty; it needs a header row naming its columns.")
+    header = _checked_header([str(v).strip() if v is not None else "" for v in header_row], source)
+    width = len(header)
+    cells: list[list[str | None]] = [[] for _ in header]
+    numbers: list[int] = []
+    for number, row in enumerate(rows, start=2):
+        if row is None or all(v is None for v in row):
+            continue
+        numbers.append(number)
+        for i in range(width):
+            cells[i].append(_cell_text(row[i] if i < len(row) else None))
+    data = pa.table({h: pa.array(cells[i], pa.string()) for i, h in enumerate(header)})
+    return _finish(table, source, data, None, pa.array(numbers, pa.int64()))
 
 
 def _refuse_zip_bomb(path: Path) -> None:
@@ -431,4 +480,7 @@ def _cell_text(value: object) -> str | None:
 
 def from_arrow(table: str, source: str, data: pa.Table) -> RawTable:
     """Rows that did not come from a file (the demo generator), read like a Parquet file."""
-    return _finish(_table_name(table, source), source, data, None, 1)
+    name = table_named(table)
+    if name is None:
+        raise KraftError(_no_table(source, table))
+    return _finish(name, source, data, None, 1)

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from kraft.ingest.tolerance import decimal_value
 from kraft.periods import Calendar
 from kraft.schema.tables import (
     TABLES,
@@ -78,7 +79,7 @@ def raw(table: str) -> str:
 
 DATE_RE = r"\d{4}-\d{2}-\d{2}"
 MONTH_RE = r"\d{4}-(0[1-9]|1[0-2])"
-DECIMAL_RE = rf"-?\d{{1,18}}(\.\d{{1,{DECIMAL_PLACES}}})?"
+DECIMAL_RE = r"-?\d{1,18}(\.\d+)?"  # any places: stored to DECIMAL_PLACES (tolerance.py)
 INT_RE = r"-?\d{1,9}"
 TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no")
@@ -125,10 +126,7 @@ def syntax_message(column: Column, calendar: Calendar) -> str:
         case ColumnType.bool:
             return "is not a boolean (expected true/false, 1/0 or yes/no)"
         case ColumnType.decimal:
-            return (
-                "is not a number (expected digits with . for decimals, at most "
-                f"{DECIMAL_PLACES} decimal places, no thousands separators)"
-            )
+            return "is not a number (expected digits with . for decimals, no thousands separators)"
         case ColumnType.int:
             return "is not a whole number"
         case ColumnType.enum:
@@ -150,7 +148,7 @@ def typed(column: Column, value: str) -> str:
             trues = ", ".join(lit(w) for w in TRUE_WORDS)
             return f"CASE WHEN {value} IS NULL THEN NULL ELSE lower({value}) IN ({trues}) END"
         case ColumnType.decimal:
-            return f"CAST({value} AS DECIMAL(24, {DECIMAL_PLACES}))"
+            return f"CAST({decimal_value(value)} AS DECIMAL(24, {DECIMAL_PLACES}))"
         case ColumnType.int:
             return f"CAST({value} AS INTEGER)"
         case _:
@@ -240,7 +238,11 @@ def _column_rules(batch: Batch, spec: Table) -> Iterator[RowRule]:
                 f"{v} IS NOT NULL AND NOT ({check})",
                 rank,
             )
-        number = f"TRY_CAST({v} AS DECIMAL(38, {DECIMAL_PLACES}))"
+        number = (
+            decimal_value(v)
+            if column.type is ColumnType.decimal
+            else f"TRY_CAST({v} AS DECIMAL(38, {DECIMAL_PLACES}))"
+        )
         ok = f"{v} IS NOT NULL AND ({check})" if check else f"{v} IS NOT NULL"
         if column.min is not None:
             yield _select(

@@ -14,8 +14,9 @@ from typing import Any
 
 import duckdb
 
+from kraft.ingest.tolerance import rounded
 from kraft.ingest.validate import Batch, q, raw, run, scalar, typed
-from kraft.schema.tables import TABLES_BY_NAME, Table
+from kraft.schema.tables import TABLES_BY_NAME, ColumnType, Table
 
 
 @dataclass
@@ -52,6 +53,25 @@ def stage_typed(batch: Batch) -> None:
             batch.con,
             f"CREATE OR REPLACE TEMP TABLE {typed_name(name)} AS SELECT {columns} FROM {raw(name)}",
         )
+
+
+def rounded_values(batch: Batch) -> dict[str, dict[str, int]]:
+    """Per table and decimal column, how many values storing rounds (DATA.md: the import summary
+    counts them); only the columns with any."""
+    counts: dict[str, dict[str, int]] = {}
+    for name in batch.tables:
+        columns = [c.name for c in TABLES_BY_NAME[name].columns if c.type is ColumnType.decimal]
+        if not columns:
+            continue
+        found = batch.con.execute(
+            "SELECT "
+            + ", ".join(f"count(*) FILTER (WHERE {rounded(q(c))})" for c in columns)
+            + f" FROM {raw(name)}"
+        ).fetchall()[0]
+        by_column = {c: int(n) for c, n in zip(columns, found, strict=True) if n}
+        if by_column:
+            counts[name] = by_column
+    return counts
 
 
 def diff(batch: Batch) -> dict[str, TableChange]:

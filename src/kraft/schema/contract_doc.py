@@ -17,10 +17,11 @@ INTRO = """\
 # The import contract
 
 What `kraft import` reads: one file per table, named `<table>.csv` (or `<table>.parquet`, or a
-sheet named `<table>` in an `.xlsx` workbook). Generated from `src/kraft/schema/tables.py`, the
-one description of these tables that the database, the import validation and the demo book read.
-An export in another layout (other file and column names, day-first dates, its own status words)
-is imported through a mapping file: see [mapping.md](mapping.md).
+sheet named `<table>` in an `.xlsx` workbook), whatever the name's case (`Policies.csv`, a sheet
+`Leads`). Generated from `src/kraft/schema/tables.py`, the one description of these tables that
+the database, the import validation and the demo book read. An export in another layout (other
+file and column names, day-first dates, its own status words) is imported through a mapping
+file: see [mapping.md](mapping.md).
 
 ## File rules
 
@@ -28,11 +29,18 @@ is imported through a mapping file: see [mapping.md](mapping.md).
   (a `"` inside a quoted value is written `""`).
 - Dates `YYYY-MM-DD`; months `YYYY-MM`; periods `2026-03`, `2026-Q1`, `2026` (with a fiscal year
   that does not start in January: `FY2026-Q1`, `FY2026`, named by the year the fiscal year ends).
-- Booleans `true/false`, `1/0`, `yes/no` (any case). Decimals use `.`, at most 6 decimal places,
-  no thousands separators. Empty cell = null. IDs are text (leading zeros are kept).
+- Empty cell = null. IDs are text (leading zeros are kept).
+- Booleans `true/false`, `1/0`, `yes/no` (any case). Decimals use `.`, no thousands separators,
+  any number of decimal places (float exports write many): each is stored to 6 places, rounded
+  half to even from its digits as written (a Parquet or workbook float by its shortest form), and
+  the import summary counts, per table and column, the values this rounding changed.
+- Enum values match whatever their case and with spaces or hyphens for underscores (`In Force`,
+  `in-force` and `IN_FORCE` are `in_force`); they are stored as the contract writes them.
 - **required** marks a column that must be in the header and filled in every row.
   A reference must exist in the database or anywhere in the same import (any file order).
-- Columns the contract does not know are ignored with a warning.
+- Columns the contract does not know are ignored with a warning. A file in a named folder, or a
+  workbook's sheet, that names no table is skipped and listed in the summary (also of a dry run);
+  a file named on its own that names no table is refused.
 
 ## How an import behaves
 

@@ -211,7 +211,11 @@ TABLES: tuple[Table, ...] = (
                 required=True,
                 meaning="state as of the export",
             ),
-            _date("cancel_date", meaning="required when status = cancelled or lapsed"),
+            _date(
+                "cancel_date",
+                meaning="required when status = cancelled or lapsed; may precede start_date "
+                "(cancelled before cover began: never in force, earns nothing)",
+            ),
             _money("annual_premium", True, meaning="written premium per policy year"),
             _money("sum_insured"),
             _money("assessed_need", meaning="cover the client needs, from the needs assessment"),

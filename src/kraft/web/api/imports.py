@@ -61,6 +61,16 @@ REPORT = {
         "errors": {"type": "array", "items": {"type": "object"}},
         "tables": {"type": "object"},
         "warnings": {"type": "array", "items": {"type": "string"}},
+        "rounded": {
+            "type": "object",
+            "description": "Per table and column, the decimals stored rounded to 6 places",
+            "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+        "skipped": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Sheets that name no table of the contract (not imported)",
+        },
         "import_id": {"type": ["integer", "null"]},
         "as_of": {"type": ["string", "null"]},
         "tables_never_imported": {"type": "array", "items": {"type": "string"}},

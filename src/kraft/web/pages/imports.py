@@ -266,6 +266,9 @@ class ImportReport:
     problems: list[Problem] = field(default_factory=list)
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # decimals stored rounded (per table and column), sheets naming no table (not imported)
+    rounded: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     message: str = ""
     import_id: int | None = None
@@ -300,6 +303,8 @@ class ImportReport:
             ],
             "tables": self.tables,
             "warnings": self.warnings,
+            "rounded": self.rounded,
+            "skipped": self.skipped,
             "files": self.files,
             "import_id": self.import_id,
             "as_of": self.as_of.isoformat() if self.as_of else None,
@@ -323,6 +328,7 @@ def run_upload(
     try:
         read = read_import_files(files, max_bytes=site.upload_limit)
         report.warnings += read.ignored
+        report.skipped = list(read.skipped)
         result = import_data(
             site, read, mode=options.mode, as_of=options.as_of, dry_run=dry_run, actor=actor
         )
@@ -346,6 +352,7 @@ def run_upload(
         report.message = exc.message
         return report
     report.tables = result.summary()
+    report.rounded = result.rounded
     report.warnings += [f"{w}" for w in result.warnings]
     report.import_id, report.as_of, report.as_of_source = (
         result.import_id,
