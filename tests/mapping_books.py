@@ -197,7 +197,7 @@ def write_insurer_export(folder: Path) -> Path:
                 _day_first(p["end_date"]),
                 STATUS_WORDS[p["status"]],
                 _day_first(p["cancel_date"]),
-                repr(float(p["annual_premium"])),
+                repr(float(p["annual_premium"]) + 1e-9),  # a float sum: 15000.000000001
                 "North",
             ]
             for p in BOOK["policies"]

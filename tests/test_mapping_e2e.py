@@ -86,6 +86,7 @@ def test_an_insurers_export_imports_through_a_suggested_mapping(tmp_path: Path) 
     )
     assert code == 0, output
     assert f"Mapping applied: {mapping}" in output
+    assert "policies: rounded to 6 decimal places (half to even): 7 annual_premium" in output
     got = values(mapped)
     assert got == expected
     assert len(got) > 100
