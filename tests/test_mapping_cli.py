@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from kraft.cli import app
+from kraft.store import audit
+from kraft.store.database import workspace_database
 from kraft.workspace import Workspace, load_workspace
 from mapping_books import duckdb_workspace
 
@@ -60,6 +63,13 @@ def test_import_with_a_mapping_names_it_and_rejects_with_the_files_rows(tmp_path
     assert f"Mapping applied: {mapping}." in output
     assert "branches_0125.csv: ignored column(s) not in the contract: Zone" in output
     assert _teams(ws) == 2
+    digest = hashlib.sha256(mapping.read_bytes()).hexdigest()
+    db = workspace_database(ws.root, ws.settings.database_url)
+    with db.connect() as conn:
+        [entry] = audit.entries(conn, action="import")
+    db.dispose()
+    applied = json.loads(entry.new_value or "{}")["mapping"]
+    assert applied == {"file": str(mapping), "sha256": digest}  # the audit names the mapping
 
 
 def test_a_saved_mapping_is_applied_by_every_later_import(tmp_path: Path) -> None:

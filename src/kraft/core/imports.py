@@ -9,6 +9,7 @@ validation then refuses the batch.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +33,7 @@ class ImportFiles:
     tables: list[RawTable]
     notes: list[str] = field(default_factory=list)
     mapping: Path | None = None
+    mapping_sha256: str = ""
     skipped: list[str] = field(default_factory=list)  # files and sheets naming no table
 
     @property
@@ -70,7 +72,8 @@ def read_import_files(
     from kraft.ingest.mapping import load_mapping
 
     read = read_mapped(paths, load_mapping(mapping), max_bytes=max_bytes, queries=queries)
-    return ImportFiles(read.tables, read.notes, mapping, read.skipped)
+    digest = hashlib.sha256(mapping.read_bytes()).hexdigest()
+    return ImportFiles(read.tables, read.notes, mapping, digest, read.skipped)
 
 
 def workspace_mapping(kraft: Kraft, explicit: Path | None) -> Path | None:
@@ -114,6 +117,11 @@ def import_data(
             calendar=kraft.calendar,
             manual_kpis=manual,
             skipped=files.skipped,
+            mapping=(
+                {"file": str(files.mapping), "sha256": files.mapping_sha256}
+                if files.mapping
+                else None
+            ),
         )
         return run_import(kraft.db, files.tables, options)
 

@@ -71,6 +71,7 @@ class ImportResult:
     # decimals stored rounded to 6 places, per table and column; files and sheets naming no table
     rounded: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    mapping: dict[str, str] | None = None
 
     def summary(self) -> dict[str, dict[str, int]]:
         return {name: change.as_dict() for name, change in self.changes.items()}
@@ -130,6 +131,7 @@ class ImportOptions:
     calendar: Calendar | None = None
     manual_kpis: Collection[str] = ()
     skipped: Collection[str] = ()  # files and sheets that named no table (reported, not read)
+    mapping: dict[str, str] | None = None  # the mapping file applied, and its sha256 (audited)
 
 
 def run_import(db: Database, raws: list[RawTable], options: ImportOptions) -> ImportResult:
@@ -177,6 +179,7 @@ def run_import(db: Database, raws: list[RawTable], options: ImportOptions) -> Im
                 changes = diff(batch)
                 result = ImportResult(changes, as_of, "--as-of", dry_run)
                 result.rounded, result.skipped = rounded, list(options.skipped)
+                result.mapping = options.mapping
                 if dry_run:
                     transaction.rollback()
                 else:
@@ -262,6 +265,8 @@ def _finish(
         new["rounded"] = result.rounded
     if result.skipped:
         new["skipped"] = result.skipped
+    if result.mapping:
+        new["mapping"] = result.mapping
     audit.append(
         conn,
         actor=actor,
