@@ -44,7 +44,7 @@ tables:
       policy_id: Policy No
       status:
         from: Policy Status
-        values: {In Force: in_force, Void: null}
+        values: {In Force: in_force, Void: null, Todo: lapsed}
       personalised: {value: "false"}
       start_date: {from: Start, date_format: "%m/%d/%Y"}
     ignore: [Branch, 01]
@@ -56,7 +56,11 @@ tables:
     assert entry.skip_rows == 2
     assert entry.ignore == ("Branch", "01")  # not the number 1
     assert entry.columns["policy_id"].source == "Policy No"
-    assert entry.columns["status"].values == {"In Force": "in_force", "Void": None}
+    assert entry.columns["status"].values == {  # a source word Todo is not a TODO
+        "In Force": "in_force",
+        "Void": None,
+        "Todo": "lapsed",
+    }
     assert entry.columns["personalised"].value == "false"
     assert entry.option(mapping.defaults, "date_format") == "%d/%m/%Y"
 

@@ -153,7 +153,7 @@ def _refuse_todo(node: Any, key: tuple[str, ...], source: str) -> None:
     """A value (or a key) `kraft mapping suggest` left for a person to decide."""
     if isinstance(node, dict):
         for k, v in node.items():
-            if isinstance(k, str) and k.strip().upper().startswith(TODO):
+            if isinstance(k, str) and k.strip().startswith(TODO):
                 raise MappingError(
                     f"{source}: {'.'.join(key) or 'the top level'} still has the key {k!r}; "
                     "decide it and write the real key, or remove it."
@@ -162,7 +162,7 @@ def _refuse_todo(node: Any, key: tuple[str, ...], source: str) -> None:
     elif isinstance(node, list):
         for index, item in enumerate(node):
             _refuse_todo(item, (*key, str(index)), source)
-    elif isinstance(node, str) and node.strip().upper().startswith(TODO):
+    elif isinstance(node, str) and node.strip().startswith(TODO):
         raise MappingError(
             f"{source}: {'.'.join(key)} is still a TODO ({node.strip()}); decide it and write "
             "the value there."
