@@ -323,9 +323,9 @@ def _apply(source: _Source, defaults: Formats) -> RawTable:
         expr = _expression(column, mapped, origin, entry, defaults)
         selects.append(f"{expr} AS {q(column.name)}")
     _require(source, spec.columns, {c.name for c in spec.columns if _has(source, header, c)})
-    con = duckdb.connect()
-    con.register("source", source.data)
-    data = con.sql(f"SELECT {', '.join(selects) or '1 AS x'} FROM source").to_arrow_table()
+    with duckdb.connect() as con:
+        con.register("source", source.data)
+        data = con.sql(f"SELECT {', '.join(selects) or '1 AS x'} FROM source").to_arrow_table()
     if not selects:
         data = data.drop_columns(["x"])
     raw = _finish(source.name, source.display, data, source.path, source.rows)
