@@ -93,6 +93,14 @@ def workspace_mapping(kraft: Kraft, explicit: Path | None) -> Path | None:
     return path
 
 
+def read_upload(kraft: Kraft, paths: list[Path], *, max_bytes: int | None) -> ImportFiles:
+    """Read uploaded files as `kraft import` reads them: through the workspace's saved mapping
+    when there is one, never running its database queries (an upload reads only its files)."""
+    return read_import_files(
+        paths, max_bytes=max_bytes, mapping=workspace_mapping(kraft, None), queries=False
+    )
+
+
 def import_data(
     kraft: Kraft,
     files: ImportFiles,

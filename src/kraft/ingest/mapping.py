@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from kraft.errors import KraftError
+from kraft.errors import InvalidInputError
 from kraft.schema.tables import TABLES_BY_NAME, Column, ColumnType
 
 MAX_MAPPING_BYTES = 1024 * 1024
@@ -29,7 +29,7 @@ DATED = (ColumnType.date, ColumnType.month)
 NUMERIC = (ColumnType.decimal, ColumnType.int)
 
 
-class MappingError(KraftError):
+class MappingError(InvalidInputError):
     """The mapping file is unreadable or says something kraft cannot do."""
 
 

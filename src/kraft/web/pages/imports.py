@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,10 +30,12 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
 from kraft.core.access import Scope
-from kraft.core.imports import import_data, problem_groups, read_import_files
+from kraft.core.imports import import_data, problem_groups, read_upload
+from kraft.core.mappings import WEB_MAPPING, suggest_mapping
 from kraft.core.tracking import tracking_state
 from kraft.errors import KraftError
 from kraft.ingest.importer import ImportRejectedError, Mode
+from kraft.ingest.mapping import MappingError
 from kraft.ingest.sources import SUFFIXES, UnreadableFilesError
 from kraft.ingest.validate import Problem
 from kraft.store.metadata import import_runs
@@ -277,6 +279,7 @@ class ImportReport:
     # after an import: the contract tables never imported and the KPIs that leaves untracked
     tables_never_imported: list[str] = field(default_factory=list)
     untracked_kpis: dict[str, str] = field(default_factory=dict)
+    layout: bool = False  # the files are not in the contract's layout nor the saved mapping's
 
     @property
     def ok(self) -> bool:
@@ -326,7 +329,11 @@ def run_upload(
         report.message = "Nothing to import: no file was sent."
         return report
     try:
-        read = read_import_files(files, max_bytes=site.upload_limit)
+        try:
+            read = read_upload(site, files, max_bytes=site.upload_limit)
+        except (UnreadableFilesError, MappingError):
+            report.layout = True
+            raise
         report.warnings += read.ignored
         report.skipped = list(read.skipped)
         result = import_data(
@@ -425,6 +432,37 @@ class HeldUploads:
             held.upload.discard()
 
 
+# -- a mapping for files in another layout ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A mapping for the admin to confirm or edit (kraft.ingest.mapping_suggest's proposal, or
+    the admin's edit refused with `error`), for the upload held under `token`."""
+
+    text: str
+    token: str
+    sure: list[str] = field(default_factory=list)
+    todo: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def todo_lines(self) -> list[tuple[int, str]]:
+        """The lines still holding a TODO, numbered, for the page to point at."""
+        lines = enumerate(self.text.splitlines(), 1)
+        return [(n, line) for n, line in lines if "TODO" in line.split("#")[0]]
+
+
+def propose_mapping(files: list[Path]) -> Proposal | None:
+    """The mapping kraft proposes for the uploaded files, or None when it cannot read them;
+    its token is set once the upload is held."""
+    try:
+        suggestion = suggest_mapping(files)
+    except KraftError:
+        return None
+    return Proposal(suggestion.yaml(), "", suggestion.sure, suggestion.todo)
+
+
 # -- pages -----------------------------------------------------------------------------------
 
 
@@ -455,7 +493,7 @@ def _recent_imports(site: Site, limit: int = 10) -> list[dict[str, Any]]:
     return recent
 
 
-def _page(
+def render_imports(
     request: Request,
     site: Site,
     *,
@@ -464,6 +502,8 @@ def _page(
     message: str = "",
     status_code: int = 200,
     form: dict[str, str] | None = None,
+    proposal: Proposal | None = None,
+    notice: str = "",
 ) -> HTMLResponse:
     groups = problem_groups(report.problems) if report else []
     shown = groups[:SHOWN_GROUPS]
@@ -477,13 +517,16 @@ def _page(
         "form": form or {},
         "limit": _megabytes(site.upload_limit),
         "recent": _recent_imports(site),
+        "proposal": proposal,
+        "notice": notice,
+        "web_mapping": WEB_MAPPING,
     }
     return render_page(request, "imports.html.j2", context, status_code=status_code)
 
 
 @router.get("/imports", response_class=HTMLResponse)
 def imports_page(request: Request, site: SiteDep, scope: ImporterScope) -> HTMLResponse:
-    return _page(request, site)
+    return render_imports(request, site)
 
 
 @router.post("/imports/check", response_class=HTMLResponse, max_body_size=UPLOAD_BODY_BYTES)
@@ -499,18 +542,35 @@ async def check(request: Request, site: SiteDep, scope: ImporterScope) -> Respon
             options = import_options(upload.fields)
         except HTTPException as exc:
             return await run_in_threadpool(
-                _page, request, site, message=exc.detail, status_code=422, form=form
+                render_imports, request, site, message=exc.detail, status_code=422, form=form
             )
         report = await run_in_threadpool(
             run_upload, site, upload.files, options, dry_run=True, actor=scope.actor
         )
+        proposal = None
+        if not report.ok and report.layout:
+            proposal = await run_in_threadpool(propose_mapping, upload.files)
+        if proposal is not None:
+            token = HeldUploads.of(request.app).hold(upload, options, scope.user, report)
+            proposal, held = replace(proposal, token=token), True
+            return await run_in_threadpool(
+                render_imports,
+                request,
+                site,
+                report=report,
+                proposal=proposal,
+                status_code=422,
+                form=form,
+            )
         if not report.ok:
             return await run_in_threadpool(
-                _page, request, site, report=report, status_code=422, form=form
+                render_imports, request, site, report=report, status_code=422, form=form
             )
         token = HeldUploads.of(request.app).hold(upload, options, scope.user, report)
         held = True
-        return await run_in_threadpool(_page, request, site, report=report, token=token, form=form)
+        return await run_in_threadpool(
+            render_imports, request, site, report=report, token=token, form=form
+        )
     finally:
         if not held:
             upload.discard()
@@ -530,11 +590,11 @@ def apply(
             "The checked upload is no longer kept (it was applied, it expired after an hour, or "
             "the server restarted); upload the files again."
         )
-        return _page(request, site, message=message, status_code=409)
+        return render_imports(request, site, message=message, status_code=409)
     try:
         report = run_upload(site, held.upload.files, held.options, dry_run=False, actor=scope.actor)
     finally:
         held.upload.discard()
     if not report.ok:
-        return _page(request, site, report=report, status_code=422)
+        return render_imports(request, site, report=report, status_code=422)
     return render_page(request, "imports_applied.html.j2", {"report": report})
