@@ -185,6 +185,9 @@ RULES: dict[str, Rule] = {
         ADMIN, ok=codes(422), files={"files": ("clients.csv", BAD_CLIENTS, "text/csv")}
     ),
     "POST /imports/apply": Rule(ADMIN, ok=codes(409), form={"token": "no-such-upload"}),
+    "POST /imports/mapping": Rule(
+        ADMIN, ok=codes(409), form={"token": "no-such-upload", "mapping": "tables: {}"}
+    ),
     "GET /compute": Rule(ADMIN),
     "POST /compute": Rule(ADMIN, ok=codes(422), form={"from": "not-a-period"}),
     "GET /compute/jobs/{job_id}": Rule(ADMIN),
@@ -316,6 +319,8 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/imports": Rule(
         ADMIN, ok=codes(422), files={"files": ("clients.csv", BAD_CLIENTS, "text/csv")}
     ),
+    "GET /api/v1/mapping": Rule(ADMIN),
+    "PUT /api/v1/mapping": Rule(ADMIN, ok=codes(422), json={"tables": {}}),
     "POST /api/v1/compute": Rule(ADMIN, ok=codes(422), json={"from": "not-a-period"}),
     "GET /api/v1/compute/jobs/{job_id}": Rule(ADMIN),
     "GET /api/v1/compute/runs": Rule(ADMIN),
