@@ -219,6 +219,25 @@ def test_a_bad_upload_shows_every_error_and_changes_nothing(visit: Visit) -> Non
     visit.assert_no_console_errors()
 
 
+def test_an_export_in_another_layout_gets_a_mapping_to_confirm(visit: Visit) -> None:
+    visit.sign_in("admin")
+    visit.goto("/imports", "imports")
+    page = visit.page
+    export = b"Branch master\nBranch Code,Label,Zone\nB9,Ninth Branch,West\n"
+    page.get_by_label("Files (.csv, .xlsx, .parquet)").set_input_files(
+        {"name": "branches_0125.csv", "mimeType": "text/csv", "buffer": export}
+    )
+    check = page.get_by_role("button", name="Check the files")
+    visit.click_through(check, "proposal", status=422, at="/imports/check")
+    assert "teams ← branches_0125.csv" in page.locator("#mapping-sure").inner_text()
+    assert "TODO" in page.locator("#mapping-todo-lines + ul mark").first.inner_text()
+    assert "name: 'TODO" in page.get_by_label("The mapping (YAML)").input_value()
+    confirm = page.get_by_role("button", name="Confirm the mapping and check the files again")
+    visit.click_through(confirm, "todo-refused", status=422, at="/imports/mapping")
+    assert "is still a TODO" in page.locator("#mapping-error").inner_text()  # nothing saved
+    visit.assert_no_console_errors()
+
+
 def _score_cells(visit: Visit, kpi_id: str) -> tuple[str, str, str]:
     """The scorecard's overall score, and the KPI's target and score cells."""
     row = visit.page.locator(f"table.kpis tr:has(a[data-kpi='{kpi_id}'])")
