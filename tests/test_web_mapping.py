@@ -94,6 +94,12 @@ def test_an_export_in_another_layout_is_mapped_once_then_imported_with_no_questi
     assert kept == text  # the admin's text, to edit
 
     decided = re.sub(r"name: 'TODO.*", "name: Label", text).replace("    - Label\n", "")
+    unfit = admin.form(
+        "/imports/mapping", {"token": token, "mapping": decided.replace("Branch Code", "Code")}
+    )
+    assert unfit.status_code == 422  # saved, but the files do not fit it: shown again to edit
+    assert "The files do not fit it:" in unfit.text and "Not saved" not in unfit.text
+    token, _ = proposal(unfit.text)
     decided = decided.replace("file: branches_0125.csv", "file: branches_*.csv")  # every month
     checked = admin.form("/imports/mapping", {"token": token, "mapping": decided})
     assert checked.status_code == 200, checked.text[-3000:]
@@ -101,7 +107,8 @@ def test_an_export_in_another_layout_is_mapped_once_then_imported_with_no_questi
     assert "Check passed" in checked.text and team_names(app) == before
     saved = (root / "mapping.yaml").read_bytes()
     assert load_workspace(root).settings.mapping == "mapping.yaml"
-    assert saves(app) == [{"mapping": "mapping.yaml", "sha256": hashlib.sha256(saved).hexdigest()}]
+    digest = hashlib.sha256(saved).hexdigest()
+    assert saves(app)[1:] == [{"mapping": "mapping.yaml", "sha256": digest}]  # each save audited
     apply = re.search(r'action="/imports/apply".*?name="token" value="([^"]+)"', checked.text, re.S)
     assert apply
     applied = admin.form("/imports/apply", {"token": apply[1]})

@@ -56,6 +56,12 @@ def confirm_mapping(
         f"The mapping was saved as {WEB_MAPPING} and named in kraft.toml; every later import "
         "applies it."
     )
+    if not report.ok and report.layout:  # saved, but the files do not fit it: edit it again
+        again = uploads.hold(held.upload, held.options, scope.user, report)
+        unfit = Proposal(mapping, again, error=f"The files do not fit it: {report.message}")
+        return render_imports(
+            request, site, report=report, proposal=unfit, notice=notice, status_code=422
+        )
     if not report.ok:
         held.upload.discard()
         return render_imports(request, site, report=report, notice=notice, status_code=422)
