@@ -6,6 +6,7 @@ every path, so that a pydantic error location can be turned back into a line in 
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -19,11 +20,13 @@ from pydantic_core import ErrorDetails
 
 from kraft.errors import KraftError
 from kraft.framework.model import Framework
+from kraft.safe_yaml import SafeLoader, YamlRefusedError, compose, refused_sentence
 
 Path_ = tuple[str | int, ...]
 
 BUILTIN_PACKAGE = "kraft.framework.builtin"
 DEFAULT_FRAMEWORK = "insurance_rm"
+MAX_FRAMEWORK_BYTES = 1024 * 1024
 
 
 def builtin_names() -> list[str]:
@@ -41,7 +44,13 @@ def load_builtin(name: str) -> Framework:
 
 
 def load_framework_file(path: Path) -> Framework:
+    """A framework file: a regular file (a FIFO would block) of at most 1 MB."""
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise KraftError(f"{path} is not a regular file; give the path to a .yaml file.")
+        if info.st_size > MAX_FRAMEWORK_BYTES:
+            raise KraftError(f"{path} is over 1 MB, which no framework needs; check the path.")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise KraftError(f"{path}: no such file; check the path.") from None
@@ -100,7 +109,9 @@ def _root_causes(errors: list[ErrorDetails]) -> list[ErrorDetails]:
 
 def _compose(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose(text)
+    except YamlRefusedError as exc:
+        raise KraftError(refused_sentence(source, exc)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -114,7 +125,7 @@ def _compose(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
     if node is None:
         raise KraftError(f"{source} is empty; a framework needs at least id, role, title and kras.")
     lines: dict[Path_, int] = {}
-    constructor = yaml.SafeLoader("")
+    constructor = SafeLoader("")
     return _build(node, (), lines, constructor, source), lines
 
 
@@ -122,7 +133,7 @@ def _build(
     node: yaml.Node,
     path: Path_,
     lines: dict[Path_, int],
-    constructor: yaml.SafeLoader,
+    constructor: SafeLoader,
     source: str,
 ) -> Any:
     lines[path] = node.start_mark.line + 1

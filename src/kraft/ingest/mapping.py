@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import re
+import stat
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kraft.errors import InvalidInputError
+from kraft.safe_yaml import SafeLoader, YamlRefusedError, load, refused_sentence
 from kraft.schema.tables import TABLES_BY_NAME, Column, ColumnType
 
 MAX_MAPPING_BYTES = 1024 * 1024
@@ -89,7 +91,7 @@ class Mapping(BaseModel):
     tables: dict[str, TableMap] = Field(min_length=1)
 
 
-class _TextLoader(yaml.SafeLoader):
+class _TextLoader(SafeLoader):
     """Every scalar is text but null: `Yes`, `N`, `01` and `2024-01-05` stay as written."""
 
 
@@ -102,7 +104,10 @@ _TextLoader.yaml_implicit_resolvers = {
 def load_mapping(path: Path) -> Mapping:
     """Read and check a mapping file; MappingError names the key and what to write."""
     try:
-        if path.stat().st_size > MAX_MAPPING_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read
+            raise MappingError(f"{path} is not a regular file; give the path to a .yaml file.")
+        if info.st_size > MAX_MAPPING_BYTES:
             raise MappingError(f"{path} is over 1 MB, which no mapping needs; check the path.")
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -129,15 +134,9 @@ def parse_mapping(text: str, source: str) -> Mapping:
 
 def _yaml(text: str, source: str) -> Any:
     try:
-        for event in yaml.parse(text, Loader=_TextLoader):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                mark = event.start_mark
-                where = f" line {mark.line + 1}" if mark else ""
-                raise MappingError(
-                    f"{source}{where}: YAML anchors and aliases (& and *) are not accepted; "
-                    "write the values out in full."
-                )
-        return yaml.load(text, Loader=_TextLoader)  # a SafeLoader: no Python objects
+        return load(text, _TextLoader)
+    except YamlRefusedError as exc:
+        raise MappingError(refused_sentence(source, exc)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" line {mark.line + 1}" if mark else ""

@@ -10,12 +10,12 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlglot import exp
 
 from kraft.errors import KraftError
 from kraft.metrics.snippets import PERIOD_PLACEHOLDERS, SnippetError, check, parse
+from kraft.safe_yaml import YamlRefusedError, load, refused_sentence
 from kraft.schema.tables import TABLES_BY_NAME
 
 Aggregation = Literal["count", "count_distinct", "sum", "mean", "median", "min", "max"]
@@ -172,12 +172,19 @@ PARAMETERS = ("renewal_grace_days", "free_look_days", "as_of")
 def load_catalogue() -> Catalogue:
     """The built-in catalogue, validated: its structure, then every snippet in it."""
     text = resources.files("kraft.metrics").joinpath("catalogue.yaml").read_text(encoding="utf-8")
+    return parse_catalogue(text, "The metric catalogue")
+
+
+def parse_catalogue(text: str, source: str) -> Catalogue:
+    """A catalogue from its YAML text, its structure and every snippet in it checked."""
     try:
-        catalogue = Catalogue.model_validate(yaml.safe_load(text))
+        catalogue = Catalogue.model_validate(load(text))
+    except YamlRefusedError as exc:
+        raise KraftError(refused_sentence(source, exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise KraftError(f"The metric catalogue is invalid at {where}: {first['msg']}.") from None
+        raise KraftError(f"{source} is invalid at {where}: {first['msg']}.") from None
     check_catalogue(catalogue)
     return catalogue
 
