@@ -20,8 +20,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from kraft.errors import KraftError
+from kraft.ingest.bounded_parquet import read_bounded
 from kraft.ingest.mapping import (
     DATED,
     NUMERIC,
@@ -95,7 +96,7 @@ def read_mapped(
             sources, note = _read_workbook(path, entries, mapping)
             result.notes.extend(note)
         else:
-            sources = [_read_file(path, names[path], *next(iter(entries.items())), mapping)]
+            sources = [_read_file(path, names[path], *next(iter(entries.items())), mapping, cap)]
         for source in sources:
             result.tables.append(_apply(source, mapping.defaults))
     for name, entry in mapping.tables.items():
@@ -147,14 +148,16 @@ def _check_size(path: Path, display: str, cap: int) -> None:
         )
 
 
-def _read_file(path: Path, display: str, name: str, entry: TableMap, mapping: Mapping) -> _Source:
+def _read_file(
+    path: Path, display: str, name: str, entry: TableMap, mapping: Mapping, cap: int
+) -> _Source:
     key = f"tables.{name}"
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         try:
-            data = pq.read_table(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise MappingError(f"{display} is not a readable Parquet file ({exc}).") from None
+            data = read_bounded(path, display, cap)
+        except KraftError as exc:
+            raise MappingError(exc.message) from None
         return _Source(name, key, entry, data, 1, path, display)
     encoding = entry.option(mapping.defaults, "encoding") or "utf-8"
     data, rows = _read_csv(path, display, encoding, entry.skip_rows, key)

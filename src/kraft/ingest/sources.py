@@ -18,9 +18,9 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from kraft.errors import InvalidInputError, KraftError
+from kraft.ingest.bounded_parquet import read_bounded
 from kraft.ingest.tolerance import enum_value, float_text
 from kraft.ingest.validate import FILE, ROW, Problem
 from kraft.schema.tables import TABLES_BY_NAME, ColumnType
@@ -186,7 +186,7 @@ def _read_file(path: Path, name: str, cap: int, named: bool, skipped: list[str])
     if suffix == ".csv":
         return [read_csv(path, table, name)]
     if suffix == ".parquet":
-        return [read_parquet(path, table, name)]
+        return [read_parquet(path, table, name, cap)]
     raise KraftError(
         f"{path.name}: kraft imports .csv, .parquet and .xlsx files; convert it to one of those."
     )
@@ -368,12 +368,12 @@ def _sql_text(text: str) -> str:
     return text.replace("'", "''")
 
 
-def read_parquet(path: Path, table: str, source: str | None = None) -> RawTable:
+def read_parquet(
+    path: Path, table: str, source: str | None = None, cap: int = DEFAULT_MAX_BYTES
+) -> RawTable:
+    """A Parquet file's rows, refused before decoding when they would unpack past `cap`."""
     source = source or path.name
-    try:
-        data = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise KraftError(f"{source} is not a readable Parquet file ({exc}).") from None
+    data = read_bounded(path, source, cap)
     return _finish(table, source, data, path, 1)
 
 
