@@ -44,6 +44,7 @@ from kraft.ingest.sources import (
     _refuse_zip_bomb,
     _sql_text,
     discover_named,
+    not_regular,
     read_found,
 )
 from kraft.ingest.validate import lit, q
@@ -87,7 +88,7 @@ def read_mapped(
     used: set[str] = set()
     for path, named in found:
         entries = _entries_for(path, mapping)
-        if not entries:
+        if not entries or not_regular(path) is not None:  # read_found skips and names it
             unmatched.append((path, named))
             continue
         _check_size(path, names[path], cap)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -32,6 +33,7 @@ MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024  # refuse zip bombs before opening a w
 # parse under the size cap. Parts smaller than RATIO_FROM are too small to matter.
 MAX_XLSX_RATIO = 200
 RATIO_FROM = 8 * 1024 * 1024
+MAX_CSV_LINE = 2_000_000  # DuckDB's max_line_size: a longer line is refused, named by its row
 
 
 @dataclass
@@ -106,8 +108,8 @@ class Sources:
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """The files to import: named files, and the importable files inside named folders."""
-    return [path for path, _ in discover_named(paths)]
+    """The files to import: named files, and the regular importable files inside named folders."""
+    return [path for path, _ in discover_named(paths) if not_regular(path) is None]
 
 
 def discover_named(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
@@ -121,11 +123,39 @@ def discover_named(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
                     f"{path} holds no .csv, .parquet or .xlsx file; name the files to import."
                 )
             found.extend((p, False) for p in inside)
-        elif path.is_file():
+        elif (kind := not_regular(path)) is None:
             found.append((path, True))
-        else:
+        elif kind == MISSING:
             raise KraftError(f"{path}: no such file or folder; check the path.")
+        else:
+            raise KraftError(
+                f"{path} is not a regular file ({kind}); name a .csv, .parquet or .xlsx file."
+            )
     return found
+
+
+MISSING = "missing"
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+def not_regular(path: Path) -> str | None:
+    """What a path is when it is no regular file, else None: only regular files are opened, as
+    reading a FIFO blocks until something writes to it, and a device may never end."""
+    try:
+        mode = path.stat().st_mode  # follows a link: a link to a regular file is read
+    except FileNotFoundError:
+        return "a link to nothing" if path.is_symlink() else MISSING
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "a special file")
 
 
 def _display_names(files: list[Path]) -> dict[Path, str]:
@@ -168,6 +198,10 @@ def read_found(files: list[tuple[Path, bool]], max_bytes: int | None = None) -> 
 
 def _read_file(path: Path, name: str, cap: int, named: bool, skipped: list[str]) -> list[RawTable]:
     """The tables of one file: a workbook's sheets, or the one table a file is named after."""
+    kind = not_regular(path)
+    if kind is not None:
+        skipped.append(f"{path.name} in {path.parent} is not a regular file ({kind}); skipped")
+        return []
     size = path.stat().st_size
     if size > cap:
         raise KraftError(
@@ -296,7 +330,7 @@ def read_csv(path: Path, table: str, source: str | None = None) -> RawTable:
     query = (
         f"SELECT * FROM read_csv('{_sql_text(str(path))}', columns={columns}, header=true, "
         "auto_detect=false, delim=',', quote='\"', escape='\"', strict_mode=true, "
-        "encoding='utf-8', all_varchar=true)"
+        f"encoding='utf-8', all_varchar=true, max_line_size={MAX_CSV_LINE})"
     )
     try:
         data = duckdb.connect().sql(query).to_arrow_table()
@@ -336,6 +370,12 @@ def _csv_header(path: Path, source: str) -> list[str]:
             f"{source} is not UTF-8 text; save it as CSV UTF-8 and import it again."
         ) from None
     except csv.Error as exc:
+        if "field larger" in str(exc):
+            raise KraftError(
+                f"{source} row 1: a header cell is over {csv.field_size_limit() // 1024} kB, "
+                "longer than any column name; check that the file is CSV with a line break "
+                "after the header."
+            ) from None
         raise KraftError(f"{source} row 1: the header cannot be read ({exc}).") from None
     if first is None or not any(cell.strip() for cell in first):
         raise KraftError(f"{source} is empty; it needs a header row naming its columns.")
@@ -357,6 +397,11 @@ def _csv_error(source: str, message: str) -> str:
         return (
             f"{where}: the line has the wrong number of fields{detail}; quote values that "
             "contain commas."
+        )
+    if "maximum line size" in lowered:
+        return (
+            f"{where}: the line is over {MAX_CSV_LINE / 1e6:.0f} MB, longer than any row of the "
+            "contract; check that each row ends with a line break and no quote is left open."
         )
     if "unicode" in lowered or "utf-8" in lowered:
         return f"{where}: the file is not UTF-8 text; save it as CSV UTF-8 and import it again."
