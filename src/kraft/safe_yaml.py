@@ -25,7 +25,7 @@ class SafeLoader(yaml.SafeLoader):
     _depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise YamlRefusedError(
                 problem="YAML anchors and aliases are not allowed; write the value out",

@@ -74,7 +74,7 @@ def _is_text(typ: pa.DataType) -> bool:
 def _width(typ: pa.DataType) -> int:
     """Bytes per row of a column once decoded (nested columns counted as one offset)."""
     try:
-        return max(typ.bit_width // 8, 1)
+        return max(int(typ.bit_width) // 8, 1)
     except ValueError:
         return OFFSET_BYTES
 
