@@ -41,6 +41,16 @@ file: see [mapping.md](mapping.md).
 - Columns the contract does not know are ignored with a warning. A file in a named folder, or a
   workbook's sheet, that names no table is skipped and listed in the summary (also of a dry run);
   a file named on its own that names no table is refused.
+- Only regular files are read. A FIFO, socket, device, link to nothing or folder named like a
+  table file (`policies.csv/`) in a named folder is skipped and named in the summary ("claims.csv
+  in DIR is not a regular file (a FIFO); skipped"); one named on its own is refused. A link to a
+  regular file is read.
+- Caps on what a file may cost (a larger one is refused in a sentence naming the file and the
+  cap; split it): every file at most the import size cap (1 GiB, `--max-bytes`); a CSV line at
+  most 2 MB and a header cell at most 128 kB; a Parquet file at most 20 M rows, and what it
+  unpacks to (its pages, and its columns decoded, measured before anything is decoded) at most
+  the import size cap — a 150 kB file of one value repeated 1.4 M times is refused; an .xlsx
+  workbook at most 512 MB unpacked, no part packed over 200 times.
 
 ## How an import behaves
 
