@@ -1,4 +1,4 @@
-"""`kraft users add|list|disable`: who may sign in to `kraft serve`, and as what."""
+"""`kraft users add|list|disable|password`: who may sign in to `kraft serve`, and as what."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
     group.command("add")(users_add)
     group.command("list")(users_list)
     group.command("disable")(users_disable)
+    group.command("password")(users_password)
     app.add_typer(group, name="users")
 
 
@@ -64,3 +65,23 @@ def users_disable(
     with db.begin() as conn:
         user = users.set_active(conn, email, False, actor=actor())
     out.print(f"Disabled {user.email}.")
+
+
+def users_password(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the new password from standard input."),
+    ] = False,
+) -> None:
+    """Set a user's password (an admin's reset): asked for at a prompt, or read from standard
+    input with --password-stdin, never from the command line. Their sessions and tokens end."""
+    if password_stdin:
+        new = sys.stdin.readline().rstrip("\r\n")
+    else:
+        new = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    db = open_database(workspace_of(ctx))
+    with db.begin() as conn:
+        user = users.change_password(conn, email, new, current=None, actor=actor())
+    out.print(f"Changed the password of {user.email}; their sessions and tokens are ended.")

@@ -173,6 +173,9 @@ users = sa.Table(
     sa.Column("active", sa.Boolean(), nullable=False),
     sa.Column("created_at", sa.DateTime(), nullable=False),
     sa.Column("updated_at", sa.DateTime(), nullable=False),
+    # Sessions and tokens carry the version they were issued under (kraft.web.security); signing
+    # out, a password change and disabling raise it, so every older one stops working.
+    sa.Column("token_version", sa.Integer(), nullable=False, server_default="0"),
 )
 
 # The review cycle (kraft.scoring.review): one review per RM and period, its state and each

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kraft.errors import KraftError
+from kraft.errors import ForbiddenError, InvalidInputError, KraftError
 from kraft.framework.model import Role
 from kraft.store import audit
 from kraft.store.metadata import users
@@ -34,6 +34,7 @@ class User:
     role: Role
     rm_id: str | None
     active: bool
+    token_version: int = 0  # what a session or token must name to be good (revoke_sessions)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -59,7 +60,14 @@ def hash_password(password: str) -> str:
 
 
 def _user(row: Any) -> User:
-    return User(int(row.user_id), row.email, Role(row.role), row.rm_id, bool(row.active))
+    return User(
+        int(row.user_id),
+        row.email,
+        Role(row.role),
+        row.rm_id,
+        bool(row.active),
+        int(row.token_version),
+    )
 
 
 def normalise_email(email: str) -> str:
@@ -125,7 +133,11 @@ def set_active(conn: Connection, email: str, active: bool, *, actor: str) -> Use
     conn.execute(
         users.update()
         .where(users.c.user_id == user.user_id)
-        .values(active=active, updated_at=datetime.now(UTC).replace(tzinfo=None))
+        .values(
+            active=active,
+            token_version=users.c.token_version + 1,  # enabling again revives no old token
+            updated_at=datetime.now(UTC).replace(tzinfo=None),
+        )
     )
     audit.append(
         conn,
@@ -136,7 +148,7 @@ def set_active(conn: Connection, email: str, active: bool, *, actor: str) -> Use
         old={"active": user.active},
         new={"active": active},
     )
-    return User(user.user_id, user.email, user.role, user.rm_id, active)
+    return User(user.user_id, user.email, user.role, user.rm_id, active, user.token_version + 1)
 
 
 def set_role(conn: Connection, email: str, role: str, *, actor: str) -> User:
@@ -166,7 +178,58 @@ def set_role(conn: Connection, email: str, role: str, *, actor: str) -> User:
         old={"role": str(user.role)},
         new={"role": str(chosen)},
     )
-    return User(user.user_id, user.email, chosen, user.rm_id, user.active)
+    return User(user.user_id, user.email, chosen, user.rm_id, user.active, user.token_version)
+
+
+def revoke_sessions(conn: Connection, user_id: int) -> int:
+    """End every session and token of the user (they name an older version now); the new
+    version, for a session issued afresh."""
+    conn.execute(
+        users.update()
+        .where(users.c.user_id == user_id)
+        .values(token_version=users.c.token_version + 1)
+    )
+    version = conn.execute(sa.select(users.c.token_version).where(users.c.user_id == user_id))
+    return int(version.scalar_one())
+
+
+def change_password(
+    conn: Connection, email: str, new: str, *, current: str | None, actor: str
+) -> User:
+    """Set a user's password, ending all their sessions and tokens (the caller may issue one
+    afresh). `current`: the user's own password, required when they change it themselves;
+    None for an admin's reset (`kraft users password`)."""
+    user = find_by_email(conn, email)
+    if user is None:
+        raise KraftError(f"{email} is not a user; `kraft users list` shows them.")
+    if current is not None:
+        row = conn.execute(sa.select(users.c.password_hash).where(users.c.user_id == user.user_id))
+        if not _hasher().verify(current, row.scalar_one()):
+            raise ForbiddenError("The current password is wrong; nothing changed.")
+    if len(new) < MIN_PASSWORD:
+        raise InvalidInputError(
+            f"The new password is shorter than {MIN_PASSWORD} characters; choose longer."
+        )
+    conn.execute(
+        users.update()
+        .where(users.c.user_id == user.user_id)
+        .values(
+            password_hash=hash_password(new),
+            token_version=users.c.token_version + 1,
+            updated_at=datetime.now(UTC).replace(tzinfo=None),
+        )
+    )
+    audit.append(
+        conn,
+        actor=actor,
+        action="user.password",
+        object_type="user",
+        object_id=user.email,
+        new={"by": "self" if current is not None else "admin"},
+    )
+    return User(
+        user.user_id, user.email, user.role, user.rm_id, user.active, user.token_version + 1
+    )
 
 
 def find_by_email(conn: Connection, email: str) -> User | None:

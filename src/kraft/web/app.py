@@ -29,7 +29,7 @@ from kraft.web.api_docs import add_api_docs
 from kraft.web.deps import SignInRequiredError
 from kraft.web.errors import status_of
 from kraft.web.render import render_page
-from kraft.web.security import Signer, workspace_secret
+from kraft.web.security import SESSION_COOKIE, Signer, workspace_secret
 from kraft.web.site import STATIC, Site
 from kraft.web.warm import Warmer
 from kraft.workspace import Workspace
@@ -95,6 +95,7 @@ STOP_SECONDS = 30.0  # a stop waits this long for each of them
 # Bytes a request body may have (a form, a framework's YAML, a JSON body): more answers 413
 # before it is read. Uploads stream to disk under their own limit (pages/imports.UPLOAD_BODY_BYTES).
 BODY_LIMIT = 4 * 1024 * 1024
+HSTS = "max-age=31536000; includeSubDomains"
 STATIC_HEADERS = {"Cache-Control": "public, max-age=3600"}  # browsers keep CSS and scripts an hour
 
 
@@ -168,9 +169,24 @@ def create_app(
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self' 'unsafe-eval'; frame-ancestors 'none'; form-action 'self'",
         )
+        if secure_cookies:  # served over HTTPS: browsers keep to it for a year
+            response.headers["Strict-Transport-Security"] = HSTS
+        shared = response.headers.get("Cache-Control", "").startswith("public")  # CSS, scripts
+        if _authenticated(request) and not shared:  # a signed-in answer is kept by no cache
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     return app
+
+
+def _authenticated(request: Request) -> bool:
+    """A request a user was signed in for, or one carrying a session or token (its answer, a
+    sign-in or a refusal, is no more for a cache than a page)."""
+    return (
+        getattr(request.state, "user", None) is not None
+        or SESSION_COOKIE in request.cookies
+        or "authorization" in request.headers
+    )
 
 
 def is_api(request: Request) -> bool:

@@ -12,7 +12,7 @@ from fastapi import Depends, Form, HTTPException, Path, Request
 
 from kraft.core.access import Scope, scope_of
 from kraft.store.users import User, get_user
-from kraft.web.security import SESSION_COOKIE, Session, same_token
+from kraft.web.security import SESSION_COOKIE, Bearer, Session, same_token
 from kraft.web.site import Site
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -31,18 +31,22 @@ def _session(request: Request, site: Site) -> Session | None:
     return site.signer.read_session(request.cookies.get(SESSION_COOKIE))
 
 
-def _active(site: Site, user_id: int | None) -> User | None:
-    if user_id is None:
+def _active(site: Site, signed: Session | Bearer | None) -> User | None:
+    """The active user a session or token names, if it was issued under their current token
+    version (an older one was signed out, or ended by a password change or disabling)."""
+    if signed is None:
         return None
     with site.read() as conn:
-        user = get_user(conn, user_id)
-    return user if user is not None and user.active else None
+        user = get_user(conn, signed.user_id)
+    if user is None or not user.active or user.token_version != signed.version:
+        return None
+    return user
 
 
 def page_user(request: Request, site: Annotated[Site, Depends(get_site)]) -> User:
     """The user of a page's session; none: sign in first."""
     session = _session(request, site)
-    user = _active(site, session.user_id if session else None)
+    user = _active(site, session)
     if user is None or session is None:
         raise SignInRequiredError()
     request.state.session = session
@@ -57,10 +61,13 @@ def api_user(request: Request, site: Annotated[Site, Depends(get_site)]) -> User
     if header.lower().startswith("bearer "):
         user = _active(site, site.signer.read_token(header[7:].strip()))
         if user is None:
-            raise HTTPException(401, "The bearer token is not valid (expired, or its user is off).")
+            raise HTTPException(
+                401, "The bearer token is not valid (expired, signed out, or its user is off)."
+            )
+        request.state.user = user
         return user
     session = _session(request, site)
-    user = _active(site, session.user_id if session else None)
+    user = _active(site, session)
     if user is None or session is None:
         raise HTTPException(
             401, "Sign in first: POST /api/v1/auth/token and send Authorization: Bearer <token>."
@@ -69,6 +76,8 @@ def api_user(request: Request, site: Annotated[Site, Depends(get_site)]) -> User
         request.headers.get("x-csrf-token"), session.csrf
     ):
         raise HTTPException(403, "The X-CSRF-Token header is missing or wrong; reload the page.")
+    request.state.session = session
+    request.state.user = user
     return user
 
 

@@ -1,7 +1,8 @@
 """Sign-in state: signed session cookies with a CSRF token, bearer tokens, and a login limiter.
 
-Sessions and tokens are signed with the workspace's secret (itsdangerous) and hold only the user's
-id; every request loads the user again, so a disabled user is out at once. The cookie is
+Sessions and tokens are signed with the workspace's secret (itsdangerous) and hold the user's id
+and token version (users.token_version); every request loads the user again and compares the
+version, so signing out, a password change or disabling the user ends them server-side at once. The cookie is
 HTTP-only, SameSite=Lax, and Secure unless the server runs on plain HTTP on loopback.
 """
 
@@ -47,6 +48,23 @@ def workspace_secret(root: Path) -> str:
 class Session:
     user_id: int
     csrf: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Bearer:
+    user_id: int
+    version: int
+
+
+def _ids(data: Any) -> tuple[int, int] | None:
+    """The user id and token version a signed value holds (None: a value from before versions)."""
+    if not isinstance(data, dict):
+        return None
+    user_id, version = data.get("u"), data.get("v")
+    if not isinstance(user_id, int) or not isinstance(version, int):
+        return None
+    return user_id, version
 
 
 class Signer:
@@ -56,24 +74,21 @@ class Signer:
         self._sessions = URLSafeTimedSerializer(secret, salt="kraft-session")
         self._tokens = URLSafeTimedSerializer(secret, salt="kraft-api-token")
 
-    def session_cookie(self, user_id: int) -> tuple[str, Session]:
-        session = Session(user_id, secrets.token_urlsafe(24))
-        return self._sessions.dumps({"u": user_id, "c": session.csrf}), session
+    def session_cookie(self, user_id: int, version: int) -> tuple[str, Session]:
+        session = Session(user_id, secrets.token_urlsafe(24), version)
+        return self._sessions.dumps({"u": user_id, "c": session.csrf, "v": version}), session
 
     def read_session(self, cookie: str | None) -> Session | None:
         data = _load(self._sessions, cookie, SESSION_SECONDS)
-        if not isinstance(data, dict) or not isinstance(data.get("u"), int):
-            return None
-        return Session(data["u"], str(data.get("c", "")))
+        ids = _ids(data)
+        return None if ids is None else Session(ids[0], str(data.get("c", "")), ids[1])
 
-    def token(self, user_id: int) -> str:
-        return self._tokens.dumps({"u": user_id})
+    def token(self, user_id: int, version: int) -> str:
+        return self._tokens.dumps({"u": user_id, "v": version})
 
-    def read_token(self, token: str | None) -> int | None:
-        data = _load(self._tokens, token, TOKEN_SECONDS)
-        if not isinstance(data, dict) or not isinstance(data.get("u"), int):
-            return None
-        return int(data["u"])
+    def read_token(self, token: str | None) -> Bearer | None:
+        ids = _ids(_load(self._tokens, token, TOKEN_SECONDS))
+        return None if ids is None else Bearer(*ids)
 
 
 def _load(serializer: URLSafeTimedSerializer, value: str | None, max_age: int) -> Any:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Form, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
+from kraft.store.users import MIN_PASSWORD, change_password, revoke_sessions
 from kraft.web.deps import ApiScope, SiteDep
 from kraft.web.pages.auth import check_login
 from kraft.web.security import TOKEN_SECONDS
@@ -38,7 +39,34 @@ def token(
     many failures."""
     client = request.client.host if request.client else "unknown"
     user = check_login(site, client, username, password)
-    return Token(access_token=site.signer.token(user.user_id))
+    return Token(access_token=site.signer.token(user.user_id, user.token_version))
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current: str = Field(description="the user's password now")
+    new: str = Field(description=f"the new password, at least {MIN_PASSWORD} characters")
+
+
+@router.post("/auth/password", response_model=Token)
+def password(body: PasswordChange, site: SiteDep, scope: ApiScope) -> Token:
+    """Change one's own password (the current one is required): every session and token of the
+    user ends, this one included; the answer is a fresh token. 403 for a wrong current password,
+    422 for a short new one."""
+    with site.write() as conn:
+        user = change_password(
+            conn, scope.user.email, body.new, current=body.current, actor=scope.actor
+        )
+    return Token(access_token=site.signer.token(user.user_id, user.token_version))
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(site: SiteDep, scope: ApiScope) -> Response:
+    """Sign out: every session and token of the user ends (the token version goes up)."""
+    with site.write() as conn:
+        revoke_sessions(conn, scope.user.user_id)
+    return Response(status_code=204)
 
 
 @router.get("/auth/me", response_model=Me)

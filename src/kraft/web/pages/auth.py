@@ -1,15 +1,21 @@
 """Signing in and out of the pages: a session cookie (HTTP-only, SameSite=Lax) holding the user's
-id and the session's CSRF token; failed attempts are limited per client address and email."""
+id, token version and the session's CSRF token; failed attempts are limited per client address
+and email. Login CSRF: a sign-in whose Origin (or, without one, Referer) is another site, or that
+the browser marks Sec-Fetch-Site: cross-site, is refused, so no other site can sign a browser in.
+Signing out and changing the password raise the user's token version: old cookies stop working."""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kraft.store.users import User, authenticate
-from kraft.web.deps import CsrfForm, SiteDep
+from kraft.errors import KraftError
+from kraft.store.users import MIN_PASSWORD, User, authenticate, change_password, revoke_sessions
+from kraft.web.deps import CsrfForm, PageScope, SiteDep
+from kraft.web.errors import status_of
 from kraft.web.render import home_of, render_page
 from kraft.web.security import SESSION_COOKIE, SESSION_SECONDS
 from kraft.web.site import Site
@@ -43,6 +49,33 @@ def check_login(site: Site, client: str, username: str, password: str) -> User:
     return user
 
 
+def same_site(request: Request) -> bool:
+    """Whether a state-changing request comes from this site's own pages: its Origin, else its
+    Referer, names this host (a browser sends Origin with every cross-site POST); a request with
+    neither (a script, curl) is not a browser being led by another site."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source:
+        return True
+    return urlsplit(source).netloc.lower() == request.url.netloc.lower()  # "null": refused
+
+
+def signed_in(response: Response, site: Site, user: User) -> Response:
+    """Set a fresh session cookie for the user's current token version."""
+    cookie, _ = site.signer.session_cookie(user.user_id, user.token_version)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=site.secure_cookies,
+        path="/",
+    )
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "") -> HTMLResponse:
     return render_page(request, "login.html.j2", {"next": next, "username": "", "message": ""})
@@ -58,6 +91,10 @@ def login(
 ) -> Response:
     client = request.client.host if request.client else "unknown"
     try:
+        if not same_site(request):
+            raise HTTPException(
+                403, "This sign-in did not come from kraft's own page; sign in here."
+            )
         user = check_login(site, client, username, password)
     except HTTPException as exc:
         context = {"next": next, "username": username, "message": exc.detail}
@@ -68,22 +105,47 @@ def login(
             status_code=exc.status_code,
             headers=dict(exc.headers or {}),
         )
-    cookie, _ = site.signer.session_cookie(user.user_id)
-    response = RedirectResponse(_safe_next(next) or home_of(user), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        max_age=SESSION_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=site.secure_cookies,
-        path="/",
+    return signed_in(
+        RedirectResponse(_safe_next(next) or home_of(user), status_code=303), site, user
     )
-    return response
 
 
 @router.post("/logout", dependencies=[CsrfForm])
-def logout() -> Response:
+def logout(request: Request, site: SiteDep) -> Response:
+    """Sign out: the user's token version goes up, so this cookie (and any copy of it, and the
+    user's other sessions and tokens) no longer signs anyone in."""
+    session = site.signer.read_session(request.cookies.get(SESSION_COOKIE))
+    if session is not None:
+        with site.write() as conn:
+            revoke_sessions(conn, session.user_id)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+def password_page(request: Request, scope: PageScope, changed: bool = False) -> HTMLResponse:
+    done = "Your password is changed; your other sessions and tokens are ended." if changed else ""
+    return render_page(request, "password.html.j2", {**_password_context(""), "done": done})
+
+
+@router.post("/account/password", dependencies=[CsrfForm])
+def password_change(
+    request: Request,
+    site: SiteDep,
+    scope: PageScope,
+    current: Annotated[str, Form()] = "",
+    new: Annotated[str, Form()] = "",
+) -> Response:
+    """Change one's own password: the other sessions and tokens end, this one is issued afresh."""
+    try:
+        with site.write() as conn:
+            user = change_password(conn, scope.user.email, new, current=current, actor=scope.actor)
+    except KraftError as exc:
+        context = _password_context(exc.message)
+        return render_page(request, "password.html.j2", context, status_code=status_of(exc))
+    return signed_in(RedirectResponse("/account/password?changed=1", status_code=303), site, user)
+
+
+def _password_context(message: str) -> dict[str, object]:
+    return {"message": message, "done": "", "min_length": MIN_PASSWORD}
