@@ -25,7 +25,7 @@ from kraft.framework.model import KPI, Direction, Framework, KpiKind, Unit
 from kraft.periods import Calendar, Grain, Period
 from kraft.scoring.targets import DELETED, SCOPES
 from kraft.store import audit
-from kraft.store.metadata import targets
+from kraft.store.metadata import TARGET, targets
 from kraft.store.roster import is_scored_sql, scored_rms, team_names
 
 CSV_COLUMNS = ("scope_type", "scope_id", "kpi_id", "period", "from", "to", "target", "threshold")
@@ -81,11 +81,31 @@ def parse_number(text: str, option: str) -> Decimal:
         raise KraftError(f"{exc}.") from None
 
 
+# Digits a target may have before the point: what its column (NUMERIC(24, 6)) holds.
+TARGET_DIGITS = (TARGET.precision or 0) - (TARGET.scale or 0)
+
+
+def _beyond_range(name: str, value: Decimal | None) -> str | None:
+    """A target or threshold its column cannot hold, in a sentence (else the database refuses
+    the insert and the request fails without one)."""
+    if value is None:
+        return None
+    if not value.is_finite():
+        return f"{name} must be a number"
+    if abs(value) >= Decimal(10) ** TARGET_DIGITS:
+        return f"{name} has more than {TARGET_DIGITS} digits before the point"
+    return None
+
+
 def check(
     item: TargetInput, framework: Framework, calendar: Calendar
 ) -> tuple[list[str], date | None, date | None]:
     """Problems with one target version (empty when fine), and its date range."""
     problems: list[str] = []
+    for name, value in (("target", item.target), ("threshold", item.threshold)):
+        beyond = _beyond_range(name, value)
+        if beyond:
+            problems.append(beyond)
     if item.scope_type not in SCOPES:
         problems.append(f'scope_type "{item.scope_type}" is not org, team or rm')
     elif item.scope_type == "org" and item.scope_id != "org":

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from kraft.store import audit
 from kraft.store.audit import AuditEntry, AuditFilter
-from kraft.web.deps import ApiScope, SiteDep
+from kraft.web.deps import ROW_ID_MAX, ApiScope, SiteDep
 
 router = APIRouter(tags=["audit"])
 
@@ -78,7 +78,7 @@ def audit_log(
     since: Annotated[date | None, Query(alias="from", description="first UTC day")] = None,
     until: Annotated[date | None, Query(alias="to", description="last UTC day")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0,
     verify: Annotated[bool, Query(description="recompute the hash chain")] = False,
 ) -> AuditPage:
     """The entries that match, newest first; values as the JSON they were written as."""

@@ -31,7 +31,7 @@ from kraft.scoring.leaderboard import (
 )
 from kraft.store.metadata import scores as score_table
 from kraft.web.api.catalog import check_grain, number
-from kraft.web.deps import ApiScope, SiteDep
+from kraft.web.deps import ROW_ID_MAX, ApiScope, SiteDep
 from kraft.web.site import Site
 
 router = APIRouter(tags=["scores"])
@@ -80,7 +80,7 @@ def scores(
     team_id: str | None = None,
     rm_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0,
 ) -> ScorePage:
     """Stored scorecards in the export's columns and order (months, quarters, years, each
     oldest first, then by rm_id), of the user's RMs; `team_id`: that team and the teams below."""
