@@ -2,10 +2,15 @@
 the user's token version, so older cookies and tokens answer 401 or go back to sign-in; a
 cross-site sign-in is refused (login CSRF); HSTS with secure cookies and no-store on signed-in
 answers; integers beyond range answer 422 with a sentence, never 500 (a set generated from the
-API's own schema)."""
+API's own schema); checked uploads go when the server stops, or at the next start after a kill."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,7 @@ from typer.testing import CliRunner
 from kraft.cli import app as cli
 from kraft.store.database import workspace_database
 from kraft.web.app import create_app
+from kraft.web.upload_folders import STALE_SECONDS
 from kraft.workspace import load_workspace
 from web_support import LOGINS, Browser, bearer, build_demo, served_app, signed_in
 
@@ -216,3 +222,51 @@ def test_a_target_beyond_range_answers_422_with_a_sentence(app: FastAPI, field: 
         answer = client.post("/api/v1/targets", headers=token, json=body)
         assert answer.status_code == 422, answer.text
         assert answer.json()["detail"].startswith(f"{field} has more than 18 digits")
+
+
+def _check_upload(app: FastAPI) -> Path:
+    """Check a good file through the page (it is held for Apply); the folder it waits in."""
+    admin = signed_in(app, "admin")
+    files = [("files", ("clients.csv", b"client_id,name\n", "text/csv"))]
+    admin.form("/imports/check", {"mode": "upsert"}, files=files)
+    held = list(app.state.site.uploads.folder.glob("upload-*"))
+    assert len(held) == 1, held
+    return held[0]
+
+
+def test_checked_uploads_are_removed_when_the_server_stops(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    served = served_app(demo)
+    try:
+        with TestClient(served):
+            held = _check_upload(served)
+            assert held.is_relative_to(tmp_path / f"kraft-uploads-{os.getuid()}")
+        assert not held.exists() and not served.state.site.uploads.folder.exists()
+    finally:
+        served.state.site.db.dispose()
+
+
+def test_a_starting_server_sweeps_what_killed_servers_left(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    root = tmp_path / f"kraft-uploads-{os.getuid()}"
+    dead, old, running = (
+        root / f"{gone.pid}-a1",
+        root / f"{os.getpid()}-b2",
+        root / f"{os.getpid()}-c3",
+    )
+    for folder in (dead, old, running):
+        (folder / "upload-x").mkdir(parents=True)
+    long_ago = time.time() - STALE_SECONDS - 60
+    os.utime(old, (long_ago, long_ago))
+    served = served_app(demo)
+    try:
+        assert not dead.exists() and not old.exists()
+        assert running.exists()  # a server still running keeps its uploads
+    finally:
+        served.state.site.db.dispose()

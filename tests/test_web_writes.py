@@ -108,7 +108,7 @@ def counts(app: FastAPI) -> dict[str, int]:
 
 
 def upload_folders(folder: Path) -> list[Path]:
-    return sorted(folder.glob("kraft-upload-*"))
+    return sorted(folder.glob("kraft-uploads-*/*/upload-*"))
 
 
 def problem_groups(html: str) -> list[tuple[str, str, int, list[int]]]:

@@ -117,6 +117,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     warmer.stop()
     if site.snapshots is not None:
         site.snapshots.remove()
+    site.uploads.remove()
     for thread in threading.enumerate():  # background reads finish before the database closes
         if thread.name.startswith(BACKGROUND) and thread is not threading.current_thread():
             thread.join(STOP_SECONDS)
@@ -150,6 +151,7 @@ def create_app(
         local_token=local_token,
         snapshots=Snapshots() if local_token and db.is_duckdb else None,
     )
+    app.state.site.uploads.sweep()  # what servers killed before left
     for name in PAGE_MODULES:
         app.include_router(import_module(f"kraft.web.pages.{name}").router)
     for name in API_MODULES:

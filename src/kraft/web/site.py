@@ -18,6 +18,7 @@ from kraft.cache import Kept, reads_kept
 from kraft.core.context import Kraft
 from kraft.core.snapshots import Snapshots
 from kraft.web.security import LoginLimiter, Signer
+from kraft.web.upload_folders import UploadFolders
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -40,6 +41,7 @@ class Site(Kraft):
     secure_cookies: bool = False
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     upload_limit: int = UPLOAD_LIMIT
+    uploads: UploadFolders = field(default_factory=UploadFolders)  # removed when the server stops
     _templates: Environment | None = None
     # On DuckDB: the token of the commands run beside the server, and the copies of the
     # database it makes for them (kraft.web.api.local).

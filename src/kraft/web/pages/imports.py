@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -191,7 +190,8 @@ async def receive_upload(request: Request, limit: int) -> Upload:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit * MAX_FILES + FIELD_BYTES:
         raise too_large("The upload", limit)
-    upload = Upload(Path(tempfile.mkdtemp(prefix="kraft-upload-")))
+    site: Site = request.app.state.site
+    upload = Upload(site.uploads.new())  # this server's folder: removed when it stops
     receiver = _Receiver(upload, limit)
     callbacks: Any = {
         name: getattr(receiver, name)
