@@ -143,6 +143,12 @@ def codes(*numbers: int) -> frozenset[int]:
     return frozenset(numbers)
 
 
+SIGNS_OUT_EVERYWHERE = (
+    "/logout",
+    "/account/password",
+    "/api/v1/auth/logout",
+    "/api/v1/auth/password",
+)
 LOGIN = {"username": LOGINS["admin"][0], "password": LOGINS["admin"][1]}
 SCORED = "period=" + PERIOD
 MEASURED = {
@@ -165,6 +171,10 @@ RULES: dict[str, Rule] = {
         PUBLIC, values={"name": Values(own=each("swagger-ui.css"))}
     ),
     "POST /logout": Rule(EVERYONE, ok=codes(303), form={}, fresh=True),
+    "GET /account/password": Rule(EVERYONE),
+    "POST /account/password": Rule(
+        EVERYONE, ok=codes(403), form={"current": "not the password", "new": "x" * 12}
+    ),
     # -- pages
     "GET /": Rule({"admin": OK, "manager": HOME, "rm": HOME}, query=SCORED),
     "GET /teams": Rule(STAFF),
@@ -249,6 +259,10 @@ RULES: dict[str, Rule] = {
     "GET /calibration": Rule(STAFF, query=SCORED),
     # -- the API
     "GET /api/v1/auth/me": Rule(EVERYONE),
+    "POST /api/v1/auth/logout": Rule(EVERYONE, ok=codes(204)),
+    "POST /api/v1/auth/password": Rule(
+        EVERYONE, ok=codes(403), json={"current": "not the password", "new": "x" * 12}
+    ),
     "GET /api/v1/frameworks": Rule(EVERYONE),
     "GET /api/v1/frameworks/current": Rule(ADMIN),
     # only kraft's own commands beside the server, with its local token: no signed-in user
@@ -543,9 +557,13 @@ def request(world: World, method: str, path: str, role: str, variant: str) -> An
         form = dict(form or {})
         if not api and isinstance(client, Browser):
             form["csrf_token"] = client.csrf
-    return client.request(
+    answer = client.request(
         method, url, headers=headers, json=_json(rule.json, chosen), data=form, files=rule.files
     )
+    if path in SIGNS_OUT_EVERYWHERE:  # the role's kept session and token ended with it
+        world.browsers.pop(role, None)
+        world.tokens.pop(role, None)
+    return answer
 
 
 def expected(rule: Rule, role: str, variant: str) -> Outcome | str:
