@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from kraft.cli import app as cli
 from kraft.store.database import workspace_database
 from kraft.web.app import create_app
+from kraft.web.security import LOGIN_ATTEMPTS
 from kraft.web.upload_folders import STALE_SECONDS
 from kraft.workspace import load_workspace
 from web_support import LOGINS, Browser, bearer, build_demo, served_app, signed_in
@@ -154,6 +155,16 @@ def test_changing_the_password_through_the_api_gives_a_fresh_token(
     signed = client.post("/api/v1/auth/token", data={"username": email, "password": NEW_PASSWORD})
     assert signed.status_code == 200
     _password_back(demo, email, old)
+
+
+def test_guessing_the_current_password_is_limited_as_sign_ins_are(app: FastAPI) -> None:
+    client, token = TestClient(app), bearer(app, "admin")
+    guess = {"current": "a wrong guess", "new": NEW_PASSWORD}
+    for _ in range(LOGIN_ATTEMPTS):
+        answer = client.post("/api/v1/auth/password", headers=token, json=guess)
+        assert answer.status_code == 403 and "current password is wrong" in answer.text
+    refused = client.post("/api/v1/auth/password", headers=token, json=guess)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
 
 
 def test_the_cli_never_takes_a_password_from_its_arguments(demo: Path) -> None:

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from kraft.store.users import MIN_PASSWORD, change_password, revoke_sessions
+from kraft.store.users import MIN_PASSWORD, revoke_sessions
 from kraft.web.deps import ApiScope, SiteDep
-from kraft.web.pages.auth import check_login
+from kraft.web.pages.auth import change_own_password, check_login
 from kraft.web.security import TOKEN_SECONDS
 
 router = APIRouter(tags=["auth"])
@@ -52,12 +52,9 @@ class PasswordChange(BaseModel):
 @router.post("/auth/password", response_model=Token)
 def password(body: PasswordChange, site: SiteDep, scope: ApiScope) -> Token:
     """Change one's own password (the current one is required): every session and token of the
-    user ends, this one included; the answer is a fresh token. 403 for a wrong current password,
-    422 for a short new one."""
-    with site.write() as conn:
-        user = change_password(
-            conn, scope.user.email, body.new, current=body.current, actor=scope.actor
-        )
+    user ends, this one included; the answer is a fresh token. 403 for a wrong current password
+    (429 after too many), 422 for a short new one."""
+    user = change_own_password(site, scope, body.current, body.new)
     return Token(access_token=site.signer.token(user.user_id, user.token_version))
 
 

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kraft.errors import KraftError
+from kraft.core.access import Scope
+from kraft.errors import ForbiddenError, KraftError
 from kraft.store.users import MIN_PASSWORD, User, authenticate, change_password, revoke_sessions
 from kraft.web.deps import CsrfForm, PageScope, SiteDep
 from kraft.web.errors import status_of
@@ -58,7 +59,8 @@ def same_site(request: Request) -> bool:
     source = request.headers.get("origin") or request.headers.get("referer")
     if not source:
         return True
-    return urlsplit(source).netloc.lower() == request.url.netloc.lower()  # "null": refused
+    # The host only: a proxy passing Host as nginx's $host drops the port ("null": refused).
+    return (urlsplit(source).hostname or "") == (request.url.hostname or "").lower()
 
 
 def signed_in(response: Response, site: Site, user: User) -> Response:
@@ -74,6 +76,25 @@ def signed_in(response: Response, site: Site, user: User) -> Response:
         path="/",
     )
     return response
+
+
+def change_own_password(site: Site, scope: Scope, current: str, new: str) -> User:
+    """The user's own change, its current password guessed no more often than a sign-in's
+    (the same limiter, per email): 429 beyond it, 403 for a wrong one."""
+    key = f"email:{scope.user.email}"
+    wait = site.limiter.retry_after(key)
+    if wait:
+        raise HTTPException(
+            429,
+            f"Too many wrong passwords; try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        with site.write() as conn:
+            return change_password(conn, scope.user.email, new, current=current, actor=scope.actor)
+    except ForbiddenError:
+        site.limiter.failed(key)
+        raise
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -139,8 +160,13 @@ def password_change(
 ) -> Response:
     """Change one's own password: the other sessions and tokens end, this one is issued afresh."""
     try:
-        with site.write() as conn:
-            user = change_password(conn, scope.user.email, new, current=current, actor=scope.actor)
+        user = change_own_password(site, scope, current, new)
+    except HTTPException as exc:
+        context = _password_context(str(exc.detail))
+        headers = dict(exc.headers or {})
+        return render_page(
+            request, "password.html.j2", context, status_code=exc.status_code, headers=headers
+        )
     except KraftError as exc:
         context = _password_context(exc.message)
         return render_page(request, "password.html.j2", context, status_code=status_of(exc))
