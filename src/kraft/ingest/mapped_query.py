@@ -31,28 +31,43 @@ def read_query(key: str, query: str, variable: str) -> pa.Table:
         with engine.connect() as conn:
             transaction = conn.begin()
             try:
-                if engine.dialect.name == "postgresql":
-                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-                result = conn.exec_driver_sql(query)
-                if not result.returns_rows:
-                    raise MappingError(f"{key}.query returns no rows; write a SELECT.")
-                names = [str(n) for n in result.keys()]  # noqa: SIM118 - a Result, not a dict
-                columns: list[list[str | None]] = [[] for _ in names]
-                while batch := result.fetchmany(FETCH_ROWS):
-                    for row in batch:
-                        for i, value in enumerate(row):
-                            columns[i].append(_text(value))
+                names, columns = _read_columns(key, conn, query)
             finally:
                 transaction.rollback()
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
         first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise MappingError(
-            f"{key}.query failed on the database ({first}); check the query and the "
-            "database user's rights."
+            f"{key}.query failed on the database ({first}); a query source is one SELECT, "
+            "run read-only: check the query and the database user's rights."
         ) from None
     finally:
         engine.dispose()
     return pa.table({n: pa.array(columns[i], pa.string()) for i, n in enumerate(names)})
+
+
+def _read_columns(
+    key: str, conn: sa.Connection, query: str
+) -> tuple[list[str], list[list[str | None]]]:
+    """On PostgreSQL the query runs in a read-only transaction through a server-side cursor:
+    its DECLARE takes exactly one statement, so `COMMIT; INSERT ...` cannot end the read-only
+    transaction and write, and the query's text is sent as written (a `%` in a LIKE is a `%`)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        driver: Any = conn.connection.dbapi_connection
+        cursor = driver.cursor("kraft_query_source")
+        cursor.execute(query)
+    else:
+        cursor = conn.exec_driver_sql(query).cursor
+    if cursor.description is None:
+        raise MappingError(f"{key}.query returns no rows; write a SELECT.")
+    names = [str(column[0]) for column in cursor.description]
+    columns: list[list[str | None]] = [[] for _ in names]
+    while batch := cursor.fetchmany(FETCH_ROWS):
+        for row in batch:
+            for i, value in enumerate(row):
+                columns[i].append(_text(value))
+    cursor.close()
+    return names, columns
 
 
 def _engine(key: str, variable: str) -> sa.Engine:
