@@ -256,6 +256,11 @@ def test_the_url_comes_only_from_the_environment(
     assert "tables.teams.database: name the environment variable" in output
     assert polsys not in output  # the credentials are not echoed back
 
+    monkeypatch.setenv("POLSYS_URL", polsys.replace("+psycopg", "+pg8000"))
+    code, output, _ = _pull(tmp_path, PULL, "pg8000")
+    assert code == 1
+    assert "kraft reads PostgreSQL through psycopg" in output
+
     monkeypatch.delenv("POLSYS_URL")
     code, output, _ = _pull(tmp_path, PULL, "unset")
     assert code == 1

@@ -21,6 +21,8 @@ from kraft.ingest.mapping import MappingError
 from kraft.ingest.sources import _cell_text
 
 QUERY_BACKENDS = ("postgresql", "duckdb")
+# the drivers whose server-side cursors keep a query to one statement
+POSTGRESQL_DRIVERS = ("psycopg", "psycopg2")
 FETCH_ROWS = 50_000
 
 
@@ -78,16 +80,22 @@ def _engine(key: str, variable: str) -> sa.Engine:
             "database's URL (postgresql+psycopg://user@host/db) before importing."
         )
     try:
-        backend = make_url(url).get_backend_name()
+        parsed = make_url(url)
     except ArgumentError:
         raise MappingError(
             f"{key}.database: ${variable} is not a database URL; write one like "
             "postgresql+psycopg://user@host/db."
         ) from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
     if backend not in QUERY_BACKENDS:
         raise MappingError(
             f"{key}.database: ${variable} names a {backend} database; kraft queries PostgreSQL "
             "and DuckDB."
+        )
+    if backend == "postgresql" and driver not in POSTGRESQL_DRIVERS:
+        raise MappingError(
+            f"{key}.database: ${variable} names the {driver} driver; kraft reads PostgreSQL "
+            "through psycopg: write postgresql+psycopg://user@host/db."
         )
     options: dict[str, Any] = {}
     if backend == "duckdb":
@@ -95,7 +103,12 @@ def _engine(key: str, variable: str) -> sa.Engine:
             "read_only": True,
             "config": {"enable_external_access": False},
         }
-    return sa.create_engine(url, **options)
+    try:
+        return sa.create_engine(parsed, **options)
+    except (ImportError, SQLAlchemyError) as exc:
+        raise MappingError(
+            f"{key}.database: ${variable}'s database cannot be opened ({exc})."
+        ) from None
 
 
 def _text(value: object) -> str | None:
