@@ -96,7 +96,9 @@ def import_command(
     except ImportRejectedError as exc:
         if errors_out is not None:
             _write_problems(errors_out, exc.problems)
-            exc.details.append(f"All {exc.total} problem(s) are in {errors_out}.")
+            exc.details.append(f"All {exc.total} problem(s) are in {errors_out}, a row each.")
+        else:
+            exc.details.append("--errors-out FILE lists every row.")
         if files.mapping is not None:
             exc.details.append(
                 f"The files were read through the mapping {files.mapping}: a value it could not "

@@ -23,6 +23,7 @@ from kraft.framework.model import KpiKind
 if TYPE_CHECKING:  # the readers load pyarrow: only when a command imports
     from kraft.ingest.importer import ImportResult, Mode
     from kraft.ingest.sources import RawTable
+    from kraft.ingest.problem_groups import ProblemGroup
     from kraft.ingest.validate import Problem
 
 
@@ -139,24 +140,11 @@ def import_data(
         return validate_and_write()
 
 
-@dataclass
-class ProblemGroup:
-    """The problems of one file and column (column None: the file's own, or a row's), with how
-    many there are and the first few as examples."""
+def problem_groups(
+    problems: Sequence[Problem], tables: dict[str, str] | None = None
+) -> list[ProblemGroup]:
+    """A rejected batch's problems by file, column and kind, each with its count, first examples
+    and fix (kraft.ingest.problem_groups: the one grouping of every adapter)."""
+    from kraft.ingest.problem_groups import group_problems
 
-    source: str
-    column: str | None
-    count: int = 0
-    examples: list[Problem] = field(default_factory=list)
-
-
-def problem_groups(problems: Sequence[Problem], examples: int = 3) -> list[ProblemGroup]:
-    """A rejected batch's problems by file and column, in the order each group first appears
-    (the problems come in file and row order): 704 problems of one column read as one line."""
-    groups: dict[tuple[str, str | None], ProblemGroup] = {}
-    for p in problems:
-        group = groups.setdefault((p.source, p.column), ProblemGroup(p.source, p.column))
-        group.count += 1
-        if len(group.examples) < examples:
-            group.examples.append(p)
-    return list(groups.values())
+    return group_problems(problems, tables)

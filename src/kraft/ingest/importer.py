@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kraft.errors import KraftError
+from kraft.ingest.problem_groups import SHOWN_GROUPS, group_problems, summary_lines
 from kraft.ingest.sources import RawTable, text_select
 from kraft.ingest.validate import Batch, Problem, find_problems, q, run
 from kraft.ingest.write import (
@@ -51,13 +52,19 @@ class Mode(Enum):
 class ImportRejectedError(KraftError):
     """The batch has problems; nothing was written."""
 
-    def __init__(self, total: int, problems: list[Problem]) -> None:
-        shown = min(total, 20)
-        more = f" The first {shown}:" if total > shown else ""
-        super().__init__(f"The import was rejected: {total} problem(s); nothing was written.{more}")
+    def __init__(
+        self, total: int, problems: list[Problem], tables: dict[str, str] | None = None
+    ) -> None:
+        self.groups = group_problems(problems, tables)
+        shown = min(len(self.groups), SHOWN_GROUPS)
+        more = f" The {shown} biggest groups:" if len(self.groups) > shown else ""
+        super().__init__(
+            f"The import was rejected: {total} problem(s) in {len(self.groups)} group(s) by "
+            f"file, column and kind; nothing was written.{more}"
+        )
         self.total = total
         self.problems = problems
-        self.details = [str(p) for p in problems[:20]]
+        self.details = summary_lines(self.groups, total)
 
 
 @dataclass
@@ -173,7 +180,7 @@ def run_import(db: Database, raws: list[RawTable], options: ImportOptions) -> Im
             try:
                 total, problems = find_problems(batch)
                 if total:
-                    raise ImportRejectedError(total, problems)
+                    raise ImportRejectedError(total, problems, {r.source: r.table for r in raws})
                 rounded = rounded_values(batch)
                 stage_typed(batch)
                 changes = diff(batch)

@@ -10,7 +10,7 @@ import csv
 import hashlib
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from kraft.errors import InvalidInputError, KraftError
 from kraft.ingest.bounded_parquet import read_bounded
+from kraft.ingest.fixes import renamed_column_fix
 from kraft.ingest.tolerance import enum_value, float_text
 from kraft.ingest.validate import FILE, ROW, Problem
 from kraft.schema.tables import TABLES_BY_NAME, ColumnType
@@ -58,12 +59,19 @@ class RawTable:
 
 
 class MissingColumnsError(InvalidInputError):
-    """A file (or sheet) whose header lacks required columns of its table."""
+    """A file (or sheet) whose header lacks required columns of its table; a header column that
+    looks like one (Claim No for claim_id) is named with the mapping entry that reads it."""
 
-    def __init__(self, source: str, columns: list[str]) -> None:
+    def __init__(
+        self, source: str, columns: list[str], table: str = "", header: Sequence[str] = ()
+    ) -> None:
+        spec = TABLES_BY_NAME.get(table)
+        self.fixes = {c: renamed_column_fix(spec, c, header) if spec else None for c in columns}
+        alike = [f"{source} has no {c}; {fix}" for c, fix in self.fixes.items() if fix]
+        fix = "; ".join(alike) if alike else "add them (the data contract lists every table's columns)"
         super().__init__(
             f"{source}: the required column(s) {', '.join(columns)} are missing from the "
-            "header; add them (the data contract lists every table's columns)."
+            f"header; {fix}."
         )
         self.source = source
         self.columns = columns
@@ -90,7 +98,14 @@ def _file_problems(source: str, error: KraftError) -> list[Problem]:
     the file, its sentence without the file's name in front (the problem names the file)."""
     if isinstance(error, MissingColumnsError):
         return [
-            Problem(error.source, 1, column, None, "a required column missing from the header")
+            Problem(
+                error.source,
+                1,
+                column,
+                None,
+                "a required column missing from the header",
+                error.fixes.get(column),
+            )
             for column in error.columns
         ]
     prefix = f"{source}: "
@@ -257,7 +272,7 @@ def _finish(
     seen = set(names)
     missing = [c.name for c in spec.columns if c.required and c.name not in seen]
     if missing:
-        raise MissingColumnsError(source, missing)
+        raise MissingColumnsError(source, missing, table, names)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         col.name: data.column(col.name) for col in spec.columns if col.name in seen
     }

@@ -41,6 +41,7 @@ class Problem:
     column: str | None
     value: str | None
     message: str
+    fix: str | None = None  # known where the problem is found (a renamed column); else grouped
 
     def __str__(self) -> str:
         where = self.source
@@ -133,6 +134,26 @@ def syntax_message(column: Column, calendar: Calendar) -> str:
             return f"is not one of: {', '.join(column.enum)}"
         case _:
             return "is not valid"
+
+
+SHAPED_DATE = r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}|\d{5}(\.0+)?|\d{1,2}[ \-][A-Za-z]{3,9}[ \-]\d{2,4}"
+SEPARATED_NUMBER = r"-?\d{1,3}([,. ']\d{2,3})+([.,]\d+)?|-?\d+,\d+"
+
+
+def shaped_message(column: Column, value: str, calendar: Calendar) -> str:
+    """SQL: the syntax message, saying what a value is when it is a date or number written
+    another way: "is not a number" only for what is not a number (DATA.md File rules)."""
+    plain = lit(syntax_message(column, calendar))
+    if column.type is ColumnType.date:
+        shaped = lit("is not written YYYY-MM-DD (a date in another form)")
+        pattern = SHAPED_DATE
+    elif column.type is ColumnType.decimal:
+        shaped = lit("is written with other separators (expected digits with . for decimals)")
+        pattern = SEPARATED_NUMBER
+    else:
+        return plain
+    other = f"regexp_full_match({value}, {lit(pattern)}) AND NOT regexp_full_match({value}, {lit(DATE_RE)})"
+    return f"CASE WHEN {other} THEN {shaped} ELSE {plain} END"
 
 
 def typed(column: Column, value: str) -> str:
@@ -234,7 +255,7 @@ def _column_rules(batch: Batch, spec: Table) -> Iterator[RowRule]:
                 spec.name,
                 column.name,
                 v,
-                lit(syntax_message(column, batch.calendar)),
+                shaped_message(column, v, batch.calendar),
                 f"{v} IS NOT NULL AND NOT ({check})",
                 rank,
             )

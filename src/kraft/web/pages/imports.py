@@ -304,6 +304,7 @@ class ImportReport:
                 }
                 for p in shown
             ],
+            "groups": [g.as_dict() for g in problem_groups(self.problems)],
             "tables": self.tables,
             "warnings": self.warnings,
             "rounded": self.rounded,
