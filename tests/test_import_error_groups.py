@@ -117,7 +117,12 @@ def test_the_fix_knows_the_shape_of_the_values() -> None:
     assert number_fix(["1250,50"]) == 'add `decimal_separator: ","` to the table\'s mapping'
     assert number_fix(["twelve"]).startswith("write digits with .")
     known = "is not a known policy_id (not in policies ...); import that policies row too"
-    assert fix_for("claims", "policy_id", known, ["P9"]) == "import that policies row too"
+    group = group_problems([Problem("claims.csv", 2, "policy_id", "P9", known)])[0]
+    assert (group.problem, group.fix) == (known.split("; ")[0], "import that policies row too")
+    assert fix_for("claims", "status", "is not one of: open", ["Paid"]) == (
+        'add `values: {"Paid": settled}` to this column\'s mapping, each word mapped to one of: '
+        "open, settled, rejected, withdrawn"
+    )
 
 
 def test_groups_are_by_kind_and_the_biggest_come_first() -> None:

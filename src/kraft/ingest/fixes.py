@@ -132,6 +132,8 @@ def fix_for(table: str | None, column: str | None, problem: str, values: Sequenc
         return f"add the column {column} (the data contract lists every table's columns)"
     if problem.startswith("is required but empty"):
         return f"give every row a {column}, or map the column from the export's own"
-    if "; " in problem:  # the contract's message carries its fix after the semicolon
-        return problem.split("; ", 1)[1]
+    if problem.startswith("duplicates the key"):
+        return "keep one row for each key in the batch's files"
+    if problem.startswith("is already the"):
+        return f"give each row its own {column}, or leave it empty"
     return "correct these values in the export (the data contract lists the column's rules)"

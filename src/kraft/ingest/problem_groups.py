@@ -47,7 +47,9 @@ class ProblemGroup:
         values = [f'"{p.value}"' for p in self.examples if p.value is not None]
         rows = [str(p.row) for p in self.examples if p.row is not None]
         like = f" like {', '.join(values)}" if values else ""
-        at = f" (rows {', '.join(rows)}{', …' if self.count > len(rows) else ''})" if rows else ""
+        label = "row" if len(rows) == 1 and self.count == 1 else "rows"
+        more = ", …" if self.count > len(rows) else ""
+        at = f" ({label} {', '.join(rows)}{more})" if rows else ""
         noun = "value" if values else "problem"
         counted = f"{self.count:,} {noun}{'' if self.count == 1 else 's'}"
         fix = f"; {self.fix}" if self.fix else ""
@@ -79,9 +81,10 @@ def group_problems(
     with its count, first examples and one fix; `tables` names the table of each file."""
     groups: dict[tuple[str, str | None, str], ProblemGroup] = {}
     for p in problems:
-        kind = kind_of(p.message)
+        kind, _, own_fix = kind_of(p.message).partition("; ")  # the contract's fix after a ;
         key = (p.source, p.column, kind)
-        group = groups.setdefault(key, ProblemGroup(p.source, p.column, kind, fix=p.fix or ""))
+        fix = p.fix or own_fix
+        group = groups.setdefault(key, ProblemGroup(p.source, p.column, kind, fix=fix))
         group.count += 1
         if len(group.examples) < EXAMPLES:
             group.examples.append(p)
@@ -92,6 +95,9 @@ def group_problems(
             values = sorted(group.sample)
             table = _table_of(group.source, tables or {})
             group.fix = fix_for(table, group.column, group.problem, values)
+        first = group.examples[0]
+        if first.message.partition("; ")[0] != group.problem:  # the row's own words: which other row, what value
+            group.fix += f" (the first: {first})"
     return list(groups.values())
 
 
