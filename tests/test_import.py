@@ -104,7 +104,9 @@ def test_rejected_batch_writes_nothing(
     write_table(tmp_path / "bad", "policies", [bad_policy])
     code, output = kraft(runner, workspace, "import", str(tmp_path / "bad"))
     assert code == 1
-    assert 'policies.csv row 2, column start_date: "2024-13-45" is not a date' in output
+    assert 'policies.csv column start_date: 1 value like "2024-13-45" (row 2): is not a date' in (
+        " ".join(output.split())
+    )
     assert "nothing was written" in output
     assert status(runner, workspace) == before
 

@@ -53,7 +53,9 @@ def test_import_with_a_mapping_names_it_and_rejects_with_the_files_rows(tmp_path
     export = _export(tmp_path / "export", "B1,North,N", ",South,S")
     code, output = _kraft(ws, "import", "--mapping", str(mapping), str(export))
     assert code == 1
-    assert "branches_0125.csv row 4, column team_id: is required" in output
+    assert "branches_0125.csv column team_id: 1 problem (row 4): is required" in " ".join(
+        output.split()
+    )
     assert f"The files were read through the mapping {mapping}" in output
     assert _teams(ws) == 0
 
