@@ -149,7 +149,7 @@ def test_a_bad_upload_lists_every_problem_and_changes_nothing(app: FastAPI, uplo
     assert answer.status_code == 422
     assert "Check failed: nothing was written" in answer.text
     assert "5 problem(s); nothing was written." in answer.text
-    assert "By file and column: 5 groups." in answer.text
+    assert "By file, column and kind: 5 groups." in answer.text
     cells = problem_cells(answer.text)
     assert {(r, c) for f, r, c in cells if f == "policies.csv"} == BAD_CELLS
     assert ("clients.csv", 2, "segment") in cells
@@ -171,6 +171,17 @@ def test_a_bad_upload_lists_every_problem_and_changes_nothing(app: FastAPI, uplo
     assert body["detail"].startswith("The import was rejected: 4 problem(s); nothing was written.")
     assert {(e["row"], e["column"]) for e in body["errors"]} == BAD_CELLS
     assert all(e["file"] == "policies.csv" and e["reason"] for e in body["errors"])
+    product_line = next(g for g in body["groups"] if g["column"] == "product_line")
+    assert product_line == {
+        "file": "policies.csv",
+        "column": "product_line",
+        "problem": "is not one of: life, health, motor, property, travel, other",
+        "count": 1,
+        "examples": [{"row": 3, "value": "boat"}],
+        "fix": 'add `values: {"boat": TODO}` to this column\'s mapping, each word mapped to '
+        "one of: life, health, motor, property, travel, other",
+    }
+    assert sum(g["count"] for g in body["groups"]) == 4
     assert counts(app) == before
     assert upload_folders(uploads) == []
 
@@ -184,7 +195,7 @@ def test_a_long_problem_list_is_grouped_by_file_and_column_with_the_exact_total(
     answer = signed_in(app, "admin").form("/imports/check", {}, files=files)
     assert answer.status_code == 422
     assert "704 problem(s); nothing was written." in answer.text
-    assert "By file and column: 2 groups." in answer.text and "The first 20" not in answer.text
+    assert "By file, column and kind: 2 groups." in answer.text and "The first 20" not in answer.text
     groups = problem_groups(answer.text)
     assert [(f, c, n) for f, c, n, _ in groups] == [
         ("clients.csv", "segment", 703),
@@ -192,12 +203,16 @@ def test_a_long_problem_list_is_grouped_by_file_and_column_with_the_exact_total(
     ]
     assert [rows for *_, rows in groups] == [[2, 3, 4], [705]]  # the first three of each
     assert "and 700 more" in answer.text
+    assert (
+        '<td class="fix">add `values: {&#34;moon&#34;: TODO, &#34;royalty&#34;: TODO}` to this '
+        "column&#39;s mapping, each word mapped to one of: "
+    ) in answer.text
     assert answer.text.count("<tr>") < 20  # not 704 lines: the page stays short
 
     monkeypatch.setattr("kraft.web.pages.imports.SHOWN_GROUPS", 1)
     answer = signed_in(app, "admin").form("/imports/check", {}, files=files)
     assert [c for _, c, _, _ in problem_groups(answer.text)] == ["segment"]
-    assert "By file and column: 2 groups, the first 1 listed." in answer.text
+    assert "By file, column and kind: 2 groups, the first 1 listed." in answer.text
     assert "Not listed: 1 more problem in 1 more group." in answer.text
 
 
