@@ -66,7 +66,7 @@ def test_a_bad_export_is_grouped_with_the_fix(workspace: Workspace, tmp_path: Pa
     ) in text
     assert (
         'policies.csv column status: 12 values like "Active", "Surrendered", "Void" (rows 2, 3, '
-        '4, …): is not one of: in_force, expired, lapsed, cancelled, matured, terminated_death; add '
+        "4, …): is not one of: in_force, expired, lapsed, cancelled, matured, terminated_death; add "
         '`values: {"Active": in_force, "Surrendered": cancelled, "Void": TODO}` to this '
         "column's mapping, each word mapped to one of: in_force, expired, lapsed, cancelled, "
         "matured, terminated_death."
@@ -79,7 +79,7 @@ def test_a_bad_export_is_grouped_with_the_fix(workspace: Workspace, tmp_path: Pa
     assert (
         'policies.csv column sum_insured: 12 values like "5,00,000.00", "5,00,000.00", '
         '"5,00,000.00" (rows 2, 3, 4, …): is written with other separators (expected digits '
-        "with . for decimals); add `thousands_separator: \",\"` to the table's mapping."
+        'with . for decimals); add `thousands_separator: ","` to the table\'s mapping.'
     ) in text
     assert "annual_premium" not in text and "is not a number" not in text  # floats are numbers
     with errors.open(encoding="utf-8") as handle:

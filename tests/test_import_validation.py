@@ -735,8 +735,9 @@ def test_errors_out_holds_every_problem(
     output = assert_rejected(runner, workspace, before, str(path), "--errors-out", str(report))
     text = " ".join(output.split())
     assert "The import was rejected: 25 problem(s) in 2 group(s) by file, column and kind" in text
-    assert 'policies.csv column product_line: 24 values like "boat", "boat", "boat" (rows 2, 3, ' in (
-        text
+    assert (
+        'policies.csv column product_line: 24 values like "boat", "boat", "boat" (rows 2, 3, '
+        in (text)
     )
     assert 'policies.csv column annual_premium: 1 value like "-1" (row 25): must be at least 0' in (
         text

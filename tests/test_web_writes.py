@@ -195,7 +195,9 @@ def test_a_long_problem_list_is_grouped_by_file_and_column_with_the_exact_total(
     answer = signed_in(app, "admin").form("/imports/check", {}, files=files)
     assert answer.status_code == 422
     assert "704 problem(s); nothing was written." in answer.text
-    assert "By file, column and kind: 2 groups." in answer.text and "The first 20" not in answer.text
+    assert (
+        "By file, column and kind: 2 groups." in answer.text and "The first 20" not in answer.text
+    )
     groups = problem_groups(answer.text)
     assert [(f, c, n) for f, c, n, _ in groups] == [
         ("clients.csv", "segment", 703),

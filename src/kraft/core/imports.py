@@ -22,8 +22,8 @@ from kraft.framework.model import KpiKind
 
 if TYPE_CHECKING:  # the readers load pyarrow: only when a command imports
     from kraft.ingest.importer import ImportResult, Mode
-    from kraft.ingest.sources import RawTable
     from kraft.ingest.problem_groups import ProblemGroup
+    from kraft.ingest.sources import RawTable
     from kraft.ingest.validate import Problem
 
 

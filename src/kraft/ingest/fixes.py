@@ -92,9 +92,7 @@ def bool_fix(values: Sequence[str]) -> str:
 def number_fix(values: Sequence[str]) -> str:
     """The separators a mapping removes, else how a contract number is written."""
     if any(DOT_THOUSANDS.fullmatch(v) for v in values):
-        return (
-            'add `decimal_separator: ","` and `thousands_separator: "."` to the table\'s mapping'
-        )
+        return 'add `decimal_separator: ","` and `thousands_separator: "."` to the table\'s mapping'
     if any(COMMA_THOUSANDS.fullmatch(v) for v in values):
         return 'add `thousands_separator: ","` to the table\'s mapping'
     if any(SPACE_THOUSANDS.fullmatch(v) for v in values):

@@ -96,7 +96,9 @@ def group_problems(
             table = _table_of(group.source, tables or {})
             group.fix = fix_for(table, group.column, group.problem, values)
         first = group.examples[0]
-        if first.message.partition("; ")[0] != group.problem:  # the row's own words: which other row, what value
+        if (
+            first.message.partition("; ")[0] != group.problem
+        ):  # the row's own words: which other row, what value
             group.fix += f" (the first: {first})"
     return list(groups.values())
 
@@ -105,7 +107,9 @@ def biggest_first(groups: Sequence[ProblemGroup]) -> list[ProblemGroup]:
     return sorted(groups, key=lambda g: -g.count)
 
 
-def summary_lines(groups: Sequence[ProblemGroup], total: int, shown: int = SHOWN_GROUPS) -> list[str]:
+def summary_lines(
+    groups: Sequence[ProblemGroup], total: int, shown: int = SHOWN_GROUPS
+) -> list[str]:
     """The biggest groups, a sentence each, and how many problems the rest hold."""
     ordered = biggest_first(groups)
     lines = [g.sentence() for g in ordered[:shown]]

@@ -68,7 +68,11 @@ class MissingColumnsError(InvalidInputError):
         spec = TABLES_BY_NAME.get(table)
         self.fixes = {c: renamed_column_fix(spec, c, header) if spec else None for c in columns}
         alike = [f"{source} has no {c}; {fix}" for c, fix in self.fixes.items() if fix]
-        fix = "; ".join(alike) if alike else "add them (the data contract lists every table's columns)"
+        fix = (
+            "; ".join(alike)
+            if alike
+            else "add them (the data contract lists every table's columns)"
+        )
         super().__init__(
             f"{source}: the required column(s) {', '.join(columns)} are missing from the "
             f"header; {fix}."

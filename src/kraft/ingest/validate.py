@@ -136,7 +136,9 @@ def syntax_message(column: Column, calendar: Calendar) -> str:
             return "is not valid"
 
 
-SHAPED_DATE = r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}|\d{5}(\.0+)?|\d{1,2}[ \-][A-Za-z]{3,9}[ \-]\d{2,4}"
+SHAPED_DATE = (
+    r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}|\d{5}(\.0+)?|\d{1,2}[ \-][A-Za-z]{3,9}[ \-]\d{2,4}"
+)
 SEPARATED_NUMBER = r"-?\d{1,3}([,. ']\d{2,3})+([.,]\d+)?|-?\d+,\d+"
 
 
