@@ -57,8 +57,13 @@ file: see [mapping.md](mapping.md).
 - `kraft import PATH... [--as-of DATE] [--mode upsert|replace] [--dry-run] [--errors-out FILE]
   [--mapping FILE]` (a mapping: [mapping.md](mapping.md); default the workspace's `mapping`).
 - **All or nothing**: every file of the batch is validated together; with any problem nothing is
-  written and the command exits 1, printing the first 20 problems and the total
-  (`--errors-out` writes all of them as CSV). A killed import leaves the database as it was.
+  written and the command exits 1, printing the total and the problems grouped by file, column
+  and kind (the biggest 20 groups), each with its count, three example rows and the fix, in the
+  mapping's words where a mapping would fix it (`policies.csv column start_date: 80 values like
+  "29/01/2025" … (rows 2, 3, 4, …): is not written YYYY-MM-DD (a date in another form); if your
+  export writes day/month/year, add `date_format: "%d/%m/%Y"` to this column's mapping`). The
+  import page and the API's result (`groups`) carry the same groups; `--errors-out FILE` writes
+  every problem, a row each, as CSV. A killed import leaves the database as it was.
 - **upsert** (default) inserts new keys and updates changed rows; importing the same file twice
   changes nothing. **replace** makes each imported table hold exactly the file's rows; rows of
   other tables that still reference a removed key reject the import.
