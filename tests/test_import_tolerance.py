@@ -164,7 +164,10 @@ def test_enum_values_match_whatever_their_case_and_separators(
     bad = write_table(tmp_path / "bad", "policies", [policy("E5", status="CANCELLED")])
     code, output = kraft(workspace, "import", str(bad))
     assert code == 1, output
-    assert "column cancel_date: is required when status is cancelled" in " ".join(output.split())
+    assert (
+        "column cancel_date: 1 problem (row 2): is required when status is cancelled; give these "
+        "rows a cancel_date, or correct their status"
+    ) in " ".join(output.split())
 
 
 def test_table_names_match_whatever_their_case_and_the_rest_is_reported(

@@ -130,6 +130,9 @@ def fix_for(table: str | None, column: str | None, problem: str, values: Sequenc
         return f"add the column {column} (the data contract lists every table's columns)"
     if problem.startswith("is required but empty"):
         return f"give every row a {column}, or map the column from the export's own"
+    if problem.startswith("is required when "):
+        when = problem.removeprefix("is required when ").split(" is ")[0]
+        return f"give these rows a {column}, or correct their {when}"
     if problem.startswith("duplicates the key"):
         return "keep one row for each key in the batch's files"
     if problem.startswith("is already the"):
