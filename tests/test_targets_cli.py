@@ -262,19 +262,20 @@ def test_a_target_over_a_signed_off_review_warns_and_keeps_the_snapshot(
     try:
         with db.begin() as conn:  # a review of RM1's 2025-Q2, signed off with its snapshot
             conn.execute(
+                reviews.insert().values(
+                    review_id=1, rm_id="RM1", period="2025-Q2", grain="quarter",
+                    state="signed_off", version=6, started_by="m@x.in", started_at=now,
+                    updated_at=now, signed_off_by="m@x.in", signed_off_at=now,
+                )
+            )  # fmt: skip
+            conn.execute(
                 review_snapshots.insert().values(
                     snapshot_id=1, review_id=1, rm_id="RM1", period="2025-Q2", taken_at=now,
                     taken_by="m@x.in", framework_id="insurance_rm", framework_version="1",
                     run_id=1, values_run_id=1, content='{"signed": true}', content_hash="h",
                 )
             )  # fmt: skip
-            conn.execute(
-                reviews.insert().values(
-                    review_id=1, rm_id="RM1", period="2025-Q2", grain="quarter",
-                    state="signed_off", version=6, started_by="m@x.in", started_at=now,
-                    updated_at=now, signed_off_by="m@x.in", signed_off_at=now, snapshot_id=1,
-                )
-            )  # fmt: skip
+            conn.execute(reviews.update().values(snapshot_id=1))  # as sign-off links them
     finally:
         db.dispose()
     out = kraft(ws, "targets", "set", "--kpi", KPI, "--scope", "team", "--id", "T1",
