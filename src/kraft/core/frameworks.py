@@ -16,14 +16,13 @@ from importlib import resources
 from pathlib import Path
 
 from kraft.core.context import Kraft
+from kraft.core.settings_change import SettingChange, change_setting, workspace_reference
 from kraft.errors import ConflictError, InvalidInputError, KraftError, StaleVersionError
 from kraft.framework.loader import BUILTIN_PACKAGE, builtin_names, parse_framework
 from kraft.framework.model import Framework
 from kraft.framework.smart import Finding, Severity, validate
 from kraft.scoring.stored import as_of_date
 from kraft.scoring.target_table import comparable_actuals
-from kraft.store import audit
-from kraft.workspace import config_with_setting, load_workspace, replace_file
 
 EDITED = "The edited framework"  # how parse errors name the text
 
@@ -199,35 +198,25 @@ def _save(
         raise InvalidInputError(
             "The framework's version line could not be set; write version: as a top line."
         )
-    root = kraft.workspace.root
-    reference = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-    config = kraft.workspace.config_path
-    old_config = config.read_text(encoding="utf-8")
-    new_config = config_with_setting(old_config, "framework", reference)
+    reference = workspace_reference(kraft, path)
+    change = SettingChange(
+        name="framework",
+        value=reference,
+        action="framework.save",
+        object_type="framework",
+        object_id=saved.id,
+        old={"version": current.framework.version, "file": current.reference},
+        new={
+            "version": saved.version,
+            "file": reference,
+            "sha256": hashlib.sha256(new_text.encode()).hexdigest(),
+        },
+    )
     with path.open("x", encoding="utf-8") as handle:  # never over another version's file
         handle.write(new_text)
-    replaced = False
     try:
-        with kraft.write() as conn:
-            audit.append(
-                conn,
-                actor=actor,
-                action="framework.save",
-                object_type="framework",
-                object_id=saved.id,
-                old={"version": current.framework.version, "file": current.reference},
-                new={
-                    "version": saved.version,
-                    "file": reference,
-                    "sha256": hashlib.sha256(new_text.encode()).hexdigest(),
-                },
-            )
-            replace_file(config, new_config)
-            replaced = True
+        change_setting(kraft, change, actor=actor)
     except BaseException:
-        if replaced:
-            replace_file(config, old_config)
         path.unlink(missing_ok=True)
         raise
-    kraft.workspace = load_workspace(root)  # this process sees its own change at once
     return saved, reference

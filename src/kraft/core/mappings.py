@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from kraft.core.context import Kraft
 from kraft.core.imports import workspace_mapping
+from kraft.core.settings_change import SettingChange, change_setting, workspace_reference
 from kraft.errors import InvalidInputError
-from kraft.store import audit
-from kraft.workspace import config_with_setting, load_workspace, replace_file
+from kraft.workspace import replace_file
 
 if TYPE_CHECKING:  # the readers load pyarrow: only when a command needs them
     from kraft.ingest.mapping import Mapping
@@ -36,35 +36,17 @@ def save_workspace_mapping(kraft: Kraft, path: Path, *, actor: str) -> str:
     """Check the mapping, then name it in kraft.toml (audited). Returns the reference saved:
     a path from the workspace folder when the file is inside it."""
     check_mapping(path)
-    root = kraft.workspace.root
-    resolved = path.resolve()
-    reference = (
-        resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
+    reference = workspace_reference(kraft, path)
+    change = SettingChange(
+        name="mapping",
+        value=reference,
+        action="mapping.save",
+        object_type="workspace",
+        object_id="mapping",
+        old={"mapping": kraft.settings.mapping},
+        new={"mapping": reference, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
     )
-    config = kraft.workspace.config_path
-    old_config = config.read_text(encoding="utf-8")
-    new_config = config_with_setting(old_config, "mapping", reference)
-    before = kraft.settings.mapping
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    replaced = False
-    try:
-        with kraft.write() as conn:
-            audit.append(
-                conn,
-                actor=actor,
-                action="mapping.save",
-                object_type="workspace",
-                object_id="mapping",
-                old={"mapping": before},
-                new={"mapping": reference, "sha256": digest},
-            )
-            replace_file(config, new_config)
-            replaced = True
-    except BaseException:
-        if replaced:
-            replace_file(config, old_config)
-        raise
-    kraft.workspace = load_workspace(root)
+    change_setting(kraft, change, actor=actor)
     return reference
 
 

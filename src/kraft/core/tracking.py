@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from kraft.core.compute import rescore
 from kraft.core.context import Kraft
+from kraft.core.settings_change import SettingChange, change_setting
 from kraft.errors import InvalidInputError
 from kraft.periods import Period
 from kraft.scoring.tracking import Tracking, first_scored_period, workspace_tracking
-from kraft.store import audit
-from kraft.workspace import config_with_setting, load_workspace, replace_file
 
 
 def tracking_state(kraft: Kraft) -> Tracking:
@@ -34,29 +33,16 @@ def set_kpi_tracked(kraft: Kraft, kpi_id: str, tracked: bool, *, actor: str) -> 
     if tracked == (kpi_id not in before):
         state = "tracked" if tracked else "turned off"
         return f"{kpi_id} is already {state}; nothing changed."
-    root = kraft.workspace.root
-    config = kraft.workspace.config_path
-    old_config = config.read_text(encoding="utf-8")
-    new_config = config_with_setting(old_config, "untracked_kpis", after)
-    replaced = False
-    try:
-        with kraft.write() as conn:
-            audit.append(
-                conn,
-                actor=actor,
-                action="framework.track",
-                object_type="kpi",
-                object_id=kpi_id,
-                old={"untracked_kpis": list(before)},
-                new={"untracked_kpis": list(after)},
-            )
-            replace_file(config, new_config)
-            replaced = True
-    except BaseException:
-        if replaced:
-            replace_file(config, old_config)
-        raise
-    kraft.workspace = load_workspace(root)
+    change = SettingChange(
+        name="untracked_kpis",
+        value=after,
+        action="framework.track",
+        object_type="kpi",
+        object_id=kpi_id,
+        old={"untracked_kpis": list(before)},
+        new={"untracked_kpis": list(after)},
+    )
+    change_setting(kraft, change, actor=actor)
     rescore(kraft)
     if tracked:
         return f"{kpi_id} is tracked again; run `kraft compute` to store its values."
