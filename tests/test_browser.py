@@ -184,7 +184,7 @@ def test_a_bad_upload_shows_every_error_and_changes_nothing(visit: Visit) -> Non
     page.get_by_label("Files (.csv, .xlsx, .parquet)").set_input_files(
         {"name": "clients.csv", "mimeType": "text/csv", "buffer": BAD_CLIENTS.encode()}
     )
-    button = page.get_by_role("button", name="Check the files")
+    button = page.get_by_role("button", name="Check the files", exact=True)
     visit.click_through(button, "report", status=422, at="/imports/check")
     assert page.locator("#report-title").inner_text() == "Check failed: nothing was written"
     problems = page.locator("#import-problems tbody tr")
@@ -227,7 +227,7 @@ def test_an_export_in_another_layout_gets_a_mapping_to_confirm(visit: Visit) -> 
     page.get_by_label("Files (.csv, .xlsx, .parquet)").set_input_files(
         {"name": "branches_0125.csv", "mimeType": "text/csv", "buffer": export}
     )
-    check = page.get_by_role("button", name="Check the files")
+    check = page.get_by_role("button", name="Check the files", exact=True)
     visit.click_through(check, "proposal", status=422, at="/imports/check")
     assert "teams ← branches_0125.csv" in page.locator("#mapping-sure").inner_text()
     assert "TODO" in page.locator("#mapping-todo-lines + ul mark").first.inner_text()

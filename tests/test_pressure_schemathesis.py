@@ -47,6 +47,9 @@ KNOWN = {  # real resources of the demo book (20 RMs × 12 months from 2025-01)
 # half-way (then every later call is a 401, which proves nothing). They are fuzzed with their
 # body, but never on the admin's own user id.
 SIGN_IN_CHANGES = ("PATCH /api/v1/users/{user_id}",)
+# Operations that end the caller's own sessions and tokens (sign-out, a password change): fuzzed
+# last of all, since every call after them is rightly a 401.
+SESSION_ENDINGS = ("POST /api/v1/auth/logout", "POST /api/v1/auth/password")
 
 
 @dataclass
@@ -193,7 +196,8 @@ def _fuzz_all(served: Served, role: str) -> Findings:
     results = list(schema.get_all_operations())
     assert all(isinstance(r, Ok) for r in results), "the OpenAPI schema has a broken operation"
     operations = [r.ok() for r in results if isinstance(r, Ok)]
-    operations.sort(key=lambda op: op.label in SIGN_IN_CHANGES)  # the users' changes last
+    # the users' changes, then the caller's own sign-out, last
+    operations.sort(key=lambda op: (op.label in SESSION_ENDINGS, op.label in SIGN_IN_CHANGES))
     assert len(operations) >= 25
     for operation in operations:
         for name, strategy in _strategies(operation, target_id):
