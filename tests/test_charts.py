@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kraft.framework.loader import load_builtin
-from kraft.framework.model import Framework
+from kraft.framework.model import DEFAULT_RATING_BANDS, Framework
 from kraft.reports import charts
 from kraft.reports.charts import HeatCell, Mover, TrendPoint
 
@@ -402,3 +402,18 @@ def test_a_wild_value_is_marked_at_the_edge_of_the_scored_range(framework: Frame
     assert charts.scored_range(coverage, Decimal(70), Decimal(60)) == (Decimal(0), Decimal(84))
     settle = framework.kpi("claims_settlement_time")
     assert charts.scored_range(settle, settle.target, settle.threshold) is None
+
+
+@pytest.mark.parametrize(
+    ("largest", "ticks"),
+    [(0, [0, 1]), (2, [0, 1, 2]), (7, [0, 2, 4, 6, 8]), (31, [0, 10, 20, 30, 40])],
+)
+def test_a_count_axis_has_whole_ticks(largest: int, ticks: list[int]) -> None:
+    assert charts.whole_ticks(largest) == ticks
+
+
+def test_the_rating_distribution_axis_never_repeats_a_label() -> None:
+    """1 Outstanding and 2 Exceeds: the axis reads 0, 1, 2 (it read 0, 1, 1, 2, 2)."""
+    svg = charts.to_svg(charts.rating_distribution({5: 1, 4: 2}, DEFAULT_RATING_BANDS))
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert texts[texts.index("Rating") + 1 : texts.index("RMs (count)")] == ["0", "1", "2"]

@@ -327,7 +327,23 @@ def rating_distribution(counts: Mapping[int, int], bands: Sequence[RatingBand]) 
     rows = [{"rating": f"{b.rating} {b.label}", "rms": counts.get(b.rating, 0)} for b in ordered]
     spec = _filled(_rating_shape(tuple(str(row["rating"]) for row in rows)), rows)
     spec["title"]["subtitle"] = f"{sum(counts.get(b.rating, 0) for b in bands)} RMs"
+    ticks = whole_ticks(max((counts.get(b.rating, 0) for b in bands), default=0))
+    for layer in spec["layer"]:
+        layer["encoding"]["y"]["axis"]["values"] = ticks
     return spec
+
+
+def whole_ticks(largest: int, most: int = 6) -> list[int]:
+    """Whole-number ticks from 0 to the largest count or just past it, at most `most` steps of
+    1, 2 or 5 × 10^k: a count's axis never reads 0, 1, 1, 2, 2 (the SVG renderer ignores
+    tickMinStep on a short axis)."""
+    largest = max(largest, 1)
+    scale = 1
+    while True:
+        for step in (scale, 2 * scale, 5 * scale):
+            if largest <= most * step:
+                return list(range(0, -(-largest // step) * step + 1, step))
+        scale *= 10
 
 
 def _filled(shape: str, rows: list[dict[str, Any]]) -> Spec:
