@@ -43,6 +43,7 @@ from kraft.ingest.sources import (
     _finish,
     _refuse_zip_bomb,
     _sql_text,
+    csv_row_numbers,
     discover_named,
     not_regular,
     read_found,
@@ -202,7 +203,7 @@ def _read_csv(
             data = duckdb.connect().sql(query).to_arrow_table()
         except duckdb.Error as exc:
             raise MappingError(_csv_error(display, str(exc))) from None
-        return data, _row_numbers(text, data.num_rows, skip)
+        return data, csv_row_numbers(text, data.num_rows, skip)
 
 
 def _csv_header(path: Path, display: str, skip: int, key: str) -> list[str]:
@@ -226,25 +227,6 @@ def _csv_header(path: Path, display: str, skip: int, key: str) -> list[str]:
             "above the header)."
         )
     return [cell.strip() for cell in first]
-
-
-def _row_numbers(path: Path, count: int, skip: int) -> pa.Array | int:
-    """Spreadsheet row numbers (the header is row skip + 1); blank lines keep their numbers."""
-    with path.open("rb") as handle:
-        body = handle.read()
-    if b"\n\n" not in body and b"\n\r\n" not in body:
-        return skip + 2
-    numbers: list[int] = []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        for _ in range(skip + 1):
-            next(reader, None)
-        start = reader.line_num + 1
-        for record in reader:
-            if record:
-                numbers.append(start)
-            start = reader.line_num + 1
-    return pa.array(numbers, pa.int64()) if len(numbers) == count else skip + 2
 
 
 def _read_workbook(

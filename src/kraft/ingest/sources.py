@@ -355,11 +355,12 @@ def read_csv(path: Path, table: str, source: str | None = None) -> RawTable:
         data = duckdb.connect().sql(query).to_arrow_table()
     except duckdb.Error as exc:
         raise KraftError(_csv_error(source, str(exc))) from None
-    return _finish(table, source, data, path, _csv_row_numbers(path, data.num_rows))
+    return _finish(table, source, data, path, csv_row_numbers(path, data.num_rows))
 
 
-def _csv_row_numbers(path: Path, count: int) -> pa.Array | int:
-    """Spreadsheet row numbers: the header is row 1 and blank lines keep their numbers.
+def csv_row_numbers(path: Path, count: int, skip: int = 0) -> pa.Array | int:
+    """Spreadsheet row numbers: the header is row skip + 1 (the rows above it skipped) and blank
+    lines keep their numbers.
 
     DuckDB skips blank lines; when a file has any, its records are counted again with the csv
     module (rare, and slower) so that a message points at the row a person sees.
@@ -367,17 +368,18 @@ def _csv_row_numbers(path: Path, count: int) -> pa.Array | int:
     with path.open("rb") as handle:
         body = handle.read()
     if b"\n\n" not in body and b"\n\r\n" not in body:
-        return 2
+        return skip + 2
     numbers: list[int] = []
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
-        next(reader, None)
+        for _ in range(skip + 1):
+            next(reader, None)
         start = reader.line_num + 1
         for record in reader:
             if record:
                 numbers.append(start)
             start = reader.line_num + 1
-    return pa.array(numbers, pa.int64()) if len(numbers) == count else 2
+    return pa.array(numbers, pa.int64()) if len(numbers) == count else skip + 2
 
 
 def _csv_header(path: Path, source: str) -> list[str]:
